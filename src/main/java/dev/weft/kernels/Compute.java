@@ -2,11 +2,9 @@ package dev.weft.kernels;
 
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.concurrent.ExecutionException;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * The compute resources of one device: a fixed number of compute threads (pinned per device so that
@@ -23,6 +21,7 @@ public final class Compute implements AutoCloseable {
   private final int threads;
   private final Gemm gemm;
   private final ExecutorService workers;
+  private final Compute serial;
 
   public Compute(int threads, Gemm gemm) {
     if (threads < 1) throw new IllegalArgumentException("compute threads must be >= 1, got " + threads);
@@ -33,6 +32,7 @@ public final class Compute implements AutoCloseable {
       t.setDaemon(true);
       return t;
     });
+    this.serial = threads == 1 ? this : new Compute(1, gemm);
   }
 
   /** One thread, the default matrix multiply. */
@@ -56,6 +56,8 @@ public final class Compute implements AutoCloseable {
   /**
    * Runs {@code body} over [0, n) split into chunks of at least {@code grain} indices, on this device's
    * threads (the caller is one of them). Returns when every chunk is done; rethrows the first failure.
+   * Safe to call from inside a chunk (nested calls never wait on a task that has not started), but
+   * kernels should prefer {@link #serial()} inside their chunks.
    */
   public void parallelFor(int n, int grain, RangeBody body) {
     if (n <= 0) return;
@@ -68,36 +70,41 @@ public final class Compute implements AutoCloseable {
     int chunkSize = (n + chunks - 1) / chunks;
     int realChunks = (n + chunkSize - 1) / chunkSize;
     AtomicInteger next = new AtomicInteger();
+    CountDownLatch done = new CountDownLatch(realChunks);
+    AtomicReference<Throwable> failure = new AtomicReference<>();
     Runnable drain = () -> {
       int c;
       while ((c = next.getAndIncrement()) < realChunks) {
-        int from = c * chunkSize;
-        body.run(from, Math.min(n, from + chunkSize));
+        try {
+          if (failure.get() == null) {
+            int from = c * chunkSize;
+            body.run(from, Math.min(n, from + chunkSize));
+          }
+        } catch (Throwable t) {
+          failure.compareAndSet(null, t);
+        } finally {
+          done.countDown();
+        }
       }
     };
     int helpers = Math.min(threads - 1, realChunks - 1);
-    List<Future<?>> futures = new ArrayList<>(helpers);
-    for (int i = 0; i < helpers; i++) futures.add(workers.submit(drain));
-    Throwable failure = null;
+    for (int i = 0; i < helpers; i++) workers.execute(drain);
+    drain.run();
     try {
-      drain.run();
-    } catch (Throwable t) {
-      failure = t;
-      next.set(realChunks);
+      done.await();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      failure.compareAndSet(null, e);
     }
-    for (Future<?> f : futures) {
-      try {
-        f.get();
-      } catch (ExecutionException e) {
-        if (failure == null) failure = e.getCause();
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        if (failure == null) failure = e;
-      }
-    }
-    if (failure instanceof RuntimeException re) throw re;
-    if (failure instanceof Error err) throw err;
-    if (failure != null) throw new RuntimeException(failure);
+    Throwable f = failure.get();
+    if (f instanceof RuntimeException re) throw re;
+    if (f instanceof Error err) throw err;
+    if (f != null) throw new RuntimeException(f);
+  }
+
+  /** A one-thread view of this device with the same matrix multiply, for use inside parallel chunks. */
+  public Compute serial() {
+    return serial;
   }
 
   @Override
