@@ -1,0 +1,89 @@
+package dev.weft.cli;
+
+import dev.weft.WeftInputException;
+import dev.weft.io.SafeTensorsFile;
+import dev.weft.io.SafeTensorsWriter;
+import dev.weft.kernels.Compute;
+import dev.weft.kernels.Gemm;
+import dev.weft.model.Activations;
+import dev.weft.model.GPT2;
+import dev.weft.model.GPT2Config;
+import dev.weft.model.ParameterLayout;
+import dev.weft.tensor.DeviceMemory;
+import dev.weft.train.Checkpoint;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code weft grads}: one forward and backward of a checkpoint on given token ids ([B, T+1] int32 in a
+ * safetensors file, tensor {@code tokens}); writes {@code loss} (a scalar, the mean over B*T positions) and
+ * the gradient of that loss for every parameter under its name.
+ */
+@Command(name = "grads", mixinStandardHelpOptions = true, sortOptions = false,
+    description = "One forward and backward on given tokens; writes the loss and every parameter's gradient.")
+public final class GradsCommand implements Callable<Integer> {
+  @Option(names = "--checkpoint", required = true, paramLabel = "DIR|FILE", description = "Model folder or .safetensors file.")
+  Path checkpoint;
+
+  @Option(names = "--tokens", required = true, paramLabel = "FILE", description = "safetensors file with int32 'tokens' [B, T+1].")
+  Path tokens;
+
+  @Option(names = "--out", required = true, paramLabel = "FILE.safetensors", description = "Where to write loss and gradients.")
+  Path out;
+
+  @Option(names = "--threads", description = "Compute threads (default: the machine's cores).")
+  Integer threads;
+
+  @Option(names = "--matmul", defaultValue = "vector", description = "vector, scalar or openblas (default ${DEFAULT-VALUE}).")
+  String matmul;
+
+  @Override
+  public Integer call() {
+    GPT2Config config = Checkpoint.readConfig(checkpoint);
+    int[] ids;
+    int B, T1;
+    if (!Files.isRegularFile(tokens)) {
+      throw new WeftInputException("--tokens " + tokens + " does not exist; give a safetensors file with an int32 tensor 'tokens' of shape [B, T+1].");
+    }
+    try (SafeTensorsFile st = SafeTensorsFile.open(tokens)) {
+      if (!st.has("tokens")) {
+        throw new WeftInputException(tokens + " has no tensor 'tokens'; it needs an int32 tensor 'tokens' of shape [B, T+1] (found: " + st.names() + ").");
+      }
+      int[] shape = st.shape("tokens");
+      if (shape.length != 2 || shape[0] < 1 || shape[1] < 2) {
+        throw new WeftInputException(tokens + ": 'tokens' has shape " + Arrays.toString(shape) + "; it must be [B, T+1] with B >= 1 and T >= 1.");
+      }
+      B = shape[0];
+      T1 = shape[1];
+      ids = st.ints("tokens");
+    }
+    int T = T1 - 1;
+    if (T > config.context()) {
+      throw new WeftInputException(tokens + " has sequences of " + T + " tokens (plus the last target), more than the model's context " + config.context() + ".");
+    }
+    int th = threads != null ? threads : Runtime.getRuntime().availableProcessors();
+    DeviceMemory memory = DeviceMemory.unlimited("device 0");
+    try (Compute cx = new Compute(th, Gemm.byName(matmul.toLowerCase(Locale.ROOT)));
+         GPT2 model = new GPT2(config, cx, memory);
+         Activations act = model.newActivations(B, T)) {
+      Checkpoint.loadWeights(checkpoint, model);
+      model.zeroGrad();
+      float loss = model.forward(act, ids, 0, 1f / (B * (float) T));
+      model.backward(act);
+      SafeTensorsWriter w = new SafeTensorsWriter();
+      w.add("loss", new float[] {loss});
+      for (ParameterLayout.Param p : model.layout().params()) {
+        w.add(p.name(), Arrays.copyOfRange(model.grads(), p.offset(), p.offset() + p.size()), p.shape());
+      }
+      w.write(out);
+      System.out.printf(Locale.ROOT, "loss %.6f over %d x %d tokens; gradients of %d parameters written to %s%n",
+          loss, B, T, model.layout().params().size(), out);
+    }
+    return 0;
+  }
+}

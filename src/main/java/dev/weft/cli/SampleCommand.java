@@ -1,0 +1,72 @@
+package dev.weft.cli;
+
+import dev.weft.WeftInputException;
+import dev.weft.kernels.Compute;
+import dev.weft.kernels.Gemm;
+import dev.weft.model.GPT2;
+import dev.weft.model.GPT2Config;
+import dev.weft.model.Sampler;
+import dev.weft.tensor.DeviceMemory;
+import dev.weft.train.Checkpoint;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code weft sample}: generates text from a checkpoint (byte vocabulary), continuing a prompt. */
+@Command(name = "sample", mixinStandardHelpOptions = true, sortOptions = false,
+    description = "Generate text from a checkpoint trained on bytes (vocab 256).")
+public final class SampleCommand implements Callable<Integer> {
+  @Option(names = "--checkpoint", required = true, paramLabel = "DIR|FILE", description = "Model folder (e.g. saved by 'weft train --save').")
+  Path checkpoint;
+
+  @Option(names = "--prompt", defaultValue = "public class ", description = "Text to continue (default '${DEFAULT-VALUE}').")
+  String prompt;
+
+  @Option(names = "--tokens", defaultValue = "400", description = "Tokens (bytes) to generate (default ${DEFAULT-VALUE}).")
+  int tokens;
+
+  @Option(names = "--temperature", defaultValue = "0.8", description = "Softmax temperature; 0 = greedy (default ${DEFAULT-VALUE}).")
+  double temperature;
+
+  @Option(names = "--top-k", defaultValue = "0", description = "Sample among the k most likely tokens (0 = all).")
+  int topK;
+
+  @Option(names = "--seed", defaultValue = "42", description = "Sampling seed (default ${DEFAULT-VALUE}).")
+  long seed;
+
+  @Option(names = "--threads", description = "Compute threads (default: the machine's cores).")
+  Integer threads;
+
+  @Override
+  public Integer call() {
+    if (tokens < 0) throw new WeftInputException("--tokens must be >= 0, got " + tokens + ".");
+    if (temperature < 0) throw new WeftInputException("--temperature must be >= 0, got " + temperature + ".");
+    if (topK < 0) throw new WeftInputException("--top-k must be >= 0, got " + topK + ".");
+    GPT2Config config = Checkpoint.readConfig(checkpoint);
+    if (config.vocab() < 256) {
+      throw new WeftInputException("this model's vocabulary has " + config.vocab() + " tokens; sampling text needs the "
+          + "byte vocabulary (256). A BPE tokenizer for Hugging Face GPT-2 vocabularies is not built in yet.");
+    }
+    byte[] p = prompt.getBytes(StandardCharsets.UTF_8);
+    if (p.length == 0) throw new WeftInputException("--prompt must not be empty.");
+    int th = threads != null ? threads : Runtime.getRuntime().availableProcessors();
+    try (Compute cx = new Compute(th, Gemm.defaultGemm());
+         GPT2 model = new GPT2(config, cx, DeviceMemory.unlimited("device 0"))) {
+      Checkpoint.loadWeights(checkpoint, model);
+      int[] ids = new int[p.length];
+      for (int i = 0; i < p.length; i++) ids[i] = p[i] & 0xff;
+      PrintStream out = System.out;
+      out.print(prompt);
+      Sampler sampler = new Sampler(model, temperature, topK, seed);
+      sampler.generate(ids, tokens, b -> {
+        if (b < 256) out.write(b);
+        out.flush();
+      });
+      out.println();
+    }
+    return 0;
+  }
+}

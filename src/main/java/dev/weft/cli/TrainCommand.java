@@ -1,0 +1,126 @@
+package dev.weft.cli;
+
+import dev.weft.train.Checkpoint;
+import dev.weft.model.GPT2Config;
+import dev.weft.tensor.DeviceMemory;
+import dev.weft.train.TrainConfig;
+import dev.weft.train.Trainer;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code weft train}: trains GPT-2; with no options, the micro preset on the JDK's own Java sources. */
+@Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
+    description = "Train GPT-2. With no options: the micro preset on the JDK's own Java sources.")
+public final class TrainCommand implements Callable<Integer> {
+  @Mixin ModelOptions model = new ModelOptions();
+
+  @Option(names = "--data", paramLabel = "PATH", description = "Training text: a file, a folder or a zip (default: the JDK's lib/src.zip).")
+  Path data;
+
+  @Option(names = "--steps", description = "Optimizer steps (default ${DEFAULT-VALUE}).", defaultValue = "300")
+  int steps;
+
+  @Option(names = "--stop-after", paramLabel = "STEP", description = "Stop after this step (to split a run; resume with --resume).", defaultValue = "0")
+  int stopAfter;
+
+  @Option(names = "--batch", description = "Global batch in sequences (default ${DEFAULT-VALUE}).", defaultValue = "16")
+  int batch;
+
+  @Option(names = "--micro-batch", description = "Sequences per micro-batch (default: the whole batch).")
+  Integer microBatch;
+
+  @Option(names = "--lr", description = "Peak learning rate (default ${DEFAULT-VALUE}).", defaultValue = "1e-3")
+  double lr;
+
+  @Option(names = "--min-lr-fraction", description = "Final learning rate as a fraction of --lr (default ${DEFAULT-VALUE}).", defaultValue = "0.1")
+  double minLrFraction;
+
+  @Option(names = "--warmup", description = "Warm-up steps (default: 5% of --steps).")
+  Integer warmup;
+
+  @Option(names = "--weight-decay", description = "AdamW weight decay (default ${DEFAULT-VALUE}).", defaultValue = "0.1")
+  double weightDecay;
+
+  @Option(names = "--grad-clip", description = "Clip the global gradient norm (0 = off; default ${DEFAULT-VALUE}).", defaultValue = "1.0")
+  double gradClip;
+
+  @Option(names = "--seed", description = "Seed of initialisation and data order (default ${DEFAULT-VALUE}).", defaultValue = "1337")
+  long seed;
+
+  @Option(names = "--eval-every", description = "Validation loss every N steps (default: 5 times a run).")
+  Integer evalEvery;
+
+  @Option(names = "--eval-batches", description = "Validation batches per evaluation (default ${DEFAULT-VALUE}).", defaultValue = "4")
+  int evalBatches;
+
+  @Option(names = "--threads", description = "Compute threads per device (default: the machine's cores).")
+  Integer threads;
+
+  @Option(names = "--matmul", description = "Matrix multiply: vector (pure Java), scalar or openblas (default ${DEFAULT-VALUE}).", defaultValue = "vector")
+  String matmul;
+
+  @Option(names = "--device-memory", paramLabel = "SIZE", description = "Memory of each device, e.g. 512MiB (default unlimited).")
+  String deviceMemory;
+
+  @Option(names = "--metrics", paramLabel = "FILE.jsonl", description = "Write per-step metrics (JSON Lines).")
+  Path metrics;
+
+  @Option(names = "--save", paramLabel = "DIR", description = "Save a checkpoint (a Hugging Face style model folder plus optimizer and training state).")
+  Path save;
+
+  @Option(names = "--save-every", description = "Also save every N steps (default: only at the end).", defaultValue = "0")
+  int saveEvery;
+
+  @Option(names = "--resume", paramLabel = "DIR", description = "Continue a run from a checkpoint saved with --save.")
+  Path resume;
+
+  @Option(names = "--checkpoint", paramLabel = "DIR|FILE", description = "Start from these weights (a Hugging Face GPT-2 folder or a .safetensors file).")
+  Path checkpoint;
+
+  @Option(names = "--no-mfu", description = "Skip measuring the matmul peak for the MFU figure in the summary.")
+  boolean noMfu;
+
+  @Override
+  public Integer call() {
+    PrintStream out = System.out;
+    TrainConfig cfg = config();
+    Trainer.Result r = new Trainer(cfg, out).run();
+    Summary.print(out, cfg, r, !noMfu);
+    return 0;
+  }
+
+  TrainConfig config() {
+    GPT2Config mc;
+    Path from = resume != null ? resume : checkpoint;
+    if (resume != null && checkpoint != null) {
+      throw new dev.weft.WeftInputException("--resume and --checkpoint both given: --resume continues a run "
+          + "(weights, optimizer, step), --checkpoint starts a new run from weights. Choose one.");
+    }
+    if (from != null) {
+      mc = Checkpoint.readConfig(from);
+      model.checkAgrees(mc, from.toString());
+    } else {
+      mc = model.resolve();
+    }
+    int mb = microBatch != null ? microBatch : batch;
+    int wu = warmup != null ? warmup : Math.max(0, steps / 20);
+    int ee = evalEvery != null ? evalEvery : Math.max(1, steps / 5);
+    int th = threads != null ? threads : Runtime.getRuntime().availableProcessors();
+    long mem = deviceMemory == null ? DeviceMemory.UNLIMITED : parseSize(deviceMemory);
+    return new TrainConfig(mc, steps, stopAfter, batch, mb, lr, minLrFraction, wu, weightDecay, gradClip, seed, ee,
+        evalBatches, th, matmul.toLowerCase(Locale.ROOT), mem, data, metrics, save, saveEvery, resume, checkpoint).validate();
+  }
+
+  static long parseSize(String s) {
+    try {
+      return DeviceMemory.parseSize(s);
+    } catch (NumberFormatException e) {
+      throw new dev.weft.WeftInputException("--device-memory: " + e.getMessage());
+    }
+  }
+}

@@ -1,0 +1,178 @@
+package dev.weft.train;
+
+import dev.weft.WeftInputException;
+import dev.weft.io.ModelFolder;
+import dev.weft.io.SafeTensorsFile;
+import dev.weft.io.SafeTensorsWriter;
+import dev.weft.model.GPT2;
+import dev.weft.model.GPT2Config;
+import dev.weft.model.ParameterLayout;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.UUID;
+import java.util.stream.Stream;
+
+/**
+ * Training checkpoints: a Hugging Face style GPT-2 model folder ({@code config.json},
+ * {@code model.safetensors} with the HF parameter names) plus {@code optimizer.safetensors} (AdamW moments
+ * as {@code exp_avg.NAME} / {@code exp_avg_sq.NAME}, and the step in the metadata) and
+ * {@code training_state.json}. The folder is written under a temporary name beside the target and renamed
+ * into place, so an interrupted save never leaves a half-written checkpoint.
+ */
+public final class Checkpoint {
+  static final String WEIGHTS = "model.safetensors";
+  static final String OPTIMIZER = "optimizer.safetensors";
+
+  private Checkpoint() {}
+
+  /** The model shape of a model folder, or of the folder that holds a .safetensors file. */
+  public static GPT2Config readConfig(Path dirOrFile) {
+    if (!Files.exists(dirOrFile)) {
+      throw new WeftInputException("checkpoint " + dirOrFile + " does not exist; give a model folder "
+          + "(config.json + model.safetensors) or a folder saved by 'weft train --save'.");
+    }
+    Path dir = Files.isDirectory(dirOrFile) ? dirOrFile : dirOrFile.toAbsolutePath().getParent();
+    if (!Files.isRegularFile(dir.resolve("config.json"))) {
+      throw new WeftInputException("no config.json in " + dir + ": Weft needs it to know the model's shape. "
+          + "Give the Hugging Face model folder (config.json + model.safetensors).");
+    }
+    return ModelFolder.readConfig(dir);
+  }
+
+  public static void save(Path dir, GPT2 model, AdamWOptimizer opt, TrainingState state) {
+    Path abs = dir.toAbsolutePath();
+    Path parent = abs.getParent();
+    Path tmp = parent.resolve("." + abs.getFileName() + ".tmp-" + UUID.randomUUID());
+    try {
+      Files.createDirectories(parent);
+      Files.createDirectories(tmp);
+      writeModel(tmp, model);
+      ParameterLayout layout = model.layout();
+      SafeTensorsWriter w = new SafeTensorsWriter();
+      for (ParameterLayout.Param p : layout.params()) {
+        w.add("exp_avg." + p.name(), slice(opt.m(), p), p.shape());
+        w.add("exp_avg_sq." + p.name(), slice(opt.v(), p), p.shape());
+      }
+      w.metadata("step", Integer.toString(opt.stepCount()));
+      w.write(tmp.resolve(OPTIMIZER));
+      state.write(tmp);
+      replaceDirectory(tmp, abs);
+    } catch (IOException e) {
+      deleteQuietly(tmp);
+      throw new WeftInputException("cannot save the checkpoint to " + dir + ": " + e.getMessage()
+          + ". Check that the folder is writable and the disk has room.");
+    } catch (RuntimeException e) {
+      deleteQuietly(tmp);
+      throw e;
+    }
+  }
+
+  /** Writes config.json and model.safetensors of {@code model} into {@code dir}. */
+  public static void writeModel(Path dir, GPT2 model) {
+    ModelFolder.writeConfig(dir, model.config());
+    SafeTensorsWriter w = new SafeTensorsWriter();
+    for (ParameterLayout.Param p : model.layout().params()) w.add(p.name(), slice(model.params(), p), p.shape());
+    w.metadata("format", "pt");
+    w.write(dir.resolve(WEIGHTS));
+  }
+
+  /** Loads weights, AdamW moments and the training state; returns the state. */
+  public static TrainingState load(Path dir, GPT2 model, AdamWOptimizer opt) {
+    TrainingState state = TrainingState.read(dir);
+    loadWeights(dir, model);
+    Path f = dir.resolve(OPTIMIZER);
+    if (!Files.isRegularFile(f)) {
+      throw new WeftInputException(dir + " has no " + OPTIMIZER + "; the checkpoint is incomplete. "
+          + "Resume from a complete one, or start from its weights with --checkpoint.");
+    }
+    try (SafeTensorsFile st = SafeTensorsFile.open(f)) {
+      for (ParameterLayout.Param p : model.layout().params()) {
+        copyInto(st, "exp_avg." + p.name(), p, opt.m());
+        copyInto(st, "exp_avg_sq." + p.name(), p, opt.v());
+      }
+      String step = st.metadata().get("step");
+      opt.setStepCount(step != null ? Integer.parseInt(step) : state.step());
+    }
+    return state;
+  }
+
+  /** Loads the weights of a model folder (or .safetensors file) into {@code model}, checking every shape. */
+  public static void loadWeights(Path dirOrFile, GPT2 model) {
+    Path f = ModelFolder.resolveWeights(dirOrFile);
+    java.util.Set<String> expected = new java.util.HashSet<>();
+    try (SafeTensorsFile st = SafeTensorsFile.open(f)) {
+      java.util.Map<String, String> canonical = new java.util.HashMap<>();
+      for (String n : st.names()) {
+        String c = ModelFolder.canonicalName(n);
+        if (c != null) canonical.put(c, n);
+      }
+      for (ParameterLayout.Param p : model.layout().params()) {
+        expected.add(p.name());
+        String stored = canonical.get(p.name());
+        if (stored == null) {
+          throw new WeftInputException(f + " has no tensor '" + p.name() + "' (expected shape "
+              + Arrays.toString(p.shape()) + "); it is not a GPT-2 checkpoint of this shape ("
+              + model.config() + ").");
+        }
+        copyNamed(st, stored, p, model.params());
+      }
+    }
+  }
+
+  private static void copyInto(SafeTensorsFile st, String name, ParameterLayout.Param p, float[] dst) {
+    if (!st.has(name)) {
+      throw new WeftInputException(st.path() + " has no tensor '" + name + "'; the checkpoint is damaged or "
+          + "belongs to another model. Resume from a complete checkpoint of this model.");
+    }
+    copyNamed(st, name, p, dst);
+  }
+
+  private static void copyNamed(SafeTensorsFile st, String name, ParameterLayout.Param p, float[] dst) {
+    int[] shape = st.shape(name);
+    if (!Arrays.equals(shape, p.shape())) {
+      throw new WeftInputException(st.path() + ": tensor '" + name + "' has shape " + Arrays.toString(shape)
+          + " but the model needs " + Arrays.toString(p.shape()) + " for " + p.name()
+          + "; the checkpoint was saved for a different model shape.");
+    }
+    float[] data = st.floats(name);
+    System.arraycopy(data, 0, dst, p.offset(), p.size());
+  }
+
+  private static float[] slice(float[] flat, ParameterLayout.Param p) {
+    return Arrays.copyOfRange(flat, p.offset(), p.offset() + p.size());
+  }
+
+  /** Moves {@code tmp} to {@code target}, replacing an existing folder only after the new one is complete. */
+  private static void replaceDirectory(Path tmp, Path target) throws IOException {
+    Path old = null;
+    if (Files.exists(target)) {
+      if (!Files.isDirectory(target)) {
+        throw new WeftInputException("--save " + target + " exists and is not a folder; choose another path.");
+      }
+      old = target.resolveSibling("." + target.getFileName() + ".old-" + UUID.randomUUID());
+      Files.move(target, old, StandardCopyOption.ATOMIC_MOVE);
+    }
+    Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+    if (old != null) deleteQuietly(old);
+  }
+
+  static void deleteQuietly(Path dir) {
+    if (!Files.exists(dir)) return;
+    try (Stream<Path> s = Files.walk(dir)) {
+      s.sorted(Comparator.reverseOrder()).forEach(p -> {
+        try {
+          Files.deleteIfExists(p);
+        } catch (IOException ignored) {
+          // best effort
+        }
+      });
+    } catch (IOException | UncheckedIOException ignored) {
+      // best effort
+    }
+  }
+}
