@@ -1,6 +1,7 @@
 package dev.weft.kernels;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
 
 /**
  * Causal multi-head self-attention with softmax, as in GPT-2. Shapes: qkv [B,T,3C] holding q, k, v side by
@@ -45,15 +46,7 @@ public final class Attention {
           int bt = i1 - i0;
           // S[i0:i1, 0:i1] = q k^T
           sx.gemm(false, true, bt, i1, hs, qkv, qOff + i0 * C3, C3, qkv, kOff, C3, 0f, att, aOff + i0 * T, T);
-          for (int i = i0; i < i1; i++) {
-            int row = aOff + i * T;
-            int n = i + 1;
-            Vec.scale(att, row, n, scale);
-            float mx = Vec.max(att, row, n);
-            float sum = Vec.expShiftInPlace(att, row, n, mx);
-            Vec.scale(att, row, n, 1f / sum);
-            Vec.zero(att, row + n, T - n);
-          }
+          for (int i = i0; i < i1; i++) softmaxRow(att, aOff + i * T, i + 1, T, scale);
           // out[i0:i1] = P[i0:i1, 0:i1] v[0:i1]
           sx.gemm(false, false, bt, hs, i1, att, aOff + i0 * T, T, qkv, vOff, C3, 0f, out, oOff + i0 * C, C);
         }
@@ -95,7 +88,9 @@ public final class Attention {
           for (int i = i0; i < i1; i++) {
             int p = aOff + i * T;
             int d = (i - i0) * ld;
-            int n = i + 1;
+            // the P entries above the diagonal are 0, so the row can be processed up to a whole number of
+            // vectors (within the i1 computed columns) without scalar tails
+            int n = Math.min(i1, roundUp(i + 1));
             float dot = Vec.dot(att, p, ds, d, n);
             softmaxGrad(ds, d, att, p, n, dot, scale);
             Vec.zero(ds, d + n, i1 - n);
@@ -107,6 +102,38 @@ public final class Attention {
         }
       }
     });
+  }
+
+  private static int roundUp(int n) {
+    return (n + Vec.L - 1) / Vec.L * Vec.L;
+  }
+
+  /**
+   * In place on one row of scores (unscaled, the first n visible): probabilities softmax(scale * s) in
+   * [0, n), zeros in [n, T). Columns n .. (n rounded up to whole vectors) are masked with -inf and go
+   * through the vector exp (giving 0), so short rows need no scalar tail.
+   */
+  private static void softmaxRow(float[] a, int row, int n, int T, float scale) {
+    int nv = Math.min(T, roundUp(n));
+    java.util.Arrays.fill(a, row + n, row + nv, Float.NEGATIVE_INFINITY);
+    float mx = Vec.max(a, row, nv); // scale > 0, so the max of the scaled scores is scale * mx
+    FloatVector mv = FloatVector.broadcast(Vec.S, mx);
+    FloatVector acc = FloatVector.zero(Vec.S);
+    int j = 0;
+    int ub = Vec.bound(nv);
+    for (; j < ub; j += Vec.L) {
+      FloatVector e = FloatVector.fromArray(Vec.S, a, row + j).sub(mv).mul(scale).lanewise(VectorOperators.EXP);
+      e.intoArray(a, row + j);
+      acc = acc.add(e);
+    }
+    float sum = acc.reduceLanes(VectorOperators.ADD);
+    for (; j < nv; j++) {
+      float e = (float) Math.exp((a[row + j] - mx) * scale);
+      a[row + j] = e;
+      sum += e;
+    }
+    Vec.scale(a, row, nv, 1f / sum);
+    Vec.zero(a, row + nv, T - nv);
   }
 
   /** ds[d+j] = att[p+j] * (ds[d+j] - dot) * scale for j in [0, n). */
