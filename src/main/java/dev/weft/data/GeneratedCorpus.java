@@ -117,8 +117,10 @@ final class GeneratedCorpus {
           sb.append(pad).append("}\n");
         }
         case 3 -> {
-          sb.append(pad).append("for (int i = 0; i < ").append(p).append("; i++) {\n");
-          statement(depth + 1, "i", fields);
+          String i = String.valueOf("ijkmn".charAt(Math.min(depth - 2, 4))); // a fresh name per nesting level
+          sb.append(pad).append("for (int ").append(i).append(" = 0; ").append(i).append(" < ").append(p)
+              .append("; ").append(i).append("++) {\n");
+          statement(depth + 1, i, fields);
           sb.append(pad).append("}\n");
         }
         default -> sb.append(pad).append("if (").append(p).append(" < 0) {\n").append(pad)
