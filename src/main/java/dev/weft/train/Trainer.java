@@ -56,10 +56,14 @@ public final class Trainer {
       } else {
         model.initialize(cfg.seed());
       }
-      out.printf("model: %s%ndata: %s%nbatch: %d x %d tokens (%d micro-batches of %d), %d steps, lr %.2e, %d threads, %s matmul%n",
-          mc, corpus.description(), cfg.batch(), T, cfg.accumulationSteps(), cfg.microBatch(), cfg.steps(),
+      out.printf("model: %s%nbatch: %d x %d tokens (%d micro-batches of %d), %d steps, lr %.2e, %d threads, %s matmul%n",
+          mc, cfg.batch(), T, cfg.accumulationSteps(), cfg.microBatch(), cfg.steps(),
           cfg.lr(), cfg.threads(), cx.gemmImpl().name());
 
+      boolean canValidate = sampler.canValidate(T);
+      if (!canValidate && cfg.evalBatches() > 0) {
+        out.printf("note: the held-out part of the data is shorter than one sequence (%d tokens); no validation loss%n", T + 1);
+      }
       LrSchedule schedule = cfg.schedule();
       List<StepMetrics> history = new ArrayList<>();
       long tokensPerStep = (long) cfg.batch() * T;
@@ -83,7 +87,7 @@ public final class Trainer {
         double ms = (System.nanoTime() - t0) / 1e6;
         tokensRun += tokensPerStep;
         double val = Double.NaN;
-        boolean evalNow = cfg.evalBatches() > 0
+        boolean evalNow = canValidate && cfg.evalBatches() > 0
             && ((cfg.evalEvery() > 0 && step % cfg.evalEvery() == 0) || step == cfg.lastStep());
         if (evalNow) {
           val = evaluate(model, act, sampler, T);

@@ -21,7 +21,7 @@ class GPT2Test {
   /**
    * The whole model's backward against central differences of its forward along random directions:
    * {@code (L(p + e d) - L(p - e d)) / 2e ~ g . d}. The forward is float, so the difference quotient carries
-   * about 1e-7 * |L| / e of rounding; with e = 1e-2 and these sizes a mis-wired gradient is off by O(1),
+   * about 1e-7 * |L| / e of rounding; with e = 1e-3 and these sizes a mis-wired gradient is off by O(1),
    * a correct one by < 1%.
    */
   @Test
@@ -47,7 +47,7 @@ class GPT2Test {
             d[i] = r.nextGaussian();
             gd += g[i] * d[i];
           }
-          double e = 1e-2;
+          double e = 1e-3;
           float[] saved = p.clone();
           for (int i = 0; i < p.length; i++) p[i] = (float) (saved[i] + e * d[i]);
           double plus = model.forward(act, tokens, 0, Float.NaN);
