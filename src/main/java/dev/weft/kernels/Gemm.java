@@ -1,5 +1,7 @@
 package dev.weft.kernels;
 
+import dev.weft.WeftInputException;
+
 /**
  * A single-precision general matrix multiply, row-major, with BLAS argument conventions:
  * {@code C[m,n] = op(A)[m,k] * op(B)[k,n] + beta * C}. {@code transA} means A is stored k x m with leading
@@ -17,8 +19,22 @@ public interface Gemm {
   /** Name shown in benchmarks and run summaries. */
   String name();
 
-  /** The pure-Java default. */
+  /** The pure-Java default: {@link VectorGemm}. */
   static Gemm defaultGemm() {
-    return new ScalarGemm();
+    return new VectorGemm();
+  }
+
+  /**
+   * The implementation called {@code name}: "vector" (the default, pure Java), "scalar" (reference loops)
+   * or "openblas" (native, optional). Unknown names are a {@link WeftInputException}.
+   */
+  static Gemm byName(String name) {
+    return switch (name) {
+      case "vector" -> new VectorGemm();
+      case "scalar" -> new ScalarGemm();
+      case "openblas" -> new BlasGemm();
+      default -> throw new WeftInputException("unknown GEMM implementation \"" + name
+          + "\"; valid choices are: vector (default), scalar, openblas");
+    };
   }
 }

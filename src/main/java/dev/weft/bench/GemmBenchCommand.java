@@ -1,0 +1,150 @@
+package dev.weft.bench;
+
+import dev.weft.WeftInputException;
+import dev.weft.kernels.BlasGemm;
+import dev.weft.kernels.Compute;
+import dev.weft.kernels.Gemm;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.Random;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code weft bench gemm}: measures single-precision matrix-multiply throughput, GFLOP/s = 2 m n k / time
+ * (median of timed repetitions after warm-up), for the GEMM implementations on the three GPT-2 (d=768)
+ * linear-layer shapes with 2048 tokens: forward {@code Y = X W} (NN, m=2048, k=768, n=3072), input
+ * gradient {@code dX = dY W^T} (NT, m=2048, n=768, k=3072) and weight gradient {@code dW += X^T dY}
+ * (TN, m=768, n=3072, k=2048, beta=1). Prints a table and, per shape, the ratio vector/openblas against
+ * the 85% target. {@link #measureGflops} is the reusable figure of "this machine's measured fp32 matmul
+ * throughput" (e.g. for MFU).
+ */
+@Command(name = "gemm", mixinStandardHelpOptions = true,
+    description = "Measure fp32 GEMM throughput (GFLOP/s) of the vector, openblas and scalar kernels on the "
+        + "GPT-2 linear-layer shapes (forward NN, input-gradient NT, weight-gradient TN), and the ratio "
+        + "vector/openblas per shape.")
+public final class GemmBenchCommand implements Callable<Integer> {
+  /** Target fraction of OpenBLAS's throughput for the pure-Java kernel. */
+  public static final double TARGET_RATIO = 0.85;
+
+  /** One GEMM problem: C[m,n] = op(A) op(B) + beta C. */
+  public record Shape(String name, boolean transA, boolean transB, int m, int n, int k, float beta) {
+    public double flops() {
+      return 2.0 * m * n * k;
+    }
+
+    public String op() {
+      return (transA ? "T" : "N") + (transB ? "T" : "N");
+    }
+
+    /** The same case with every dimension divided by {@code f} (for slow implementations). */
+    public Shape scaled(int f) {
+      return new Shape(name, transA, transB, Math.max(1, m / f), Math.max(1, n / f), Math.max(1, k / f), beta);
+    }
+  }
+
+  /** One measurement. */
+  public record Result(String impl, int threads, Shape shape, double gflops) {}
+
+  /** GPT-2 small linear shapes (the MLP up-projection, 768 -> 3072) with 2048 tokens per step. */
+  public static final List<Shape> TRANSFORMER_SHAPES = List.of(
+      new Shape("forward", false, false, 2048, 3072, 768, 0f),
+      new Shape("input-grad", false, true, 2048, 768, 3072, 0f),
+      new Shape("weight-grad", true, false, 768, 3072, 2048, 1f));
+
+  @Option(names = "--threads", defaultValue = "2", description = "Compute threads (default: ${DEFAULT-VALUE}).")
+  int threads;
+
+  @Option(names = "--seconds", defaultValue = "1.0",
+      description = "Time budget of timed repetitions per measurement, in seconds (default: ${DEFAULT-VALUE}).")
+  double seconds;
+
+  @Option(names = "--iterations", defaultValue = "0",
+      description = "Fixed number of timed repetitions per measurement (overrides --seconds when > 0).")
+  int iterations;
+
+  @Option(names = "--impl", split = ",", defaultValue = "vector,openblas",
+      description = "Implementations to measure: vector, openblas, scalar (run on shapes scaled down 4x per "
+          + "dimension), openblas-native (OpenBLAS on native memory, no copies). Default: ${DEFAULT-VALUE}.")
+  List<String> impls;
+
+  @Override
+  public Integer call() {
+    if (threads < 1) throw new WeftInputException("--threads must be >= 1, got " + threads);
+    if (seconds <= 0 && iterations <= 0) throw new WeftInputException("--seconds must be > 0 (or give --iterations)");
+    System.out.printf(Locale.ROOT, "fp32 GEMM throughput, %d thread(s), median of timed repetitions%n", threads);
+    System.out.printf(Locale.ROOT, "%-12s %-3s %5s %5s %5s %4s  %-16s %9s%n",
+        "shape", "op", "m", "n", "k", "beta", "impl", "GFLOP/s");
+    List<Result> results = new ArrayList<>();
+    for (Shape s : TRANSFORMER_SHAPES) {
+      for (String impl : impls) {
+        Shape run = impl.equals("scalar") ? s.scaled(4) : s;
+        double gf = impl.equals("openblas-native")
+            ? run.flops() / BlasGemm.medianNativeSeconds(threads, run.transA(), run.transB(), run.m(), run.n(),
+                run.k(), run.beta(), Math.max(3, iterations > 0 ? iterations : 7)) / 1e9
+            : measureGflops(Gemm.byName(impl), threads, run, seconds, iterations);
+        results.add(new Result(impl, threads, run, gf));
+        System.out.printf(Locale.ROOT, "%-12s %-3s %5d %5d %5d %4.0f  %-16s %9.1f%n",
+            run.name(), run.op(), run.m(), run.n(), run.k(), run.beta(), impl, gf);
+      }
+    }
+    if (impls.contains("vector") && (impls.contains("openblas") || impls.contains("openblas-native"))) {
+      System.out.println();
+      for (Shape s : TRANSFORMER_SHAPES) {
+        double v = find(results, "vector", s);
+        for (String ref : List.of("openblas", "openblas-native")) {
+          if (!impls.contains(ref)) continue;
+          double r = v / find(results, ref, s);
+          System.out.printf(Locale.ROOT, "%-12s vector/%-16s = %5.2f  %s%n", s.name(), ref, r,
+              r >= TARGET_RATIO ? "meets 85%" : "BELOW 85%");
+        }
+      }
+    }
+    return 0;
+  }
+
+  private static double find(List<Result> results, String impl, Shape s) {
+    return results.stream().filter(r -> r.impl().equals(impl) && r.shape().name().equals(s.name()))
+        .mapToDouble(Result::gflops).findFirst().orElse(Double.NaN);
+  }
+
+  /**
+   * Measures {@code g} on {@code shape} with a fresh {@link Compute} of {@code threads} threads: warm-up
+   * (at least 3 calls and about half the budget), then timed calls ({@code iterations} of them, or as many
+   * as fit in {@code seconds}, at least 3), returning 2 m n k / median time in GFLOP/s.
+   */
+  public static double measureGflops(Gemm g, int threads, Shape shape, double seconds, int iterations) {
+    int m = shape.m(), n = shape.n(), k = shape.k();
+    int lda = shape.transA() ? m : k, ldb = shape.transB() ? k : n;
+    Random rnd = new Random(42);
+    float[] a = new float[m * k], b = new float[k * n], c = new float[m * n];
+    for (int i = 0; i < a.length; i++) a[i] = rnd.nextFloat() - 0.5f;
+    for (int i = 0; i < b.length; i++) b[i] = rnd.nextFloat() - 0.5f;
+    try (Compute cx = new Compute(threads, g)) {
+      Runnable call = () -> g.gemm(cx, shape.transA(), shape.transB(), m, n, k, a, 0, lda, b, 0, ldb,
+          shape.beta(), c, 0, n);
+      long warmEnd = System.nanoTime() + (long) (Math.max(seconds, 0.2) * 0.5e9);
+      for (int i = 0; i < 3 || System.nanoTime() < warmEnd; i++) call.run();
+      List<Double> times = new ArrayList<>();
+      long end = System.nanoTime() + (long) (seconds * 1e9);
+      while (iterations > 0 ? times.size() < iterations : times.size() < 3 || System.nanoTime() < end) {
+        long t0 = System.nanoTime();
+        call.run();
+        times.add((System.nanoTime() - t0) * 1e-9);
+      }
+      double[] t = times.stream().mapToDouble(Double::doubleValue).toArray();
+      Arrays.sort(t);
+      return shape.flops() / t[t.length / 2] / 1e9;
+    }
+  }
+
+  /** Measures {@code g} on every transformer shape; figures in GFLOP/s, in {@link #TRANSFORMER_SHAPES} order. */
+  public static List<Result> measureTransformerShapes(Gemm g, int threads, double seconds) {
+    List<Result> out = new ArrayList<>();
+    for (Shape s : TRANSFORMER_SHAPES) out.add(new Result(g.name(), threads, s, measureGflops(g, threads, s, seconds, 0)));
+    return out;
+  }
+}

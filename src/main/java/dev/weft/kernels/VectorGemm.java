@@ -1,0 +1,628 @@
+package dev.weft.kernels;
+
+import java.util.Arrays;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The default matrix multiply: pure Java on the incubating Vector API, in the GotoBLAS/BLIS structure.
+ * Computes {@code C[m,n] = op(A)[m,k] op(B)[k,n] + beta C}, row-major, with the conventions of {@link Gemm}
+ * (any transpose, offsets and leading dimensions; beta = 0 never reads C).
+ *
+ * <p>Loop nest (V = vector width in floats, 16 with AVX-512):
+ * <pre>
+ *   for jc in N step NC          B block  kc x nc : packed once, shared by all threads (fits L3)
+ *     for pc in K step KC        beta applied on the first pc block only
+ *       pack op(B)[pc.., jc..] into NR-column micro-panels, [p][NR] contiguous     (parallel)
+ *       parallel over tiles of C (MC rows; also split in N when M is small)
+ *         pack op(A)[ic.., pc..] into MR-row micro-panels, [p][MR] contiguous  (per thread, stays in L2)
+ *         for jr in nc step NR       one B micro-panel kc x NR stays in L1
+ *           for ir in mc step MR     micro-kernel: MR x NR accumulators in registers, one FMA per
+ *                                    (row, vector) per p: broadcast A[ir+r][p], times B[p][jr..jr+NR)
+ * </pre>
+ * Packing absorbs the transposes, so one micro-kernel serves NN, NT, TN and TT. Edge tiles (m or n not a
+ * multiple of MR or NR) are computed on zero-padded panels into a scratch tile and the valid part is
+ * merged into C. Threads own disjoint rectangles of C, so no two threads write the same element.
+ *
+ * <p>Blocking parameters (chosen by measurement on a Zen 5 with AVX-512, 48 KiB L1d, 2 MiB L2 per core):
+ * MR x NR = {@value #DEFAULT_MR} x 2V (16 zmm accumulators + 2 B vectors + 1 broadcast out of 32
+ * registers: enough independent FMA chains to cover 2 FMA pipes x 4-cycle latency without spilling);
+ * KC = {@value #DEFAULT_KC} so that a B micro-panel (KC x NR x 4 bytes) fits comfortably in L1;
+ * MC up to {@value #DEFAULT_MC} so that the packed A block (MC x KC) sits in L2; NC up to
+ * {@value #DEFAULT_NC} so that the shared packed B block stays in L3. Problems with
+ * m*n*k below {@value #SMALL} flops/2 take a plain serial loop, where packing would not pay.
+ * Packing buffers are per-thread and reused across calls (they grow to the largest block seen).
+ */
+public final class VectorGemm implements Gemm {
+  static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+  static final int L = S.length();
+
+  static final int DEFAULT_MR = 8;
+  static final int DEFAULT_NV = 2;
+  static final int DEFAULT_KC = 256;
+  static final int DEFAULT_MC = 256;
+  static final int DEFAULT_NC = 4096;
+  static final long SMALL = 32L * 32 * 32;
+
+  private static final int MODE_SET = 0;    // C = acc (beta == 0, first k block: C is never read)
+  private static final int MODE_ADD = 1;    // C += acc
+  private static final int MODE_SCALE = 2;  // C = beta C + acc
+
+  private static final ThreadLocal<float[][]> BUFFERS = ThreadLocal.withInitial(() -> new float[3][]);
+  private static final int BUF_A = 0, BUF_B = 1, BUF_T = 2;
+
+  private final int mr, nv, nr, kcMax, mcMax, ncMax;
+
+  public VectorGemm() {
+    this(DEFAULT_MR, DEFAULT_NV, DEFAULT_KC, DEFAULT_MC, DEFAULT_NC);
+  }
+
+  /** Tuning constructor: register tile mr x (nv vectors), and cache block limits. */
+  VectorGemm(int mr, int nv, int kc, int mc, int nc) {
+    if (!supported(mr, nv)) throw new IllegalArgumentException("no micro-kernel for " + mr + "x" + nv);
+    this.mr = mr;
+    this.nv = nv;
+    this.nr = nv * L;
+    this.kcMax = kc;
+    this.mcMax = Math.max(mr, mc / mr * mr);
+    this.ncMax = Math.max(nr, nc / nr * nr);
+  }
+
+  @Override
+  public String name() {
+    return "vector";
+  }
+
+  @Override
+  public void gemm(Compute cx, boolean transA, boolean transB, int m, int n, int k,
+                   float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
+                   float beta, float[] c, int cOff, int ldc) {
+    if (m <= 0 || n <= 0) return;
+    if (k <= 0) {
+      scaleC(m, n, beta, c, cOff, ldc);
+      return;
+    }
+    if ((long) m * n * k < SMALL) {
+      small(transA, transB, m, n, k, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
+      return;
+    }
+    final int threads = cx.threads();
+    // Even k blocks no larger than kcMax; even n blocks (NR multiples) no larger than ncMax.
+    final int kBlocks = ceilDiv(k, kcMax);
+    final int kcStep = ceilDiv(k, kBlocks);
+    final int nBlocks = ceilDiv(n, ncMax);
+    final int ncStep = roundUp(ceilDiv(n, nBlocks), nr);
+    // M blocks: no larger than mcMax, and a multiple of the thread count so the split is even.
+    int mBlocks = ceilDiv(m, mcMax);
+    if (threads > 1) mBlocks = roundUp(mBlocks, threads);
+    final int mcStep = roundUp(ceilDiv(m, mBlocks), mr);
+    final int mTiles = ceilDiv(m, mcStep);
+
+    float[][] callerBufs = BUFFERS.get();
+    final float[] bPack = grow(callerBufs, BUF_B, kcStep * ncStep);
+
+    for (int jc = 0; jc < n; jc += ncStep) {
+      final int nc = Math.min(ncStep, n - jc);
+      final int nPanels = ceilDiv(nc, nr);
+      // When C has few row blocks, also split the columns so every thread gets work.
+      final int nSplit = threads > 1 && mTiles < 2 * threads
+          ? Math.min(nPanels, ceilDiv(2 * threads, mTiles)) : 1;
+      final int panelsPerSplit = ceilDiv(nPanels, nSplit);
+      final int tiles = mTiles * nSplit;
+      for (int pc = 0; pc < k; pc += kcStep) {
+        final int kc = Math.min(kcStep, k - pc);
+        final int mode = pc > 0 || beta == 1f ? MODE_ADD : beta == 0f ? MODE_SET : MODE_SCALE;
+        final int jc0 = jc, pc0 = pc;
+        cx.parallelFor(nPanels, Math.max(1, 64 * 256 / (kc * nv)), (from, to) -> {
+          for (int q = from; q < to; q++) packB(transB, b, bOff, ldb, pc0, kc, jc0, nc, q, bPack);
+        });
+        cx.parallelFor(tiles, 1, (from, to) -> {
+          float[][] bufs = BUFFERS.get();
+          float[] aPack = grow(bufs, BUF_A, mcStep * kc);
+          float[] tmp = grow(bufs, BUF_T, mr * nr);
+          for (int t = from; t < to; t++) {
+            int mi = t / nSplit, ni = t % nSplit;
+            int i0 = mi * mcStep;
+            int mc = Math.min(mcStep, m - i0);
+            int q0 = ni * panelsPerSplit, q1 = Math.min(nPanels, q0 + panelsPerSplit);
+            if (q0 >= q1) continue;
+            int mPanels = ceilDiv(mc, mr);
+            for (int ip = 0; ip < mPanels; ip++) packA(transA, a, aOff, lda, pc0, kc, i0 + ip * mr,
+                Math.min(mr, mc - ip * mr), aPack, ip * mr * kc);
+            for (int q = q0; q < q1; q++) {
+              int j = jc0 + q * nr;
+              int cols = Math.min(nr, n - j);
+              int bi = q * nr * kc;
+              for (int ip = 0; ip < mPanels; ip++) {
+                int rows = Math.min(mr, mc - ip * mr);
+                int ci = cOff + (i0 + ip * mr) * ldc + j;
+                int ai = ip * mr * kc;
+                if (rows == mr && cols == nr) {
+                  kernel(kc, aPack, ai, bPack, bi, c, ci, ldc, mode, beta);
+                } else {
+                  kernel(kc, aPack, ai, bPack, bi, tmp, 0, nr, MODE_SET, 0f);
+                  merge(tmp, rows, cols, c, ci, ldc, mode, beta);
+                }
+              }
+            }
+          }
+        });
+      }
+    }
+  }
+
+  private void kernel(int kc, float[] ap, int ai, float[] bp, int bi, float[] c, int ci, int ldc,
+                      int mode, float beta) {
+    switch (mr * 16 + nv) {
+      case 8 * 16 + 2 -> kernel8x2(kc, ap, ai, bp, bi, c, ci, ldc, mode, beta);
+      case 12 * 16 + 2 -> kernel12x2(kc, ap, ai, bp, bi, c, ci, ldc, mode, beta);
+      case 6 * 16 + 3 -> kernel6x3(kc, ap, ai, bp, bi, c, ci, ldc, mode, beta);
+      case 14 * 16 + 2 -> kernel14x2(kc, ap, ai, bp, bi, c, ci, ldc, mode, beta);
+      case 4 * 16 + 4 -> kernel4x4(kc, ap, ai, bp, bi, c, ci, ldc, mode, beta);
+      default -> throw new IllegalStateException();
+    }
+  }
+
+  private static boolean supported(int mr, int nv) {
+    return (mr == 8 && nv == 2) || (mr == 12 && nv == 2) || (mr == 6 && nv == 3)
+        || (mr == 14 && nv == 2) || (mr == 4 && nv == 4);
+  }
+
+  /** Packs op(A)[i0 .. i0+rows, pc .. pc+kc) as one MR-row micro-panel: ap[dst + p*MR + r]; rows >= `rows` are zero. */
+  private void packA(boolean transA, float[] a, int aOff, int lda, int pc, int kc, int i0, int rows,
+                     float[] ap, int dst) {
+    final int mr = this.mr;
+    if (transA) {
+      // op(A)[i][p] = A[p][i]: each p contributes `rows` contiguous floats.
+      int src = aOff + pc * lda + i0;
+      for (int p = 0; p < kc; p++, src += lda, dst += mr) {
+        System.arraycopy(a, src, ap, dst, rows);
+        for (int r = rows; r < mr; r++) ap[dst + r] = 0f;
+      }
+    } else {
+      for (int r = 0; r < rows; r++) {
+        int src = aOff + (i0 + r) * lda + pc;
+        for (int p = 0, d = dst + r; p < kc; p++, d += mr) ap[d] = a[src + p];
+      }
+      for (int r = rows; r < mr; r++) {
+        for (int p = 0, d = dst + r; p < kc; p++, d += mr) ap[d] = 0f;
+      }
+    }
+  }
+
+  /** Packs NR-column micro-panel q of op(B)[pc .. pc+kc, jc .. jc+nc): bp[q*NR*kc + p*NR + j]; missing columns are zero. */
+  private void packB(boolean transB, float[] b, int bOff, int ldb, int pc, int kc, int jc, int nc, int q,
+                     float[] bp) {
+    final int nr = this.nr;
+    int j0 = jc + q * nr;
+    int cols = Math.min(nr, jc + nc - j0);
+    int dst = q * nr * kc;
+    if (!transB) {
+      int src = bOff + pc * ldb + j0;
+      for (int p = 0; p < kc; p++, src += ldb, dst += nr) {
+        System.arraycopy(b, src, bp, dst, cols);
+        if (cols < nr) Arrays.fill(bp, dst + cols, dst + nr, 0f);
+      }
+    } else {
+      // op(B)[p][j] = B[j][p]: read each stored row contiguously, write with stride NR.
+      for (int cc = 0; cc < cols; cc++) {
+        int src = bOff + (j0 + cc) * ldb + pc;
+        for (int p = 0, d = dst + cc; p < kc; p++, d += nr) bp[d] = b[src + p];
+      }
+      for (int cc = cols; cc < nr; cc++) {
+        for (int p = 0, d = dst + cc; p < kc; p++, d += nr) bp[d] = 0f;
+      }
+    }
+  }
+
+  /** Adds (or sets) the valid rows x cols corner of a scratch tile with row stride NR into C. */
+  private void merge(float[] tmp, int rows, int cols, float[] c, int ci, int ldc, int mode, float beta) {
+    for (int r = 0; r < rows; r++) {
+      int o = ci + r * ldc, t = r * nr;
+      switch (mode) {
+        case MODE_SET -> System.arraycopy(tmp, t, c, o, cols);
+        case MODE_ADD -> { for (int j = 0; j < cols; j++) c[o + j] += tmp[t + j]; }
+        default -> { for (int j = 0; j < cols; j++) c[o + j] = beta * c[o + j] + tmp[t + j]; }
+      }
+    }
+  }
+
+  private static void store(FloatVector acc, float[] c, int o, int mode, float beta) {
+    if (mode == MODE_SET) {
+      acc.intoArray(c, o);
+    } else if (mode == MODE_ADD) {
+      acc.add(FloatVector.fromArray(S, c, o)).intoArray(c, o);
+    } else {
+      FloatVector.fromArray(S, c, o).fma(FloatVector.broadcast(S, beta), acc).intoArray(c, o);
+    }
+  }
+
+  /** C = beta C (k = 0); beta = 0 writes zeros without reading C. */
+  private static void scaleC(int m, int n, float beta, float[] c, int cOff, int ldc) {
+    if (beta == 1f) return;
+    for (int i = 0; i < m; i++) {
+      int o = cOff + i * ldc;
+      if (beta == 0f) Arrays.fill(c, o, o + n, 0f);
+      else for (int j = 0; j < n; j++) c[o + j] *= beta;
+    }
+  }
+
+  /** Plain serial loops for tiny problems, where packing costs more than it saves. */
+  private static void small(boolean transA, boolean transB, int m, int n, int k,
+                            float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
+                            float beta, float[] c, int cOff, int ldc) {
+    for (int i = 0; i < m; i++) {
+      int o = cOff + i * ldc;
+      for (int j = 0; j < n; j++) {
+        float s = 0f;
+        for (int p = 0; p < k; p++) {
+          float x = transA ? a[aOff + p * lda + i] : a[aOff + i * lda + p];
+          float y = transB ? b[bOff + j * ldb + p] : b[bOff + p * ldb + j];
+          s += x * y;
+        }
+        c[o + j] = beta == 0f ? s : beta * c[o + j] + s;
+      }
+    }
+  }
+
+  private static float[] grow(float[][] bufs, int which, int size) {
+    float[] buf = bufs[which];
+    if (buf == null || buf.length < size) {
+      buf = new float[size];
+      bufs[which] = buf;
+    }
+    return buf;
+  }
+
+  private static int ceilDiv(int x, int y) {
+    return (x + y - 1) / y;
+  }
+
+  private static int roundUp(int x, int y) {
+    return ceilDiv(x, y) * y;
+  }
+
+  // ---- micro-kernels (register tiles), generated shape by shape so that accumulators stay in registers ----
+
+  /** 8 rows x 2 vectors register tile: 16 accumulators. */
+  private static void kernel8x2(int kc, float[] ap, int ai, float[] bp, int bi,
+                             float[] c, int ci, int ldc, int mode, float beta) {
+    FloatVector c0_0 = FloatVector.zero(S), c0_1 = FloatVector.zero(S);
+    FloatVector c1_0 = FloatVector.zero(S), c1_1 = FloatVector.zero(S);
+    FloatVector c2_0 = FloatVector.zero(S), c2_1 = FloatVector.zero(S);
+    FloatVector c3_0 = FloatVector.zero(S), c3_1 = FloatVector.zero(S);
+    FloatVector c4_0 = FloatVector.zero(S), c4_1 = FloatVector.zero(S);
+    FloatVector c5_0 = FloatVector.zero(S), c5_1 = FloatVector.zero(S);
+    FloatVector c6_0 = FloatVector.zero(S), c6_1 = FloatVector.zero(S);
+    FloatVector c7_0 = FloatVector.zero(S), c7_1 = FloatVector.zero(S);
+    for (int p = 0; p < kc; p++) {
+      FloatVector b0 = FloatVector.fromArray(S, bp, bi);
+      FloatVector b1 = FloatVector.fromArray(S, bp, bi + 1 * L);
+      FloatVector a;
+      a = FloatVector.broadcast(S, ap[ai]); c0_0 = a.fma(b0, c0_0); c0_1 = a.fma(b1, c0_1);
+      a = FloatVector.broadcast(S, ap[ai + 1]); c1_0 = a.fma(b0, c1_0); c1_1 = a.fma(b1, c1_1);
+      a = FloatVector.broadcast(S, ap[ai + 2]); c2_0 = a.fma(b0, c2_0); c2_1 = a.fma(b1, c2_1);
+      a = FloatVector.broadcast(S, ap[ai + 3]); c3_0 = a.fma(b0, c3_0); c3_1 = a.fma(b1, c3_1);
+      a = FloatVector.broadcast(S, ap[ai + 4]); c4_0 = a.fma(b0, c4_0); c4_1 = a.fma(b1, c4_1);
+      a = FloatVector.broadcast(S, ap[ai + 5]); c5_0 = a.fma(b0, c5_0); c5_1 = a.fma(b1, c5_1);
+      a = FloatVector.broadcast(S, ap[ai + 6]); c6_0 = a.fma(b0, c6_0); c6_1 = a.fma(b1, c6_1);
+      a = FloatVector.broadcast(S, ap[ai + 7]); c7_0 = a.fma(b0, c7_0); c7_1 = a.fma(b1, c7_1);
+      ai += 8;
+      bi += 2 * L;
+    }
+    { int o = ci;
+      store(c0_0, c, o, mode, beta);
+      store(c0_1, c, o + 1 * L, mode, beta);
+    }
+    { int o = ci + 1 * ldc;
+      store(c1_0, c, o, mode, beta);
+      store(c1_1, c, o + 1 * L, mode, beta);
+    }
+    { int o = ci + 2 * ldc;
+      store(c2_0, c, o, mode, beta);
+      store(c2_1, c, o + 1 * L, mode, beta);
+    }
+    { int o = ci + 3 * ldc;
+      store(c3_0, c, o, mode, beta);
+      store(c3_1, c, o + 1 * L, mode, beta);
+    }
+    { int o = ci + 4 * ldc;
+      store(c4_0, c, o, mode, beta);
+      store(c4_1, c, o + 1 * L, mode, beta);
+    }
+    { int o = ci + 5 * ldc;
+      store(c5_0, c, o, mode, beta);
+      store(c5_1, c, o + 1 * L, mode, beta);
+    }
+    { int o = ci + 6 * ldc;
+      store(c6_0, c, o, mode, beta);
+      store(c6_1, c, o + 1 * L, mode, beta);
+    }
+    { int o = ci + 7 * ldc;
+      store(c7_0, c, o, mode, beta);
+      store(c7_1, c, o + 1 * L, mode, beta);
+    }
+  }
+
+  /** 12 rows x 2 vectors register tile: 24 accumulators. */
+  private static void kernel12x2(int kc, float[] ap, int ai, float[] bp, int bi,
+                             float[] c, int ci, int ldc, int mode, float beta) {
+    FloatVector c0_0 = FloatVector.zero(S), c0_1 = FloatVector.zero(S);
+    FloatVector c1_0 = FloatVector.zero(S), c1_1 = FloatVector.zero(S);
+    FloatVector c2_0 = FloatVector.zero(S), c2_1 = FloatVector.zero(S);
+    FloatVector c3_0 = FloatVector.zero(S), c3_1 = FloatVector.zero(S);
+    FloatVector c4_0 = FloatVector.zero(S), c4_1 = FloatVector.zero(S);
+    FloatVector c5_0 = FloatVector.zero(S), c5_1 = FloatVector.zero(S);
+    FloatVector c6_0 = FloatVector.zero(S), c6_1 = FloatVector.zero(S);
+    FloatVector c7_0 = FloatVector.zero(S), c7_1 = FloatVector.zero(S);
+    FloatVector c8_0 = FloatVector.zero(S), c8_1 = FloatVector.zero(S);
+    FloatVector c9_0 = FloatVector.zero(S), c9_1 = FloatVector.zero(S);
+    FloatVector c10_0 = FloatVector.zero(S), c10_1 = FloatVector.zero(S);
+    FloatVector c11_0 = FloatVector.zero(S), c11_1 = FloatVector.zero(S);
+    for (int p = 0; p < kc; p++) {
+      FloatVector b0 = FloatVector.fromArray(S, bp, bi);
+      FloatVector b1 = FloatVector.fromArray(S, bp, bi + 1 * L);
+      FloatVector a;
+      a = FloatVector.broadcast(S, ap[ai]); c0_0 = a.fma(b0, c0_0); c0_1 = a.fma(b1, c0_1);
+      a = FloatVector.broadcast(S, ap[ai + 1]); c1_0 = a.fma(b0, c1_0); c1_1 = a.fma(b1, c1_1);
+      a = FloatVector.broadcast(S, ap[ai + 2]); c2_0 = a.fma(b0, c2_0); c2_1 = a.fma(b1, c2_1);
+      a = FloatVector.broadcast(S, ap[ai + 3]); c3_0 = a.fma(b0, c3_0); c3_1 = a.fma(b1, c3_1);
+      a = FloatVector.broadcast(S, ap[ai + 4]); c4_0 = a.fma(b0, c4_0); c4_1 = a.fma(b1, c4_1);
+      a = FloatVector.broadcast(S, ap[ai + 5]); c5_0 = a.fma(b0, c5_0); c5_1 = a.fma(b1, c5_1);
+      a = FloatVector.broadcast(S, ap[ai + 6]); c6_0 = a.fma(b0, c6_0); c6_1 = a.fma(b1, c6_1);
+      a = FloatVector.broadcast(S, ap[ai + 7]); c7_0 = a.fma(b0, c7_0); c7_1 = a.fma(b1, c7_1);
+      a = FloatVector.broadcast(S, ap[ai + 8]); c8_0 = a.fma(b0, c8_0); c8_1 = a.fma(b1, c8_1);
+      a = FloatVector.broadcast(S, ap[ai + 9]); c9_0 = a.fma(b0, c9_0); c9_1 = a.fma(b1, c9_1);
+      a = FloatVector.broadcast(S, ap[ai + 10]); c10_0 = a.fma(b0, c10_0); c10_1 = a.fma(b1, c10_1);
+      a = FloatVector.broadcast(S, ap[ai + 11]); c11_0 = a.fma(b0, c11_0); c11_1 = a.fma(b1, c11_1);
+      ai += 12;
+      bi += 2 * L;
+    }
+    { int o = ci;
+      store(c0_0, c, o, mode, beta);
+      store(c0_1, c, o + 1 * L, mode, beta);
+    }
+    { int o = ci + 1 * ldc;
+      store(c1_0, c, o, mode, beta);
+      store(c1_1, c, o + 1 * L, mode, beta);
+    }
+    { int o = ci + 2 * ldc;
+      store(c2_0, c, o, mode, beta);
+      store(c2_1, c, o + 1 * L, mode, beta);
+    }
+    { int o = ci + 3 * ldc;
+      store(c3_0, c, o, mode, beta);
+      store(c3_1, c, o + 1 * L, mode, beta);
+    }
+    { int o = ci + 4 * ldc;
+      store(c4_0, c, o, mode, beta);
+      store(c4_1, c, o + 1 * L, mode, beta);
+    }
+    { int o = ci + 5 * ldc;
+      store(c5_0, c, o, mode, beta);
+      store(c5_1, c, o + 1 * L, mode, beta);
+    }
+    { int o = ci + 6 * ldc;
+      store(c6_0, c, o, mode, beta);
+      store(c6_1, c, o + 1 * L, mode, beta);
+    }
+    { int o = ci + 7 * ldc;
+      store(c7_0, c, o, mode, beta);
+      store(c7_1, c, o + 1 * L, mode, beta);
+    }
+    { int o = ci + 8 * ldc;
+      store(c8_0, c, o, mode, beta);
+      store(c8_1, c, o + 1 * L, mode, beta);
+    }
+    { int o = ci + 9 * ldc;
+      store(c9_0, c, o, mode, beta);
+      store(c9_1, c, o + 1 * L, mode, beta);
+    }
+    { int o = ci + 10 * ldc;
+      store(c10_0, c, o, mode, beta);
+      store(c10_1, c, o + 1 * L, mode, beta);
+    }
+    { int o = ci + 11 * ldc;
+      store(c11_0, c, o, mode, beta);
+      store(c11_1, c, o + 1 * L, mode, beta);
+    }
+  }
+
+  /** 6 rows x 3 vectors register tile: 18 accumulators. */
+  private static void kernel6x3(int kc, float[] ap, int ai, float[] bp, int bi,
+                             float[] c, int ci, int ldc, int mode, float beta) {
+    FloatVector c0_0 = FloatVector.zero(S), c0_1 = FloatVector.zero(S), c0_2 = FloatVector.zero(S);
+    FloatVector c1_0 = FloatVector.zero(S), c1_1 = FloatVector.zero(S), c1_2 = FloatVector.zero(S);
+    FloatVector c2_0 = FloatVector.zero(S), c2_1 = FloatVector.zero(S), c2_2 = FloatVector.zero(S);
+    FloatVector c3_0 = FloatVector.zero(S), c3_1 = FloatVector.zero(S), c3_2 = FloatVector.zero(S);
+    FloatVector c4_0 = FloatVector.zero(S), c4_1 = FloatVector.zero(S), c4_2 = FloatVector.zero(S);
+    FloatVector c5_0 = FloatVector.zero(S), c5_1 = FloatVector.zero(S), c5_2 = FloatVector.zero(S);
+    for (int p = 0; p < kc; p++) {
+      FloatVector b0 = FloatVector.fromArray(S, bp, bi);
+      FloatVector b1 = FloatVector.fromArray(S, bp, bi + 1 * L);
+      FloatVector b2 = FloatVector.fromArray(S, bp, bi + 2 * L);
+      FloatVector a;
+      a = FloatVector.broadcast(S, ap[ai]); c0_0 = a.fma(b0, c0_0); c0_1 = a.fma(b1, c0_1); c0_2 = a.fma(b2, c0_2);
+      a = FloatVector.broadcast(S, ap[ai + 1]); c1_0 = a.fma(b0, c1_0); c1_1 = a.fma(b1, c1_1); c1_2 = a.fma(b2, c1_2);
+      a = FloatVector.broadcast(S, ap[ai + 2]); c2_0 = a.fma(b0, c2_0); c2_1 = a.fma(b1, c2_1); c2_2 = a.fma(b2, c2_2);
+      a = FloatVector.broadcast(S, ap[ai + 3]); c3_0 = a.fma(b0, c3_0); c3_1 = a.fma(b1, c3_1); c3_2 = a.fma(b2, c3_2);
+      a = FloatVector.broadcast(S, ap[ai + 4]); c4_0 = a.fma(b0, c4_0); c4_1 = a.fma(b1, c4_1); c4_2 = a.fma(b2, c4_2);
+      a = FloatVector.broadcast(S, ap[ai + 5]); c5_0 = a.fma(b0, c5_0); c5_1 = a.fma(b1, c5_1); c5_2 = a.fma(b2, c5_2);
+      ai += 6;
+      bi += 3 * L;
+    }
+    { int o = ci;
+      store(c0_0, c, o, mode, beta);
+      store(c0_1, c, o + 1 * L, mode, beta);
+      store(c0_2, c, o + 2 * L, mode, beta);
+    }
+    { int o = ci + 1 * ldc;
+      store(c1_0, c, o, mode, beta);
+      store(c1_1, c, o + 1 * L, mode, beta);
+      store(c1_2, c, o + 2 * L, mode, beta);
+    }
+    { int o = ci + 2 * ldc;
+      store(c2_0, c, o, mode, beta);
+      store(c2_1, c, o + 1 * L, mode, beta);
+      store(c2_2, c, o + 2 * L, mode, beta);
+    }
+    { int o = ci + 3 * ldc;
+      store(c3_0, c, o, mode, beta);
+      store(c3_1, c, o + 1 * L, mode, beta);
+      store(c3_2, c, o + 2 * L, mode, beta);
+    }
+    { int o = ci + 4 * ldc;
+      store(c4_0, c, o, mode, beta);
+      store(c4_1, c, o + 1 * L, mode, beta);
+      store(c4_2, c, o + 2 * L, mode, beta);
+    }
+    { int o = ci + 5 * ldc;
+      store(c5_0, c, o, mode, beta);
+      store(c5_1, c, o + 1 * L, mode, beta);
+      store(c5_2, c, o + 2 * L, mode, beta);
+    }
+  }
+
+  /** 14 rows x 2 vectors register tile: 28 accumulators. */
+  private static void kernel14x2(int kc, float[] ap, int ai, float[] bp, int bi,
+                             float[] c, int ci, int ldc, int mode, float beta) {
+    FloatVector c0_0 = FloatVector.zero(S), c0_1 = FloatVector.zero(S);
+    FloatVector c1_0 = FloatVector.zero(S), c1_1 = FloatVector.zero(S);
+    FloatVector c2_0 = FloatVector.zero(S), c2_1 = FloatVector.zero(S);
+    FloatVector c3_0 = FloatVector.zero(S), c3_1 = FloatVector.zero(S);
+    FloatVector c4_0 = FloatVector.zero(S), c4_1 = FloatVector.zero(S);
+    FloatVector c5_0 = FloatVector.zero(S), c5_1 = FloatVector.zero(S);
+    FloatVector c6_0 = FloatVector.zero(S), c6_1 = FloatVector.zero(S);
+    FloatVector c7_0 = FloatVector.zero(S), c7_1 = FloatVector.zero(S);
+    FloatVector c8_0 = FloatVector.zero(S), c8_1 = FloatVector.zero(S);
+    FloatVector c9_0 = FloatVector.zero(S), c9_1 = FloatVector.zero(S);
+    FloatVector c10_0 = FloatVector.zero(S), c10_1 = FloatVector.zero(S);
+    FloatVector c11_0 = FloatVector.zero(S), c11_1 = FloatVector.zero(S);
+    FloatVector c12_0 = FloatVector.zero(S), c12_1 = FloatVector.zero(S);
+    FloatVector c13_0 = FloatVector.zero(S), c13_1 = FloatVector.zero(S);
+    for (int p = 0; p < kc; p++) {
+      FloatVector b0 = FloatVector.fromArray(S, bp, bi);
+      FloatVector b1 = FloatVector.fromArray(S, bp, bi + 1 * L);
+      FloatVector a;
+      a = FloatVector.broadcast(S, ap[ai]); c0_0 = a.fma(b0, c0_0); c0_1 = a.fma(b1, c0_1);
+      a = FloatVector.broadcast(S, ap[ai + 1]); c1_0 = a.fma(b0, c1_0); c1_1 = a.fma(b1, c1_1);
+      a = FloatVector.broadcast(S, ap[ai + 2]); c2_0 = a.fma(b0, c2_0); c2_1 = a.fma(b1, c2_1);
+      a = FloatVector.broadcast(S, ap[ai + 3]); c3_0 = a.fma(b0, c3_0); c3_1 = a.fma(b1, c3_1);
+      a = FloatVector.broadcast(S, ap[ai + 4]); c4_0 = a.fma(b0, c4_0); c4_1 = a.fma(b1, c4_1);
+      a = FloatVector.broadcast(S, ap[ai + 5]); c5_0 = a.fma(b0, c5_0); c5_1 = a.fma(b1, c5_1);
+      a = FloatVector.broadcast(S, ap[ai + 6]); c6_0 = a.fma(b0, c6_0); c6_1 = a.fma(b1, c6_1);
+      a = FloatVector.broadcast(S, ap[ai + 7]); c7_0 = a.fma(b0, c7_0); c7_1 = a.fma(b1, c7_1);
+      a = FloatVector.broadcast(S, ap[ai + 8]); c8_0 = a.fma(b0, c8_0); c8_1 = a.fma(b1, c8_1);
+      a = FloatVector.broadcast(S, ap[ai + 9]); c9_0 = a.fma(b0, c9_0); c9_1 = a.fma(b1, c9_1);
+      a = FloatVector.broadcast(S, ap[ai + 10]); c10_0 = a.fma(b0, c10_0); c10_1 = a.fma(b1, c10_1);
+      a = FloatVector.broadcast(S, ap[ai + 11]); c11_0 = a.fma(b0, c11_0); c11_1 = a.fma(b1, c11_1);
+      a = FloatVector.broadcast(S, ap[ai + 12]); c12_0 = a.fma(b0, c12_0); c12_1 = a.fma(b1, c12_1);
+      a = FloatVector.broadcast(S, ap[ai + 13]); c13_0 = a.fma(b0, c13_0); c13_1 = a.fma(b1, c13_1);
+      ai += 14;
+      bi += 2 * L;
+    }
+    { int o = ci;
+      store(c0_0, c, o, mode, beta);
+      store(c0_1, c, o + 1 * L, mode, beta);
+    }
+    { int o = ci + 1 * ldc;
+      store(c1_0, c, o, mode, beta);
+      store(c1_1, c, o + 1 * L, mode, beta);
+    }
+    { int o = ci + 2 * ldc;
+      store(c2_0, c, o, mode, beta);
+      store(c2_1, c, o + 1 * L, mode, beta);
+    }
+    { int o = ci + 3 * ldc;
+      store(c3_0, c, o, mode, beta);
+      store(c3_1, c, o + 1 * L, mode, beta);
+    }
+    { int o = ci + 4 * ldc;
+      store(c4_0, c, o, mode, beta);
+      store(c4_1, c, o + 1 * L, mode, beta);
+    }
+    { int o = ci + 5 * ldc;
+      store(c5_0, c, o, mode, beta);
+      store(c5_1, c, o + 1 * L, mode, beta);
+    }
+    { int o = ci + 6 * ldc;
+      store(c6_0, c, o, mode, beta);
+      store(c6_1, c, o + 1 * L, mode, beta);
+    }
+    { int o = ci + 7 * ldc;
+      store(c7_0, c, o, mode, beta);
+      store(c7_1, c, o + 1 * L, mode, beta);
+    }
+    { int o = ci + 8 * ldc;
+      store(c8_0, c, o, mode, beta);
+      store(c8_1, c, o + 1 * L, mode, beta);
+    }
+    { int o = ci + 9 * ldc;
+      store(c9_0, c, o, mode, beta);
+      store(c9_1, c, o + 1 * L, mode, beta);
+    }
+    { int o = ci + 10 * ldc;
+      store(c10_0, c, o, mode, beta);
+      store(c10_1, c, o + 1 * L, mode, beta);
+    }
+    { int o = ci + 11 * ldc;
+      store(c11_0, c, o, mode, beta);
+      store(c11_1, c, o + 1 * L, mode, beta);
+    }
+    { int o = ci + 12 * ldc;
+      store(c12_0, c, o, mode, beta);
+      store(c12_1, c, o + 1 * L, mode, beta);
+    }
+    { int o = ci + 13 * ldc;
+      store(c13_0, c, o, mode, beta);
+      store(c13_1, c, o + 1 * L, mode, beta);
+    }
+  }
+
+  /** 4 rows x 4 vectors register tile: 16 accumulators. */
+  private static void kernel4x4(int kc, float[] ap, int ai, float[] bp, int bi,
+                             float[] c, int ci, int ldc, int mode, float beta) {
+    FloatVector c0_0 = FloatVector.zero(S), c0_1 = FloatVector.zero(S), c0_2 = FloatVector.zero(S), c0_3 = FloatVector.zero(S);
+    FloatVector c1_0 = FloatVector.zero(S), c1_1 = FloatVector.zero(S), c1_2 = FloatVector.zero(S), c1_3 = FloatVector.zero(S);
+    FloatVector c2_0 = FloatVector.zero(S), c2_1 = FloatVector.zero(S), c2_2 = FloatVector.zero(S), c2_3 = FloatVector.zero(S);
+    FloatVector c3_0 = FloatVector.zero(S), c3_1 = FloatVector.zero(S), c3_2 = FloatVector.zero(S), c3_3 = FloatVector.zero(S);
+    for (int p = 0; p < kc; p++) {
+      FloatVector b0 = FloatVector.fromArray(S, bp, bi);
+      FloatVector b1 = FloatVector.fromArray(S, bp, bi + 1 * L);
+      FloatVector b2 = FloatVector.fromArray(S, bp, bi + 2 * L);
+      FloatVector b3 = FloatVector.fromArray(S, bp, bi + 3 * L);
+      FloatVector a;
+      a = FloatVector.broadcast(S, ap[ai]); c0_0 = a.fma(b0, c0_0); c0_1 = a.fma(b1, c0_1); c0_2 = a.fma(b2, c0_2); c0_3 = a.fma(b3, c0_3);
+      a = FloatVector.broadcast(S, ap[ai + 1]); c1_0 = a.fma(b0, c1_0); c1_1 = a.fma(b1, c1_1); c1_2 = a.fma(b2, c1_2); c1_3 = a.fma(b3, c1_3);
+      a = FloatVector.broadcast(S, ap[ai + 2]); c2_0 = a.fma(b0, c2_0); c2_1 = a.fma(b1, c2_1); c2_2 = a.fma(b2, c2_2); c2_3 = a.fma(b3, c2_3);
+      a = FloatVector.broadcast(S, ap[ai + 3]); c3_0 = a.fma(b0, c3_0); c3_1 = a.fma(b1, c3_1); c3_2 = a.fma(b2, c3_2); c3_3 = a.fma(b3, c3_3);
+      ai += 4;
+      bi += 4 * L;
+    }
+    { int o = ci;
+      store(c0_0, c, o, mode, beta);
+      store(c0_1, c, o + 1 * L, mode, beta);
+      store(c0_2, c, o + 2 * L, mode, beta);
+      store(c0_3, c, o + 3 * L, mode, beta);
+    }
+    { int o = ci + 1 * ldc;
+      store(c1_0, c, o, mode, beta);
+      store(c1_1, c, o + 1 * L, mode, beta);
+      store(c1_2, c, o + 2 * L, mode, beta);
+      store(c1_3, c, o + 3 * L, mode, beta);
+    }
+    { int o = ci + 2 * ldc;
+      store(c2_0, c, o, mode, beta);
+      store(c2_1, c, o + 1 * L, mode, beta);
+      store(c2_2, c, o + 2 * L, mode, beta);
+      store(c2_3, c, o + 3 * L, mode, beta);
+    }
+    { int o = ci + 3 * ldc;
+      store(c3_0, c, o, mode, beta);
+      store(c3_1, c, o + 1 * L, mode, beta);
+      store(c3_2, c, o + 2 * L, mode, beta);
+      store(c3_3, c, o + 3 * L, mode, beta);
+    }
+  }
+
+}
