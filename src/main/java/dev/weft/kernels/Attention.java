@@ -122,13 +122,13 @@ public final class Attention {
     int j = 0;
     int ub = Vec.bound(nv);
     for (; j < ub; j += Vec.L) {
-      FloatVector e = FloatVector.fromArray(Vec.S, a, row + j).sub(mv).mul(scale).lanewise(VectorOperators.EXP);
+      FloatVector e = Vec.exp(FloatVector.fromArray(Vec.S, a, row + j).sub(mv).mul(scale));
       e.intoArray(a, row + j);
       acc = acc.add(e);
     }
-    float sum = acc.reduceLanes(VectorOperators.ADD);
+    float sum = Vec.sumLanes(acc);
     for (; j < nv; j++) {
-      float e = (float) Math.exp((a[row + j] - mx) * scale);
+      float e = Vec.exp((a[row + j] - mx) * scale);
       a[row + j] = e;
       sum += e;
     }

@@ -33,7 +33,7 @@ public final class Gelu {
         FloatVector x = FloatVector.fromArray(Vec.S, inp, i);
         FloatVector xc = x.max(-XCLAMP).min(XCLAMP);
         FloatVector u = xc.mul(xc).fma(KC, K).mul(xc);               // k x + k c x^3
-        FloatVector e = u.mul(-2f).min(ZMAX).lanewise(VectorOperators.EXP);
+        FloatVector e = Vec.exp(u.mul(-2f).min(ZMAX));
         x.max(-XCLAMP).div(e.add(1f)).intoArray(out, i);             // x * sigmoid(2u)
       }
       for (; i < to; i++) out[i] = scalar(inp[i]);
@@ -52,7 +52,7 @@ public final class Gelu {
         FloatVector x2 = xc.mul(xc);
         FloatVector u = x2.fma(KC, K).mul(xc);
         FloatVector du = x2.fma(KC3, K);                             // k + 3 k c x^2
-        FloatVector e = u.mul(-2f).min(ZMAX).lanewise(VectorOperators.EXP);
+        FloatVector e = Vec.exp(u.mul(-2f).min(ZMAX));
         FloatVector s = one.div(e.add(1f));
         // gelu' = s (1 + 2 x e s u')
         FloatVector g = xc.mul(2f).mul(du).mul(e).mul(s).add(1f).mul(s);
@@ -67,7 +67,7 @@ public final class Gelu {
   static float scalar(float x) {
     float xc = Math.max(-XCLAMP, Math.min(XCLAMP, x));
     float u = Math.fma(xc * xc, KC, K) * xc;
-    float e = (float) Math.exp(Math.min(-2f * u, ZMAX));
+    float e = Vec.exp(Math.min(-2f * u, ZMAX));
     return Math.max(x, -XCLAMP) / (e + 1f);
   }
 
@@ -77,7 +77,7 @@ public final class Gelu {
     float x2 = xc * xc;
     float u = Math.fma(x2, KC, K) * xc;
     float du = Math.fma(x2, KC3, K);
-    float e = (float) Math.exp(Math.min(-2f * u, ZMAX));
+    float e = Vec.exp(Math.min(-2f * u, ZMAX));
     float s = 1f / (e + 1f);
     return (xc * 2f * du * e * s + 1f) * s;
   }

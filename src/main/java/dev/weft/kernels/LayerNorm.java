@@ -38,7 +38,7 @@ public final class LayerNorm {
           FloatVector d = FloatVector.fromArray(Vec.S, inp, o + i).sub(mv);
           acc = d.fma(d, acc);
         }
-        float ss = acc.reduceLanes(VectorOperators.ADD);
+        float ss = Vec.sumLanes(acc);
         for (; i < C; i++) {
           float d = inp[o + i] - m;
           ss = Math.fma(d, d, ss);
@@ -93,8 +93,8 @@ public final class LayerNorm {
             FloatVector.fromArray(Vec.S, partial, pb + i).add(dy).intoArray(partial, pb + i);
             dy.fma(xh, FloatVector.fromArray(Vec.S, partial, pw + i)).intoArray(partial, pw + i);
           }
-          float sumG = sg.reduceLanes(VectorOperators.ADD);
-          float sumGx = sgx.reduceLanes(VectorOperators.ADD);
+          float sumG = Vec.sumLanes(sg);
+          float sumGx = Vec.sumLanes(sgx);
           for (; i < C; i++) {
             float xh = (inp[o + i] - m) * rs;
             float dy = dout[o + i];
