@@ -42,15 +42,9 @@ final class LocalCommunicator extends AbstractCommunicator {
     long[] seg = Communicator.offsets(Communicator.evenCounts(len, n));
     int from = (int) seg[me];
     int count = (int) (seg[me + 1] - seg[me]);
-    reduceInto(buf, off + from, count, from, op);
+    reduceInto(null, 0, count, from, op);
     rv.arrive(me);
-    for (int q = 0; q < n; q++) {
-      if (q == me) continue;
-      int s = (int) seg[q];
-      System.arraycopy(rv.arrays[q], rv.offsets[q] + s, buf, off + s, (int) (seg[q + 1] - seg[q]));
-    }
-    rv.arrive(me);
-    return 4L * ((long) (n - 1) * count + (len - count));
+    return 8L * (n - 1) * count;
   }
 
   @Override
@@ -119,7 +113,8 @@ final class LocalCommunicator extends AbstractCommunicator {
   /**
    * dst[dstOff, +count) := op over members q = 0..n-1 (in that order) of q's published array at
    * (its offset + srcFrom). Blocked so the accumulator stays in cache; safe when dst is this rank's
-   * own published array, because the result goes through the scratch block.
+   * own published array, because the result goes through the scratch block. With dst null, the
+   * result is written back into every member's published array at srcFrom (the all-reduce push).
    */
   private void reduceInto(float[] dst, int dstOff, int count, int srcFrom, ReduceOp op) {
     if (count == 0) return;
@@ -131,7 +126,11 @@ final class LocalCommunicator extends AbstractCommunicator {
       System.arraycopy(rv.arrays[0], rv.offsets[0] + srcFrom + b, acc, 0, len);
       for (int q = 1; q < n; q++) op.combine(acc, 0, rv.arrays[q], rv.offsets[q] + srcFrom + b, len);
       op.finish(acc, 0, len, n);
-      System.arraycopy(acc, 0, dst, dstOff + b, len);
+      if (dst != null) {
+        System.arraycopy(acc, 0, dst, dstOff + b, len);
+      } else {
+        for (int q = 0; q < n; q++) System.arraycopy(acc, 0, rv.arrays[q], rv.offsets[q] + srcFrom + b, len);
+      }
     }
   }
 }
