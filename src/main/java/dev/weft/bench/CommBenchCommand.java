@@ -1,0 +1,236 @@
+package dev.weft.bench;
+
+import dev.weft.cli.LaunchCommand;
+import dev.weft.comm.Communicator;
+import dev.weft.comm.LocalCluster;
+import dev.weft.comm.ReduceOp;
+import dev.weft.comm.TcpBackend;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code weft bench comm}: all-reduce bandwidth and latency of both backends against what the machine
+ * can do, measured in the same run. Local: bus bandwidth 2(n-1)/n x bytes / time of a 64 MiB
+ * all-reduce across 2 and 4 rank threads vs single-thread memory copy bandwidth (target >= 50%).
+ * Tcp: the same across 2 and 4 processes on loopback vs a raw socket stream between two processes
+ * (target >= 70%). Plus the latency of a 4 KiB all-reduce across 4 ranks on each backend.
+ */
+@Command(name = "comm", mixinStandardHelpOptions = true,
+    description = "Benchmark collectives: all-reduce bus bandwidth and latency, local and tcp backends.")
+public final class CommBenchCommand implements Callable<Integer> {
+  @Option(names = "--size-mib", defaultValue = "64", description = "All-reduce size in MiB (default 64).")
+  int sizeMib;
+
+  @Option(names = "--iters", defaultValue = "5", description = "Timed iterations per measurement (default 5).")
+  int iters;
+
+  @Option(names = "--ranks", split = ",", defaultValue = "2,4", description = "Rank counts to measure (default 2,4).")
+  List<Integer> rankCounts = new ArrayList<>();
+
+  @Option(names = "--skip-tcp", description = "Measure the local backend only.")
+  boolean skipTcp;
+
+  private final PrintStream out;
+
+  public CommBenchCommand() {
+    this(System.out);
+  }
+
+  public CommBenchCommand(PrintStream out) {
+    this.out = out;
+  }
+
+  public static void main(String[] args) {
+    System.exit(new CommandLine(new CommBenchCommand()).execute(args));
+  }
+
+  private record Row(String what, int ranks, String size, double seconds, double gbps, String reference, double refGbps,
+                     String target) {}
+
+  @Override
+  public Integer call() throws Exception {
+    long bytes = (long) sizeMib << 20;
+    List<Row> rows = new ArrayList<>();
+    double memcpy = memcpyGbps(bytes);
+    for (int n : rankCounts) {
+      double t = localAllReduceSeconds(n, bytes, iters);
+      rows.add(new Row("local allReduce", n, sizeMib + " MiB", t, busGbps(n, bytes, t), "memcpy", memcpy, ">= 50%"));
+    }
+    double localLat = localAllReduceSeconds(4, 4096, 300);
+    rows.add(new Row("local allReduce latency", 4, "4 KiB", localLat, 0, "", 0, ""));
+    if (!skipTcp) {
+      double raw = rawSocketGbps(bytes);
+      for (int n : rankCounts) {
+        double t = tcpAllReduceSeconds(n, bytes, iters);
+        rows.add(new Row("tcp allReduce", n, sizeMib + " MiB", t, busGbps(n, bytes, t), "raw socket", raw, ">= 70%"));
+      }
+      double tcpLat = tcpAllReduceSeconds(4, 4096, 300);
+      rows.add(new Row("tcp allReduce latency", 4, "4 KiB", tcpLat, 0, "", 0, ""));
+    }
+    out.printf(Locale.ROOT, "%-26s %5s %8s %11s %12s %-22s %7s %7s%n", "operation", "ranks", "size", "time", "bus GB/s",
+        "reference GB/s", "ratio", "target");
+    for (Row r : rows) {
+      String ref = r.refGbps() > 0 ? String.format(Locale.ROOT, "%s %.2f", r.reference(), r.refGbps()) : "";
+      String ratio = r.refGbps() > 0 ? String.format(Locale.ROOT, "%.0f%%", 100 * r.gbps() / r.refGbps()) : "";
+      String time = r.seconds() < 0.01 ? String.format(Locale.ROOT, "%.1f us", r.seconds() * 1e6)
+          : String.format(Locale.ROOT, "%.1f ms", r.seconds() * 1e3);
+      String bw = r.gbps() > 0 ? String.format(Locale.ROOT, "%.2f", r.gbps()) : "";
+      out.printf(Locale.ROOT, "%-26s %5d %8s %11s %12s %-22s %7s %7s%n", r.what(), r.ranks(), r.size(), time, bw, ref,
+          ratio, r.target());
+    }
+    out.println("bus GB/s = 2(n-1)/n x bytes / time; memcpy = single-thread System.arraycopy; GB = 1e9 bytes;"
+        + " " + Runtime.getRuntime().availableProcessors() + " cores");
+    return 0;
+  }
+
+  private static double busGbps(int n, long bytes, double seconds) {
+    return 2.0 * (n - 1) / n * bytes / seconds / 1e9;
+  }
+
+  /** Best of 5 single-thread copies of {@code bytes}. */
+  private static double memcpyGbps(long bytes) {
+    float[] a = new float[(int) (bytes / 4)];
+    float[] b = new float[a.length];
+    java.util.Arrays.fill(a, 1f);
+    double best = Double.MAX_VALUE;
+    for (int i = 0; i < 6; i++) {
+      long t0 = System.nanoTime();
+      System.arraycopy(a, 0, b, 0, a.length);
+      double s = (System.nanoTime() - t0) / 1e9;
+      if (i > 0) best = Math.min(best, s);
+    }
+    return bytes / best / 1e9;
+  }
+
+  /** Mean seconds per all-reduce of {@code bytes} across n rank threads, after one warm-up. */
+  private static double localAllReduceSeconds(int n, long bytes, int iters) throws Exception {
+    double[] result = new double[1];
+    LocalCluster.run(n, Duration.ofSeconds(120), b -> {
+      double s = timeAllReduce(b.world(), bytes, iters);
+      if (b.rank() == 0) result[0] = s;
+    });
+    return result[0];
+  }
+
+  /** Times iters all-reduces on c (barrier before and after); the mean, as rank 0 saw it (others return 0). */
+  static double timeAllReduce(Communicator c, long bytes, int iters) {
+    float[] x = new float[(int) (bytes / 4)];
+    java.util.Arrays.fill(x, 1f);
+    int warm = bytes < (1 << 20) ? 50 : 3;
+    for (int i = 0; i < warm; i++) c.allReduce(x, 0, x.length, ReduceOp.AVG);
+    c.barrier();
+    long t0 = System.nanoTime();
+    for (int i = 0; i < iters; i++) c.allReduce(x, 0, x.length, ReduceOp.AVG);
+    c.barrier();
+    double s = (System.nanoTime() - t0) / 1e9 / iters;
+    return c.rank() == 0 ? s : 0;
+  }
+
+  private static double tcpAllReduceSeconds(int n, long bytes, int iters) {
+    String out = launchChildren(n, "allreduce", Long.toString(bytes), Integer.toString(iters));
+    return Double.parseDouble(result(out, "seconds"));
+  }
+
+  private static double rawSocketGbps(long bytes) {
+    String out = launchChildren(2, "raw", Long.toString(bytes), "3");
+    return Double.parseDouble(result(out, "gbps"));
+  }
+
+  private static String launchChildren(int n, String... args) {
+    ByteArrayOutputStream buf = new ByteArrayOutputStream();
+    PrintStream ps = new PrintStream(buf, true, StandardCharsets.UTF_8);
+    List<String> argv = new ArrayList<>(List.of("--nproc-per-node", Integer.toString(n), "--main-class",
+        TcpChild.class.getName(), "--jvm-arg", "-Xmx2g", "--"));
+    argv.addAll(List.of(args));
+    int code = new CommandLine(new LaunchCommand(ps, ps, Map.of())).execute(argv.toArray(String[]::new));
+    String text = buf.toString(StandardCharsets.UTF_8);
+    if (code != 0) throw new IllegalStateException("benchmark ranks failed:\n" + text);
+    return text;
+  }
+
+  private static String result(String out, String key) {
+    Matcher m = Pattern.compile("RESULT " + key + "=(\\S+)").matcher(out);
+    if (!m.find()) throw new IllegalStateException("no " + key + " in benchmark output:\n" + out);
+    return m.group(1);
+  }
+
+  /** The benchmark's rank processes (started through weft launch). */
+  public static final class TcpChild {
+    public static void main(String[] args) throws Exception {
+      long bytes = Long.parseLong(args[1]);
+      int iters = Integer.parseInt(args[2]);
+      TcpBackend.Config cfg = TcpBackend.Config.fromEnv(System.getenv(), Duration.ofSeconds(120));
+      if (args[0].equals("raw")) {
+        raw(cfg, bytes, iters);
+        return;
+      }
+      try (TcpBackend b = TcpBackend.connect(cfg)) {
+        double s = timeAllReduce(b.world(), bytes, iters);
+        if (b.rank() == 0) System.out.println("RESULT seconds=" + s);
+      }
+    }
+
+    /** Rank 1 streams iters x bytes to rank 0 over one plain socket; rank 0 reports the best rate. */
+    private static void raw(TcpBackend.Config cfg, long bytes, int iters) throws Exception {
+      ByteBuffer buf = ByteBuffer.allocateDirect(4 << 20);
+      if (cfg.rank() == 0) {
+        try (ServerSocketChannel server = ServerSocketChannel.open()) {
+          server.bind(new InetSocketAddress(cfg.masterAddr(), cfg.masterPort()));
+          try (SocketChannel ch = server.accept()) {
+            double best = Double.MAX_VALUE;
+            for (int i = 0; i <= iters; i++) {
+              long t0 = System.nanoTime();
+              long got = 0;
+              while (got < bytes) {
+                buf.clear();
+                if (bytes - got < buf.capacity()) buf.limit((int) (bytes - got));
+                int r = ch.read(buf);
+                if (r < 0) throw new IllegalStateException("sender closed early");
+                got += r;
+              }
+              if (i > 0) best = Math.min(best, (System.nanoTime() - t0) / 1e9);
+            }
+            System.out.println("RESULT gbps=" + bytes / best / 1e9);
+          }
+        }
+      } else {
+        SocketChannel ch = null;
+        for (int attempt = 0; ch == null; attempt++) {
+          try {
+            ch = SocketChannel.open(new InetSocketAddress(cfg.masterAddr(), cfg.masterPort()));
+          } catch (java.io.IOException e) {
+            if (attempt > 200) throw e;
+            Thread.sleep(50);
+          }
+        }
+        try (SocketChannel c = ch) {
+          c.setOption(java.net.StandardSocketOptions.SO_SNDBUF, 4 << 20);
+          for (int i = 0; i <= iters; i++) {
+            long sent = 0;
+            while (sent < bytes) {
+              buf.clear();
+              if (bytes - sent < buf.capacity()) buf.limit((int) (bytes - sent));
+              while (buf.hasRemaining()) sent += c.write(buf);
+            }
+          }
+        }
+      }
+    }
+  }
+}

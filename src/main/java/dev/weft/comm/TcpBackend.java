@@ -1,0 +1,315 @@
+package dev.weft.comm;
+
+import dev.weft.WeftInputException;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.SocketTimeoutException;
+import java.net.StandardSocketOptions;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The multi-process backend: every rank is a process and ranks talk over a full mesh of plain TCP
+ * sockets (TCP_NODELAY, 4 MiB buffers), set up from the variables torchrun uses.
+ *
+ * <p>Rendezvous: rank 0 listens on MASTER_ADDR:MASTER_PORT; every other rank connects to it (retrying
+ * until the timeout), presents the job token (WEFT_JOB_TOKEN) and its own listening address; once all
+ * ranks are in, rank 0 sends everyone the table of addresses. Then rank i connects to every rank j < i,
+ * again presenting the token. A wrong token is refused with a message saying so, and the listener
+ * keeps waiting for the right process. Sub-communicators reuse the world's connections; each frame
+ * carries its group's id so that groups never mix.
+ */
+public final class TcpBackend implements Backend {
+  private static final int SOCKET_BUFFER = 4 << 20;
+
+  /** Where this rank is and how to find the others. */
+  public record Config(int rank, int worldSize, String masterAddr, int masterPort, String token, Duration timeout) {
+    /** Reads MASTER_ADDR, MASTER_PORT, RANK, WORLD_SIZE and WEFT_JOB_TOKEN; bad or missing values are user errors. */
+    public static Config fromEnv(Map<String, String> env, Duration timeout) {
+      int worldSize = intVar(env, "WORLD_SIZE", 1);
+      int rank = intVar(env, "RANK", 0);
+      if (worldSize < 1 || rank < 0 || rank >= worldSize) {
+        throw new WeftInputException("RANK=" + rank + " and WORLD_SIZE=" + worldSize
+            + " are inconsistent: need 0 <= RANK < WORLD_SIZE. Start ranks with 'weft launch', which sets them.");
+      }
+      String addr = env.getOrDefault("MASTER_ADDR", "127.0.0.1");
+      int port = intVar(env, "MASTER_PORT", 29500);
+      if (port < 1 || port > 65535) throw new WeftInputException("MASTER_PORT=" + port + " is not a TCP port (1-65535).");
+      String token = env.get("WEFT_JOB_TOKEN");
+      if (token == null || token.isEmpty()) {
+        throw new WeftInputException("WEFT_JOB_TOKEN is not set: every rank of a tcp job must present the same job token."
+            + " Start the ranks with 'weft launch', which sets it, or export the same random value on every rank.");
+      }
+      return new Config(rank, worldSize, addr, port, token, timeout);
+    }
+
+    private static int intVar(Map<String, String> env, String name, int dflt) {
+      String v = env.get(name);
+      if (v == null || v.isBlank()) return dflt;
+      try {
+        return Integer.parseInt(v.trim());
+      } catch (NumberFormatException e) {
+        throw new WeftInputException("Environment variable " + name + "='" + v + "' is not an integer.");
+      }
+    }
+  }
+
+  private final Config cfg;
+  private final TcpPeer[] peers;
+  private final Map<String, Integer> created = new HashMap<>();
+  private final Map<Long, String> groupKeys = new HashMap<>();
+  private final List<Communicator> communicators = new ArrayList<>();
+  private volatile String failure;
+  private volatile int failedPeer = -1;
+
+  private TcpBackend(Config cfg) {
+    this.cfg = cfg;
+    this.peers = new TcpPeer[cfg.worldSize()];
+  }
+
+  /** Joins the job described by {@code cfg}: rendezvous, then the full mesh. */
+  public static TcpBackend connect(Config cfg) {
+    TcpBackend b = new TcpBackend(cfg);
+    try {
+      b.setUp();
+    } catch (IOException e) {
+      b.close();
+      throw new CommException("tcp rendezvous of rank " + cfg.rank() + " of " + cfg.worldSize() + " via "
+          + cfg.masterAddr() + ":" + cfg.masterPort() + " failed: " + e.getMessage(), e);
+    } catch (RuntimeException e) {
+      b.close();
+      throw e;
+    }
+    return b;
+  }
+
+  @Override public int rank() { return cfg.rank(); }
+  @Override public int worldSize() { return cfg.worldSize(); }
+  @Override public String name() { return "tcp"; }
+  Duration timeout() { return cfg.timeout(); }
+
+  TcpPeer peer(int globalRank) {
+    return peers[globalRank];
+  }
+
+  @Override
+  public synchronized Communicator group(int... globalRanks) {
+    AbstractCommunicator.checkGroup(globalRanks, rank(), worldSize());
+    String members = Arrays.toString(globalRanks);
+    int instance = created.merge(members, 1, Integer::sum) - 1;
+    String key = members + "#" + instance;
+    long id = TcpWire.groupId(key);
+    String clash = groupKeys.putIfAbsent(id, key);
+    if (clash != null) throw new IllegalStateException("group id collision between " + clash + " and " + key);
+    Communicator c = new TcpCommunicator(this, globalRanks, id);
+    communicators.add(c);
+    return c;
+  }
+
+  /** Records the first fatal failure (a peer died or sent garbage); every wait then fails fast. */
+  void fail(int peer, String reason) {
+    synchronized (this) {
+      if (failure != null) return;
+      failedPeer = peer;
+      failure = reason;
+    }
+  }
+
+  void checkFailure() {
+    String f = failure;
+    if (f != null) throw new TransportException(failedPeer, f);
+  }
+
+  @Override
+  public synchronized void close() {
+    communicators.forEach(Communicator::close);
+    communicators.clear();
+    for (TcpPeer p : peers) if (p != null) p.close();
+  }
+
+  // ---- set-up ----------------------------------------------------------------------------------
+
+  private void setUp() throws IOException {
+    if (cfg.worldSize() == 1) return;
+    long deadline = System.nanoTime() + cfg.timeout().toNanos();
+    InetAddress bindAddr = bindAddress();
+    try (ServerSocketChannel listener = ServerSocketChannel.open()) {
+      listener.bind(new InetSocketAddress(bindAddr, 0), cfg.worldSize());
+      int myPort = ((InetSocketAddress) listener.getLocalAddress()).getPort();
+      InetSocketAddress[] table = cfg.rank() == 0 ? serveRendezvous(bindAddr, myPort, deadline) : joinRendezvous(myPort, deadline);
+      // Connect to every lower rank; accept every higher one.
+      for (int j = 0; j < cfg.rank(); j++) {
+        SocketChannel ch = connectWithRetry(table[j], deadline, "global rank " + j);
+        handshakeOut(ch, "global rank " + j);
+        peers[j] = new TcpPeer(j, ch, this);
+      }
+      int expected = cfg.worldSize() - 1 - cfg.rank();
+      while (expected > 0) {
+        SocketChannel ch = accept(listener, deadline, "the mesh connections of higher ranks");
+        int r = handshakeIn(ch);
+        if (r < 0) continue;
+        if (r <= cfg.rank() || peers[r] != null) {
+          ch.close();
+          throw new IOException("unexpected mesh connection from rank " + r);
+        }
+        peers[r] = new TcpPeer(r, ch, this);
+        expected--;
+      }
+    }
+    for (TcpPeer p : peers) if (p != null) p.start();
+  }
+
+  private InetAddress bindAddress() throws IOException {
+    InetAddress master = InetAddress.getByName(cfg.masterAddr());
+    return master.isLoopbackAddress() ? master : InetAddress.getByName("0.0.0.0");
+  }
+
+  /** Rank 0: collect every rank's listening address, then send each the full table. */
+  private InetSocketAddress[] serveRendezvous(InetAddress bindAddr, int myPort, long deadline) throws IOException {
+    InetSocketAddress[] table = new InetSocketAddress[cfg.worldSize()];
+    table[0] = new InetSocketAddress(bindAddr.isAnyLocalAddress() ? InetAddress.getLocalHost() : bindAddr, myPort);
+    SocketChannel[] joined = new SocketChannel[cfg.worldSize()];
+    try (ServerSocketChannel master = ServerSocketChannel.open()) {
+      master.setOption(StandardSocketOptions.SO_REUSEADDR, true);
+      master.bind(new InetSocketAddress(bindAddr, cfg.masterPort()), cfg.worldSize());
+      int missing = cfg.worldSize() - 1;
+      while (missing > 0) {
+        SocketChannel ch = accept(master, deadline, (missing) + " more rank(s) to join the rendezvous on port " + cfg.masterPort());
+        int r = handshakeIn(ch);
+        if (r < 0) continue;
+        if (r == 0 || joined[r] != null) {
+          refuseLate(ch, "rank " + r + " joined twice");
+          continue;
+        }
+        DataInputStream in = new DataInputStream(ch.socket().getInputStream());
+        String host = TcpWire.readText(in);
+        int port = in.readInt();
+        table[r] = new InetSocketAddress(host, port);
+        joined[r] = ch;
+        missing--;
+      }
+      for (int r = 1; r < cfg.worldSize(); r++) {
+        DataOutputStream out = new DataOutputStream(joined[r].socket().getOutputStream());
+        for (InetSocketAddress a : table) {
+          TcpWire.writeText(out, a.getHostString());
+          out.writeInt(a.getPort());
+        }
+        out.flush();
+      }
+    } finally {
+      for (SocketChannel ch : joined) if (ch != null) ch.close();
+    }
+    return table;
+  }
+
+  /** Ranks above 0: register with rank 0 and receive the table. */
+  private InetSocketAddress[] joinRendezvous(int myPort, long deadline) throws IOException {
+    InetSocketAddress master = new InetSocketAddress(cfg.masterAddr(), cfg.masterPort());
+    try (SocketChannel ch = connectWithRetry(master, deadline, "rank 0 (the rendezvous)")) {
+      handshakeOut(ch, "rank 0 (the rendezvous at " + cfg.masterAddr() + ":" + cfg.masterPort() + ")");
+      DataOutputStream out = new DataOutputStream(ch.socket().getOutputStream());
+      TcpWire.writeText(out, ((InetSocketAddress) ch.getLocalAddress()).getAddress().getHostAddress());
+      out.writeInt(myPort);
+      out.flush();
+      DataInputStream in = new DataInputStream(ch.socket().getInputStream());
+      ch.socket().setSoTimeout((int) Math.max(1, (deadline - System.nanoTime()) / 1_000_000));
+      InetSocketAddress[] table = new InetSocketAddress[cfg.worldSize()];
+      try {
+        for (int r = 0; r < table.length; r++) {
+          String host = TcpWire.readText(in);
+          table[r] = new InetSocketAddress(host, in.readInt());
+        }
+      } catch (SocketTimeoutException e) {
+        throw new IOException("timed out after " + cfg.timeout().toSeconds() + " s waiting for all ranks to join", e);
+      }
+      return table;
+    }
+  }
+
+  private void handshakeOut(SocketChannel ch, String who) throws IOException {
+    ch.socket().setSoTimeout((int) cfg.timeout().toMillis());
+    TcpWire.writeHello(new DataOutputStream(ch.socket().getOutputStream()), cfg.token(), cfg.rank(), cfg.worldSize());
+    try {
+      TcpWire.readStatus(new DataInputStream(ch.socket().getInputStream()), who);
+    } catch (TcpWire.RefusedException e) {
+      ch.close();
+      throw new WeftInputException("Rank " + cfg.rank() + " could not join the job: " + e.getMessage() + ".", e);
+    }
+  }
+
+  /** Reads a hello; returns the peer's rank, or -1 after refusing it (the caller keeps listening). */
+  private int handshakeIn(SocketChannel ch) throws IOException {
+    ch.socket().setSoTimeout((int) Math.min(cfg.timeout().toMillis(), 10_000));
+    DataOutputStream out = new DataOutputStream(ch.socket().getOutputStream());
+    try {
+      int r = TcpWire.readHello(new DataInputStream(ch.socket().getInputStream()), cfg.token(), cfg.worldSize());
+      TcpWire.writeStatus(out, null);
+      return r;
+    } catch (TcpWire.RefusedException e) {
+      System.err.println("weft tcp rank " + cfg.rank() + ": refused a connection from " + ch.getRemoteAddress() + ": " + e.getMessage());
+      refuseLate(ch, e.getMessage());
+      return -1;
+    } catch (IOException e) {
+      System.err.println("weft tcp rank " + cfg.rank() + ": dropped a connection from " + ch.getRemoteAddress() + ": " + e);
+      ch.close();
+      return -1;
+    }
+  }
+
+  private static void refuseLate(SocketChannel ch, String reason) {
+    try (ch) {
+      TcpWire.writeStatus(new DataOutputStream(ch.socket().getOutputStream()), reason);
+    } catch (IOException ignored) {
+      // the other side is gone
+    }
+  }
+
+  private SocketChannel accept(ServerSocketChannel server, long deadline, String what) throws IOException {
+    server.socket().setSoTimeout((int) Math.max(1, (deadline - System.nanoTime()) / 1_000_000));
+    try {
+      SocketChannel ch = server.socket().accept().getChannel();
+      tune(ch);
+      return ch;
+    } catch (SocketTimeoutException e) {
+      throw new IOException("timed out after " + cfg.timeout().toSeconds() + " s waiting for " + what, e);
+    }
+  }
+
+  private SocketChannel connectWithRetry(InetSocketAddress addr, long deadline, String who) throws IOException {
+    IOException last = null;
+    while (System.nanoTime() - deadline < 0) {
+      SocketChannel ch = SocketChannel.open();
+      try {
+        tune(ch);
+        ch.socket().connect(addr, (int) Math.max(1, Math.min(2000, (deadline - System.nanoTime()) / 1_000_000)));
+        return ch;
+      } catch (IOException e) {
+        ch.close();
+        last = e;
+        try {
+          Thread.sleep(50);
+        } catch (InterruptedException ie) {
+          Thread.currentThread().interrupt();
+          throw new IOException("interrupted while connecting to " + who, ie);
+        }
+      }
+    }
+    throw new IOException("could not connect to " + who + " at " + addr + " within " + cfg.timeout().toSeconds() + " s"
+        + (last == null ? "" : ": " + last.getMessage()), last);
+  }
+
+  private static void tune(SocketChannel ch) throws IOException {
+    ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
+    ch.setOption(StandardSocketOptions.SO_SNDBUF, SOCKET_BUFFER);
+    ch.setOption(StandardSocketOptions.SO_RCVBUF, SOCKET_BUFFER);
+  }
+}

@@ -1,0 +1,192 @@
+package dev.weft.comm;
+
+import java.io.EOFException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.SocketChannel;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The connection to one peer process: frames out under a lock (one frame at a time, so the frames of
+ * different groups interleave whole), and a reader thread that checks each incoming header and files
+ * the frame in an inbox per (group, stream), where stream is the collective stream or a user tag.
+ * Waiting for a frame is bounded by the timeout and fails fast once the peer or the job has failed.
+ */
+final class TcpPeer {
+  /** A received frame. */
+  record Frame(CommOp op, long group, int tag, float[] data) {}
+
+  /** The stream key of a group's collectives; p2p messages use their tag. */
+  static final long COLLECTIVE_STREAM = Long.MIN_VALUE;
+  private static final long POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
+
+  final int globalRank;
+  private final SocketChannel channel;
+  private final TcpBackend owner;
+  private final ByteBuffer out = ByteBuffer.allocateDirect(TcpWire.HEADER_BYTES + TcpWire.PIECE * 4).order(ByteOrder.LITTLE_ENDIAN);
+  private final ConcurrentHashMap<Long, ConcurrentHashMap<Long, LinkedBlockingQueue<Frame>>> inbox = new ConcurrentHashMap<>();
+  private final Thread reader;
+  private volatile String gone;
+
+  TcpPeer(int globalRank, SocketChannel channel, TcpBackend owner) {
+    this.globalRank = globalRank;
+    this.channel = channel;
+    this.owner = owner;
+    this.reader = new Thread(this::readLoop, "weft-tcp-r" + owner.rank() + "-from-r" + globalRank);
+    reader.setDaemon(true);
+  }
+
+  void start() {
+    reader.start();
+  }
+
+  /** The raw channel, for fault-injection tests only. */
+  SocketChannel channelForTest() {
+    return channel;
+  }
+
+  /** Writes one frame of at most PIECE elements. */
+  synchronized void write(int op, long group, int tag, float[] a, int off, int len) {
+    if (gone != null) throw new TransportException(globalRank, gone);
+    out.clear();
+    out.putInt(TcpWire.FRAME_MAGIC).putInt(op).putLong(group).putInt(tag).putInt(len);
+    out.asFloatBuffer().put(a, off, len);
+    out.position(TcpWire.HEADER_BYTES + 4 * len);
+    out.flip();
+    try {
+      while (out.hasRemaining()) channel.write(out);
+    } catch (IOException e) {
+      throw new TransportException(globalRank, "cannot send to global rank " + globalRank + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** Writes len elements as consecutive frames of at most PIECE elements (one empty frame when len is 0). */
+  void writeAll(CommOp op, long group, int tag, float[] a, int off, int len) {
+    int done = 0;
+    do {
+      int piece = Math.min(TcpWire.PIECE, len - done);
+      write(op.ordinal(), group, tag, a, off + done, piece);
+      done += piece;
+    } while (done < len);
+  }
+
+  /** The next frame of (group, stream), checked against the expected op, tag and exact length. */
+  Frame take(long group, long stream, CommOp op, int tag, int len) throws InterruptedException {
+    LinkedBlockingQueue<Frame> q = queue(group, stream);
+    long deadline = System.nanoTime() + owner.timeout().toNanos();
+    Frame f;
+    while ((f = q.poll(POLL_NANOS, TimeUnit.NANOSECONDS)) == null) {
+      owner.checkFailure();
+      if (gone != null && q.isEmpty()) throw new TransportException(globalRank, gone);
+      if (System.nanoTime() - deadline > 0) {
+        throw new TransportException(globalRank, "timed out after " + owner.timeout().toSeconds()
+            + " s waiting for data from global rank " + globalRank);
+      }
+    }
+    if (f.op() != op || f.tag() != tag || f.data().length != len) {
+      String msg = "unexpected frame from global rank " + globalRank + ": got " + f.op().label() + " #" + f.tag() + " of "
+          + f.data().length + " elements, expected " + op.label() + " #" + tag + " of " + len
+          + " (ranks issued different operations, or the stream is corrupt)";
+      owner.fail(globalRank, msg);
+      throw new TransportException(globalRank, msg);
+    }
+    return f;
+  }
+
+  /** Receives len elements sent by writeAll into a[off, +len). */
+  void readAll(long group, long stream, CommOp op, int tag, float[] a, int off, int len) throws InterruptedException {
+    int done = 0;
+    do {
+      int piece = Math.min(TcpWire.PIECE, len - done);
+      Frame f = take(group, stream, op, tag, piece);
+      System.arraycopy(f.data(), 0, a, off + done, piece);
+      done += piece;
+    } while (done < len);
+  }
+
+  private LinkedBlockingQueue<Frame> queue(long group, long stream) {
+    return inbox.computeIfAbsent(group, g -> new ConcurrentHashMap<>())
+        .computeIfAbsent(stream, s -> new LinkedBlockingQueue<>());
+  }
+
+  private void readLoop() {
+    ByteBuffer header = ByteBuffer.allocateDirect(TcpWire.HEADER_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+    ByteBuffer body = ByteBuffer.allocateDirect(TcpWire.PIECE * 4).order(ByteOrder.LITTLE_ENDIAN);
+    try {
+      while (true) {
+        header.clear();
+        readFully(header);
+        header.flip();
+        int magic = header.getInt();
+        int opCode = header.getInt();
+        long group = header.getLong();
+        int tag = header.getInt();
+        int len = header.getInt();
+        if (magic != TcpWire.FRAME_MAGIC) {
+          garbage("bad frame magic 0x" + Integer.toHexString(magic));
+          return;
+        }
+        if (opCode == TcpWire.GOODBYE) {
+          gone = "global rank " + globalRank + " has closed its connection (it finished or shut down)";
+          return;
+        }
+        CommOp op = CommOp.fromCode(opCode);
+        if (op == null) {
+          garbage("unknown operation code " + opCode);
+          return;
+        }
+        if (len < 0 || len > TcpWire.PIECE) {
+          garbage("frame of " + (4L * len) + " bytes, over the limit of " + (4L * TcpWire.PIECE) + " (refused before allocation)");
+          return;
+        }
+        float[] data = new float[len];
+        body.clear().limit(4 * len);
+        readFully(body);
+        body.flip();
+        body.asFloatBuffer().get(data);
+        queue(group, op == CommOp.SEND ? tag : COLLECTIVE_STREAM).add(new Frame(op, group, tag, data));
+      }
+    } catch (ClosedChannelException e) {
+      if (gone == null) gone = "connection to global rank " + globalRank + " closed";
+    } catch (IOException e) {
+      String msg = "lost the connection to global rank " + globalRank + " (the process died or the network failed): " + e.getMessage();
+      gone = msg;
+      owner.fail(globalRank, msg);
+    }
+  }
+
+  private void garbage(String what) {
+    String msg = "garbage from global rank " + globalRank + ": " + what;
+    gone = msg;
+    owner.fail(globalRank, msg);
+    closeQuietly();
+  }
+
+  private void readFully(ByteBuffer b) throws IOException {
+    while (b.hasRemaining()) {
+      if (channel.read(b) < 0) throw new EOFException("end of stream");
+    }
+  }
+
+  /** Says goodbye (so the peer knows this is a clean close) and closes. */
+  void close() {
+    try {
+      if (gone == null) write(TcpWire.GOODBYE, 0, 0, new float[0], 0, 0);
+    } catch (RuntimeException ignored) {
+      // the peer is gone already
+    }
+    closeQuietly();
+  }
+
+  private void closeQuietly() {
+    try {
+      channel.close();
+    } catch (IOException ignored) {
+      // nothing to do
+    }
+  }
+}

@@ -1,0 +1,106 @@
+package dev.weft.comm;
+
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+
+/**
+ * The tcp backend's wire format.
+ *
+ * <p>Handshake (every connection, both the rendezvous and the mesh): the connecting side sends
+ * {@code HELLO_MAGIC, VERSION, token (u16 length + UTF-8), rank, worldSize}; the accepting side checks
+ * the job token (constant-time) and answers {@code status (0 ok, 1 refused), message}.
+ *
+ * <p>Frames (after the handshake), little-endian: a 24-byte header {@code FRAME_MAGIC (i32), op
+ * (i32, a CommOp ordinal or GOODBYE), group id (i64), tag (i32: the collective's sequence number or
+ * the user's tag), length (i32, float elements)} and then length x 4 bytes of float32 data. A frame
+ * holds at most {@link #PIECE} elements; larger messages are cut into pieces. The reader refuses a bad
+ * magic, an unknown op or a length over PIECE before allocating anything; the receiving op then checks
+ * op, tag and exact length against what it expects.
+ */
+final class TcpWire {
+  static final int HELLO_MAGIC = 0x57454648; // "WEFH"
+  static final int FRAME_MAGIC = 0x57454654; // "WEFT"
+  static final int VERSION = 1;
+  static final int HEADER_BYTES = 24;
+  /** Elements per frame: 1 MiB of floats. Also the pipelining grain of the ring algorithms. */
+  static final int PIECE = 256 * 1024;
+  static final int GOODBYE = 0x7f;
+  private static final int MAX_TEXT = 4096;
+
+  private TcpWire() {}
+
+  static void writeHello(DataOutputStream out, String token, int rank, int worldSize) throws IOException {
+    out.writeInt(HELLO_MAGIC);
+    out.writeInt(VERSION);
+    writeText(out, token);
+    out.writeInt(rank);
+    out.writeInt(worldSize);
+    out.flush();
+  }
+
+  /** The rank a hello announces, after checking magic, version, token and world size; throws with the reason otherwise. */
+  static int readHello(DataInputStream in, String token, int worldSize) throws IOException {
+    int magic = in.readInt();
+    if (magic != HELLO_MAGIC) throw new RefusedException("not a Weft connection (bad magic 0x" + Integer.toHexString(magic) + ")");
+    int version = in.readInt();
+    if (version != VERSION) throw new RefusedException("wire version " + version + ", expected " + VERSION);
+    String theirs = readText(in);
+    if (!MessageDigest.isEqual(theirs.getBytes(StandardCharsets.UTF_8), token.getBytes(StandardCharsets.UTF_8))) {
+      throw new RefusedException("job token refused: the connecting process's WEFT_JOB_TOKEN differs from this job's"
+          + " (it belongs to another job, or was not started by the same 'weft launch')");
+    }
+    int rank = in.readInt();
+    int ws = in.readInt();
+    if (ws != worldSize) throw new RefusedException("world size " + ws + " differs from this job's " + worldSize);
+    if (rank < 0 || rank >= worldSize) throw new RefusedException("rank " + rank + " outside [0, " + worldSize + ")");
+    return rank;
+  }
+
+  static void writeStatus(DataOutputStream out, String refusal) throws IOException {
+    out.writeInt(refusal == null ? 0 : 1);
+    writeText(out, refusal == null ? "" : refusal);
+    out.flush();
+  }
+
+  /** Reads the answer to a hello; throws with the peer's reason if it refused. */
+  static void readStatus(DataInputStream in, String who) throws IOException {
+    int status = in.readInt();
+    String msg = readText(in);
+    if (status != 0) throw new RefusedException(who + " refused the connection: " + msg);
+  }
+
+  static void writeText(DataOutputStream out, String s) throws IOException {
+    byte[] b = s.getBytes(StandardCharsets.UTF_8);
+    if (b.length > MAX_TEXT) throw new IOException("text too long for the wire: " + b.length + " bytes");
+    out.writeShort(b.length);
+    out.write(b);
+  }
+
+  static String readText(DataInputStream in) throws IOException {
+    int n = in.readUnsignedShort();
+    if (n > MAX_TEXT) throw new RefusedException("text of " + n + " bytes over the limit " + MAX_TEXT);
+    byte[] b = new byte[n];
+    in.readFully(b);
+    return new String(b, StandardCharsets.UTF_8);
+  }
+
+  /** A stable 64-bit id (FNV-1a) for a group instance key such as "[0, 2]#0". */
+  static long groupId(String key) {
+    long h = 0xcbf29ce484222325L;
+    for (byte b : key.getBytes(StandardCharsets.UTF_8)) {
+      h ^= b & 0xff;
+      h *= 0x100000001b3L;
+    }
+    return h;
+  }
+
+  /** A handshake the other side refused, or that this side refuses. */
+  static final class RefusedException extends IOException {
+    RefusedException(String message) {
+      super(message);
+    }
+  }
+}

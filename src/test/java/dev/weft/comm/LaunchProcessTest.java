@@ -1,0 +1,59 @@
+package dev.weft.comm;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.weft.cli.LaunchCommand;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+/** The tcp backend with real processes, started by {@link LaunchCommand}. */
+class LaunchProcessTest {
+  record Result(int code, String out, String err, Duration took) {}
+
+  static Result launch(String... args) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    long t0 = System.nanoTime();
+    int code = new CommandLine(new LaunchCommand(new PrintStream(out, true), new PrintStream(err, true), Map.of()))
+        .execute(args);
+    return new Result(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8),
+        Duration.ofNanos(System.nanoTime() - t0));
+  }
+
+  @Test
+  void threeProcessesAgreeOnEveryCollective() {
+    Result r = launch("--nproc-per-node", "3", "--main-class", TcpProcessMain.class.getName(),
+        "--jvm-arg", "-Xmx256m", "--jvm-arg", "-XX:TieredStopAtLevel=1", "--", "check");
+    assertThat(r.code()).as(r.out() + r.err()).isZero();
+    Matcher m = Pattern.compile("\\[rank (\\d)] ok checksum=(\\S+)").matcher(r.out());
+    String checksum = null;
+    int ranks = 0;
+    while (m.find()) {
+      if (checksum == null) checksum = m.group(2);
+      assertThat(m.group(2)).as("rank %s", m.group(1)).isEqualTo(checksum);
+      ranks++;
+    }
+    assertThat(ranks).as(r.out()).isEqualTo(3);
+  }
+
+  @Test
+  void aKilledRankMakesEveryoneStopAndLaunchNamesIt() {
+    Result r = launch("--nproc-per-node", "3", "--main-class", TcpProcessMain.class.getName(),
+        "--jvm-arg", "-Xmx256m", "--jvm-arg", "-XX:TieredStopAtLevel=1", "--", "kill", "1");
+    assertThat(r.code()).as(r.out() + r.err()).isNotZero();
+    assertThat(r.out()).contains("[rank 1] killing myself with SIGKILL");
+    assertThat(r.err()).contains("rank 1 exited with code 137 (killed by signal 9)");
+    // the survivors report the dead peer themselves, within the grace period
+    for (int survivor : new int[] {0, 2}) {
+      assertThat(r.err()).containsPattern("\\[rank " + survivor + "] error: allReduce on group \\[0, 1, 2].*lost the connection to global rank 1");
+    }
+    assertThat(r.took()).isLessThan(Duration.ofSeconds(25));
+  }
+}

@@ -1,0 +1,51 @@
+package dev.weft.comm;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.weft.mesh.Axis;
+import dev.weft.mesh.ParallelLayout;
+import java.time.Duration;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+/** The collective property checks on the tcp backend, ranks as threads with real loopback sockets. */
+class TcpCollectivesTest {
+  @Test
+  void everyCollectiveMatchesSequentialOnRandomGroups() throws Exception {
+    SplittableRandom r = new SplittableRandom(7);
+    for (int trial = 0; trial < 6; trial++) {
+      int world = 1 + r.nextInt(5);
+      ParallelLayout layout = LocalCollectivesTest.randomLayout(world, r);
+      Axis[] axes = LocalCollectivesTest.AXIS_SETS[r.nextInt(LocalCollectivesTest.AXIS_SETS.length)];
+      int[] lengths = {0, 1, 2 + r.nextInt(9), 1 + r.nextInt(3000)};
+      long seed = r.nextLong();
+      TcpThreads.run(world, Duration.ofSeconds(10), b -> {
+        new CollectiveChecks(b, seed, layout, axes).runAll(lengths);
+        b.world().barrier();
+      });
+    }
+  }
+
+  @Test
+  void largeRingAllReduceAndUnevenCountsOverSeveralPieces() throws Exception {
+    int len = 3 * TcpWire.PIECE + 12345; // ring path, segments cut into several pieces
+    TcpThreads.run(3, Duration.ofSeconds(20), b -> {
+      Communicator c = b.world();
+      float[] x = new float[len];
+      for (int i = 0; i < len; i++) x[i] = (i % 1000) * (b.rank() + 1);
+      c.allReduce(x, 0, len, ReduceOp.SUM);
+      for (int i = 0; i < len; i += 997) assertThat(x[i]).isEqualTo((i % 1000) * 6f);
+      assertThat(c.stats().get(CommOp.ALL_REDUCE).bytes()).isBetween(4L * len * 4 / 3 - 16, 4L * len * 4 / 3 + 16);
+      int[] counts = {TcpWire.PIECE + 3, 0, 2 * TcpWire.PIECE + 1};
+      float[] mine = new float[counts[c.rank()]];
+      java.util.Arrays.fill(mine, b.rank() + 0.5f);
+      float[] all = new float[counts[0] + counts[1] + counts[2]];
+      c.allGather(mine, 0, all, 0, counts);
+      assertThat(all[0]).isEqualTo(0.5f);
+      assertThat(all[all.length - 1]).isEqualTo(2.5f);
+      float[] out = new float[counts[c.rank()]];
+      c.reduceScatter(all, 0, out, 0, counts, ReduceOp.AVG);
+      if (out.length > 0) assertThat(out[out.length - 1]).isEqualTo(c.rank() + 0.5f);
+    });
+  }
+}
