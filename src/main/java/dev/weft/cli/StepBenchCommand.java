@@ -43,7 +43,7 @@ public final class StepBenchCommand implements Callable<Integer> {
     int th = threads != null ? threads : Runtime.getRuntime().availableProcessors();
     GPT2Config mc = GPT2Config.preset(preset);
     TrainConfig cfg = new TrainConfig(mc, Math.max(2, steps), 0, batch, batch, 1e-3, 0.1, 0, 0.1, 1.0, 1, 0, 0, th,
-        matmul, DeviceMemory.UNLIMITED, null, null, null, 0, null, null).validate();
+        matmul, DeviceMemory.UNLIMITED, null, null, null, 0, null, null, TrainConfig.Parallelism.single()).validate();
     Trainer.Result r = new Trainer(cfg, new PrintStream(java.io.OutputStream.nullOutputStream())).run();
     List<StepMetrics> s = r.steps();
     double[] ms = s.subList(1, s.size()).stream().mapToDouble(StepMetrics::stepMs).sorted().toArray();

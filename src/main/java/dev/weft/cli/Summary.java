@@ -42,10 +42,11 @@ final class Summary {
         DeviceMemory.format(r.peakBytes()), DeviceMemory.format(r.stateBytes()), DeviceMemory.format(act),
         DeviceMemory.format(sum), r.peakBytes() / (double) sum);
     if (measureMfu) {
-      MatmulPeak.Result peak = MatmulPeak.measure(cfg.threads());
+      int th = cfg.threads() > 0 ? cfg.threads() * cfg.parallel().worldSize() : Runtime.getRuntime().availableProcessors();
+      MatmulPeak.Result peak = MatmulPeak.measure(th);
       out.printf(Locale.ROOT, "MFU:     %.1f%% (%.1f GFLOP/s of model FLOPs over the machine's measured fp32 matmul peak "
               + "%.1f GFLOP/s, %s, %d threads)%n",
-          100 * achievedGflops / peak.gflops(), achievedGflops, peak.gflops(), peak.impl(), cfg.threads());
+          100 * achievedGflops / peak.gflops(), achievedGflops, peak.gflops(), peak.impl(), th);
     }
   }
 

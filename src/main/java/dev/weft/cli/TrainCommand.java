@@ -58,7 +58,19 @@ public final class TrainCommand implements Callable<Integer> {
   @Option(names = "--eval-batches", description = "Validation batches per evaluation (default ${DEFAULT-VALUE}).", defaultValue = "4")
   int evalBatches;
 
-  @Option(names = "--threads", description = "Compute threads per device (default: the machine's cores).")
+  @Option(names = "--dp", defaultValue = "1", description = "Data-parallel replicas (default ${DEFAULT-VALUE}).")
+  int dp;
+
+  @Option(names = "--zero", defaultValue = "0", description = "ZeRO stage on the data-parallel axis: 0, 1 (optimizer state sharded), 2 (+ gradients), 3 (+ parameters) (default ${DEFAULT-VALUE}).")
+  int zero;
+
+  @Option(names = "--devices", defaultValue = "local", description = "local: ranks are threads of this process (default); tcp: this process is one rank of a job started by 'weft launch'.")
+  String devices;
+
+  @Option(names = "--comm-timeout", defaultValue = "300", paramLabel = "SECONDS", description = "Bound on every communication wait; a dead or missing peer fails the run after it (default ${DEFAULT-VALUE}).")
+  int commTimeout;
+
+  @Option(names = "--threads", description = "Compute threads per device (default: the machine's cores divided among the devices on it).")
   Integer threads;
 
   @Option(names = "--matmul", description = "Matrix multiply: vector (pure Java), scalar or openblas (default ${DEFAULT-VALUE}).", defaultValue = "vector")
@@ -107,13 +119,14 @@ public final class TrainCommand implements Callable<Integer> {
     } else {
       mc = model.resolve();
     }
-    int mb = microBatch != null ? microBatch : batch;
+    int mb = microBatch != null ? microBatch : Math.max(1, batch / Math.max(1, dp));
     int wu = warmup != null ? warmup : Math.max(0, steps / 20);
     int ee = evalEvery != null ? evalEvery : Math.max(1, steps / 5);
-    int th = threads != null ? threads : Runtime.getRuntime().availableProcessors();
+    int th = threads != null ? threads : 0;
     long mem = deviceMemory == null ? DeviceMemory.UNLIMITED : parseSize(deviceMemory);
     return new TrainConfig(mc, steps, stopAfter, batch, mb, lr, minLrFraction, wu, weightDecay, gradClip, seed, ee,
-        evalBatches, th, matmul.toLowerCase(Locale.ROOT), mem, data, metrics, save, saveEvery, resume, checkpoint).validate();
+        evalBatches, th, matmul.toLowerCase(Locale.ROOT), mem, data, metrics, save, saveEvery, resume, checkpoint,
+        new TrainConfig.Parallelism(dp, zero, devices.toLowerCase(Locale.ROOT), commTimeout)).validate();
   }
 
   static long parseSize(String s) {

@@ -87,6 +87,31 @@ public final class ParameterLayout {
   /** Offset of parameter {@code suffix} of layer {@code layer}, e.g. {@code offset(3, "ln_1.weight")}. */
   public int offset(int layer, String suffix) { return get("h." + layer + "." + suffix).offset(); }
 
+  /** Regions: 0 = embeddings (wte, wpe), 1 + l = block l, L + 1 = final LayerNorm. */
+  public int regionCount() { return config.layers() + 2; }
+
+  /** Region of block {@code l}. */
+  public static int blockRegion(int l) { return l + 1; }
+
+  /** Region of the final LayerNorm. */
+  public int finalRegion() { return config.layers() + 1; }
+
+  /** First flat offset of region {@code r}. */
+  public int regionStart(int r) {
+    if (r == 0) return 0;
+    if (r <= config.layers()) return layerStart[r - 1];
+    return layerEnd[config.layers() - 1];
+  }
+
+  /** One past the last flat offset of region {@code r}. */
+  public int regionEnd(int r) {
+    if (r == 0) return layerStart[0];
+    if (r <= config.layers()) return layerEnd[r - 1];
+    return total;
+  }
+
+  public int regionSize(int r) { return regionEnd(r) - regionStart(r); }
+
   /** [start, end) of layer {@code l}'s parameters in the flat buffer. */
   public int layerStart(int l) { return layerStart[l]; }
   public int layerEnd(int l) { return layerEnd[l]; }

@@ -44,21 +44,27 @@ public final class Checkpoint {
     return ModelFolder.readConfig(dir);
   }
 
-  public static void save(Path dir, GPT2 model, AdamWOptimizer opt, TrainingState state) {
+  /** Full optimizer state as saved: the two AdamW moments laid out like the flat parameters, and the step. */
+  public record OptimizerState(float[] m, float[] v, int step) {}
+
+  /**
+   * Saves a training checkpoint from full (layout-independent) arrays: whatever the device layout, the
+   * files hold every tensor whole under its Hugging Face name, so they load under any other layout.
+   */
+  public static void save(Path dir, ParameterLayout layout, float[] params, OptimizerState opt, TrainingState state) {
     Path abs = dir.toAbsolutePath();
     Path parent = abs.getParent();
     Path tmp = parent.resolve("." + abs.getFileName() + ".tmp-" + UUID.randomUUID());
     try {
       Files.createDirectories(parent);
       Files.createDirectories(tmp);
-      writeModel(tmp, model);
-      ParameterLayout layout = model.layout();
+      writeModel(tmp, layout, params);
       SafeTensorsWriter w = new SafeTensorsWriter();
       for (ParameterLayout.Param p : layout.params()) {
         w.add("exp_avg." + p.name(), slice(opt.m(), p), p.shape());
         w.add("exp_avg_sq." + p.name(), slice(opt.v(), p), p.shape());
       }
-      w.metadata("step", Integer.toString(opt.stepCount()));
+      w.metadata("step", Integer.toString(opt.step()));
       w.write(tmp.resolve(OPTIMIZER));
       state.write(tmp);
       replaceDirectory(tmp, abs);
@@ -72,56 +78,70 @@ public final class Checkpoint {
     }
   }
 
-  /** Writes config.json and model.safetensors of {@code model} into {@code dir}. */
-  public static void writeModel(Path dir, GPT2 model) {
-    ModelFolder.writeConfig(dir, model.config());
+  /** Writes config.json and model.safetensors for the flat parameters {@code params} into {@code dir}. */
+  public static void writeModel(Path dir, ParameterLayout layout, float[] params) {
+    ModelFolder.writeConfig(dir, layout.config());
     SafeTensorsWriter w = new SafeTensorsWriter();
-    for (ParameterLayout.Param p : model.layout().params()) w.add(p.name(), slice(model.params(), p), p.shape());
+    for (ParameterLayout.Param p : layout.params()) w.add(p.name(), slice(params, p), p.shape());
     w.metadata("format", "pt");
     w.write(dir.resolve(WEIGHTS));
   }
 
-  /** Loads weights, AdamW moments and the training state; returns the state. */
-  public static TrainingState load(Path dir, GPT2 model, AdamWOptimizer opt) {
-    TrainingState state = TrainingState.read(dir);
-    loadWeights(dir, model);
+  /** Reads the AdamW moments and step of a training checkpoint. */
+  public static OptimizerState readOptimizer(Path dir, ParameterLayout layout) {
     Path f = dir.resolve(OPTIMIZER);
     if (!Files.isRegularFile(f)) {
       throw new WeftInputException(dir + " has no " + OPTIMIZER + "; the checkpoint is incomplete. "
           + "Resume from a complete one, or start from its weights with --checkpoint.");
     }
+    float[] m = new float[layout.total()];
+    float[] v = new float[layout.total()];
     try (SafeTensorsFile st = SafeTensorsFile.open(f)) {
-      for (ParameterLayout.Param p : model.layout().params()) {
-        copyInto(st, "exp_avg." + p.name(), p, opt.m());
-        copyInto(st, "exp_avg_sq." + p.name(), p, opt.v());
+      for (ParameterLayout.Param p : layout.params()) {
+        copyInto(st, "exp_avg." + p.name(), p, m);
+        copyInto(st, "exp_avg_sq." + p.name(), p, v);
       }
       String step = st.metadata().get("step");
-      opt.setStepCount(step != null ? Integer.parseInt(step) : state.step());
+      int t;
+      try {
+        t = step == null ? -1 : Integer.parseInt(step);
+      } catch (NumberFormatException e) {
+        t = -1;
+      }
+      if (t < 0) {
+        throw new WeftInputException(f + " has no valid 'step' in its metadata; the checkpoint is damaged.");
+      }
+      return new OptimizerState(m, v, t);
     }
-    return state;
   }
 
-  /** Loads the weights of a model folder (or .safetensors file) into {@code model}, checking every shape. */
-  public static void loadWeights(Path dirOrFile, GPT2 model) {
+  /** Reads the weights of a model folder (or .safetensors file) for {@code layout}, checking every shape. */
+  public static float[] readWeights(Path dirOrFile, ParameterLayout layout) {
     Path f = ModelFolder.resolveWeights(dirOrFile);
-    java.util.Set<String> expected = new java.util.HashSet<>();
+    float[] params = new float[layout.total()];
     try (SafeTensorsFile st = SafeTensorsFile.open(f)) {
       java.util.Map<String, String> canonical = new java.util.HashMap<>();
       for (String n : st.names()) {
         String c = ModelFolder.canonicalName(n);
         if (c != null) canonical.put(c, n);
       }
-      for (ParameterLayout.Param p : model.layout().params()) {
-        expected.add(p.name());
+      for (ParameterLayout.Param p : layout.params()) {
         String stored = canonical.get(p.name());
         if (stored == null) {
           throw new WeftInputException(f + " has no tensor '" + p.name() + "' (expected shape "
               + Arrays.toString(p.shape()) + "); it is not a GPT-2 checkpoint of this shape ("
-              + model.config() + ").");
+              + layout.config() + ").");
         }
-        copyNamed(st, stored, p, model.params());
+        copyNamed(st, stored, p, params);
       }
     }
+    return params;
+  }
+
+  /** Loads the weights of a model folder into a model whose weights are all resident. */
+  public static void loadWeights(Path dirOrFile, GPT2 model) {
+    float[] w = readWeights(dirOrFile, model.layout());
+    System.arraycopy(w, 0, model.params(), 0, w.length);
   }
 
   private static void copyInto(SafeTensorsFile st, String name, ParameterLayout.Param p, float[] dst) {

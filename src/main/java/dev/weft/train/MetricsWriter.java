@@ -39,6 +39,7 @@ public final class MetricsWriter implements AutoCloseable {
     for (long b : m.peakBytesPerDevice()) per.add(b);
     o.put("comm_ms", m.commMs());
     o.put("comm_bytes", m.commBytes());
+    o.put("exposed_comm_ms", m.exposedCommMs());
     if (!Double.isNaN(m.valLoss())) o.put("val_loss", m.valLoss());
     try {
       out.write(JSON.writeValueAsString(o));

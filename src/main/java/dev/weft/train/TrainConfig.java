@@ -20,7 +20,7 @@ import java.nio.file.Path;
  * @param seed         seeds initialisation and batch order
  * @param evalEvery    validation loss every this many steps (0 = only at the end)
  * @param evalBatches  validation batches (of microBatch sequences) per evaluation
- * @param threads      compute threads per device
+ * @param threads      compute threads per device (0 = the machine's cores divided among its devices)
  * @param gemm         matrix-multiply implementation: vector, scalar or openblas
  * @param deviceMemory capacity of each device in bytes
  * @param data         training text (file, folder or zip); null = the JDK's own sources
@@ -29,14 +29,48 @@ import java.nio.file.Path;
  * @param saveEvery    also save every this many steps (0 = only at the end)
  * @param resume       training checkpoint folder to continue from, or null
  * @param init         model folder (or .safetensors) to start from instead of random weights, or null
+ * @param parallel     how the model is laid out over devices
  */
 public record TrainConfig(
     GPT2Config model, int steps, int stopAfter, int batch, int microBatch, double lr, double minLrFraction,
     int warmup, double weightDecay, double gradClip, long seed, int evalEvery, int evalBatches, int threads,
-    String gemm, long deviceMemory, Path data, Path metrics, Path save, int saveEvery, Path resume, Path init) {
+    String gemm, long deviceMemory, Path data, Path metrics, Path save, int saveEvery, Path resume, Path init,
+    Parallelism parallel) {
 
+  /**
+   * The device layout of a run.
+   *
+   * @param dp             data-parallel degree (replicas; the batch is split across them)
+   * @param zero           ZeRO stage 0-3 on the data-parallel axis
+   * @param devices        "local" (ranks are threads of this process) or "tcp" (this process is one rank
+   *                       of a job started by 'weft launch' or another torchrun-style launcher)
+   * @param commTimeoutSec bound on every communication wait
+   */
+  public record Parallelism(int dp, int zero, String devices, int commTimeoutSec) {
+    public static Parallelism single() {
+      return new Parallelism(1, 0, "local", 300);
+    }
+
+    public int worldSize() {
+      return dp;
+    }
+  }
+
+  /** A copy with another layout. */
+  public TrainConfig with(Parallelism p) {
+    return new TrainConfig(model, steps, stopAfter, batch, microBatch, lr, minLrFraction, warmup, weightDecay,
+        gradClip, seed, evalEvery, evalBatches, threads, gemm, deviceMemory, data, metrics, save, saveEvery, resume,
+        init, p);
+  }
+
+  /** Micro-batches per replica per step. */
   public int accumulationSteps() {
-    return batch / microBatch;
+    return batch / (parallel.dp() * microBatch);
+  }
+
+  /** Sequences each data-parallel replica handles per step. */
+  public int replicaBatch() {
+    return batch / parallel.dp();
   }
 
   public int lastStep() {
@@ -52,9 +86,22 @@ public record TrainConfig(
     if (stopAfter < 0) throw new WeftInputException("--stop-after must be >= 0, got " + stopAfter + ".");
     if (batch <= 0) throw new WeftInputException("--batch must be positive, got " + batch + ".");
     if (microBatch <= 0) throw new WeftInputException("--micro-batch must be positive, got " + microBatch + ".");
-    if (batch % microBatch != 0) {
-      throw new WeftInputException("--batch " + batch + " does not divide into micro-batches of " + microBatch
-          + " sequences; choose a --micro-batch that divides the batch (e.g. " + divisors(batch) + ").");
+    Parallelism p = parallel;
+    if (p.dp() < 1) throw new WeftInputException("--dp must be >= 1, got " + p.dp() + ".");
+    if (p.zero() < 0 || p.zero() > 3) throw new WeftInputException("--zero must be 0, 1, 2 or 3, got " + p.zero() + ".");
+    if (!p.devices().equals("local") && !p.devices().equals("tcp")) {
+      throw new WeftInputException("--devices must be local (ranks are threads) or tcp (ranks are processes started by "
+          + "'weft launch'), got '" + p.devices() + "'.");
+    }
+    if (p.commTimeoutSec() < 1) throw new WeftInputException("--comm-timeout must be >= 1 second.");
+    if (batch % p.dp() != 0) {
+      throw new WeftInputException("--batch " + batch + " cannot be split evenly over --dp " + p.dp()
+          + " replicas; choose a batch that is a multiple of " + p.dp() + ".");
+    }
+    if (replicaBatch() % microBatch != 0) {
+      throw new WeftInputException("each replica's " + replicaBatch() + " sequences (--batch " + batch + " / --dp "
+          + p.dp() + ") do not divide into micro-batches of " + microBatch
+          + " sequences; choose a --micro-batch that divides " + replicaBatch() + " (e.g. " + divisors(replicaBatch()) + ").");
     }
     if (!(lr > 0) || Double.isInfinite(lr)) throw new WeftInputException("--lr must be a positive number, got " + lr + ".");
     if (minLrFraction < 0 || minLrFraction > 1) throw new WeftInputException("--min-lr-fraction must be in [0, 1].");
@@ -62,7 +109,7 @@ public record TrainConfig(
     if (weightDecay < 0) throw new WeftInputException("--weight-decay must be >= 0, got " + weightDecay + ".");
     if (gradClip < 0) throw new WeftInputException("--grad-clip must be >= 0 (0 turns clipping off), got " + gradClip + ".");
     if (evalEvery < 0 || evalBatches < 0) throw new WeftInputException("--eval-every and --eval-batches must be >= 0.");
-    if (threads < 1) throw new WeftInputException("--threads must be >= 1, got " + threads + ".");
+    if (threads < 0) throw new WeftInputException("--threads must be >= 1, got " + threads + ".");
     if (saveEvery < 0) throw new WeftInputException("--save-every must be >= 0, got " + saveEvery + ".");
     if (saveEvery > 0 && save == null) throw new WeftInputException("--save-every needs --save DIR.");
     return this;

@@ -97,7 +97,7 @@ class CliTest {
   void aBatchThatDoesNotDivideIntoMicroBatchesIsRejected() {
     Run r = run(train("--batch", "6", "--micro-batch", "4"));
     assertThat(r.code()).isEqualTo(2);
-    assertThat(r.err()).contains("does not divide into micro-batches");
+    assertThat(r.err()).contains("do not divide into micro-batches");
   }
 
   @Test

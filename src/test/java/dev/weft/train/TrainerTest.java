@@ -33,7 +33,7 @@ class TrainerTest {
 
   static TrainConfig config(Path data, int steps, int stopAfter, Path save, Path resume) {
     return new TrainConfig(SMALL, steps, stopAfter, 4, 2, 3e-3, 0.1, 2, 0.1, 1.0, 42, 0, 2, 2, "vector",
-        DeviceMemory.UNLIMITED, data, null, save, 0, resume, null);
+        DeviceMemory.UNLIMITED, data, null, save, 0, resume, null, TrainConfig.Parallelism.single());
   }
 
   @Test

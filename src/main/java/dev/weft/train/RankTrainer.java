@@ -1,0 +1,221 @@
+package dev.weft.train;
+
+import dev.weft.comm.Backend;
+import dev.weft.comm.CommStats;
+import dev.weft.comm.Communicator;
+import dev.weft.comm.ReduceOp;
+import dev.weft.data.BatchSampler;
+import dev.weft.data.Corpus;
+import dev.weft.kernels.Compute;
+import dev.weft.kernels.Gemm;
+import dev.weft.mesh.Axis;
+import dev.weft.mesh.ParallelLayout;
+import dev.weft.model.Activations;
+import dev.weft.model.GPT2;
+import dev.weft.model.GPT2Config;
+import dev.weft.model.ParameterLayout;
+import dev.weft.parallel.dp.ZeroOptimizer;
+import dev.weft.parallel.dp.ZeroWeights;
+import dev.weft.tensor.DeviceMemory;
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * One rank's training loop. Per optimizer step: take this replica's rows of the step's global batch (a
+ * pure function of seed and step), run its micro-batches forward and backward (gradients accumulate; the
+ * loss is scaled by 1 / global batch so the summed gradient is the global mean's), let the weights'
+ * gradient buckets finish reducing across the data-parallel group, clip by the global norm, and update
+ * with AdamW at the warm-up + cosine learning rate. Rank 0 reports.
+ */
+final class RankTrainer {
+  private final TrainConfig cfg;
+  private final Backend backend;
+  private final Corpus corpus;
+  private final PrintStream out;
+  private final int threads;
+
+  RankTrainer(TrainConfig cfg, Backend backend, Corpus corpus, PrintStream out, int threads) {
+    this.cfg = cfg;
+    this.backend = backend;
+    this.corpus = corpus;
+    this.out = out;
+    this.threads = threads;
+  }
+
+  Trainer.Result run() {
+    TrainConfig.Parallelism par = cfg.parallel();
+    int rank = backend.rank();
+    int world = backend.worldSize();
+    ParallelLayout mesh = ParallelLayout.of(par.dp(), 1, 1, 1, world);
+    Communicator dp = backend.group(mesh.groupRanks(rank, Axis.DP));
+    Communicator all = backend.world();
+    GPT2Config mc = cfg.model();
+    int T = mc.context();
+    ParameterLayout layout = new ParameterLayout(mc);
+    BatchSampler sampler = new BatchSampler(corpus, cfg.seed());
+    DeviceMemory memory = new DeviceMemory("device " + rank, cfg.deviceMemory());
+    boolean report = rank == 0;
+    ProgressPrinter progress = new ProgressPrinter(out, cfg.lastStep());
+    try (Compute cx = new Compute(threads, Gemm.byName(cfg.gemm()))) {
+      ZeroWeights weights = new ZeroWeights(par.zero(), layout, dp, memory);
+      try (GPT2 model = new GPT2(layout, cx, memory, weights);
+           ZeroOptimizer opt = new ZeroOptimizer(weights, memory, 0.9f, 0.95f, 1e-8f, (float) cfg.weightDecay());
+           Activations act = model.newActivations(cfg.microBatch(), T);
+           MetricsWriter metrics = report && cfg.metrics() != null ? new MetricsWriter(cfg.metrics()) : null) {
+        int startStep = 1;
+        if (cfg.resume() != null) {
+          TrainingState state = TrainingState.read(cfg.resume());
+          state.checkCompatible(cfg, out);
+          weights.loadFull(Checkpoint.readWeights(cfg.resume(), layout));
+          Checkpoint.OptimizerState os = Checkpoint.readOptimizer(cfg.resume(), layout);
+          opt.loadFull(os.m(), os.v());
+          opt.setStepCount(os.step());
+          startStep = state.step() + 1;
+          out.printf("resumed from %s at step %d%n", cfg.resume(), state.step());
+        } else if (cfg.init() != null) {
+          weights.loadFull(Checkpoint.readWeights(cfg.init(), layout));
+          out.printf("initialised from %s%n", cfg.init());
+        } else {
+          weights.initialize(cfg.seed());
+        }
+        out.printf("model: %s%nlayout: %d device%s (%s), dp=%d zero=%d | batch %d x %d tokens, %d micro-batch%s of %d per replica"
+                + " | %d steps, lr %.2e | %d compute thread%s per device, %s matmul%n",
+            mc, world, world == 1 ? "" : "s", par.devices(), par.dp(), par.zero(), cfg.batch(), T,
+            cfg.accumulationSteps(), cfg.accumulationSteps() == 1 ? "" : "es", cfg.microBatch(), cfg.steps(), cfg.lr(),
+            threads, threads == 1 ? "" : "s", cx.gemmImpl().name());
+
+        boolean canValidate = sampler.canValidate(T);
+        if (!canValidate && cfg.evalBatches() > 0) {
+          out.printf("note: the held-out part of the data is shorter than one sequence (%d tokens); no validation loss%n", T + 1);
+        }
+        LrSchedule schedule = cfg.schedule();
+        List<StepMetrics> history = new ArrayList<>();
+        long tokensPerStep = (long) cfg.batch() * T;
+        int replica = mesh.coordinate(rank, Axis.DP);
+        int rows = cfg.replicaBatch();
+        float scale = 1f / (cfg.batch() * (float) T);
+        double lastVal = Double.NaN;
+        long runStart = System.nanoTime();
+        long tokensRun = 0;
+        for (int step = startStep; step <= cfg.lastStep(); step++) {
+          long t0 = System.nanoTime();
+          long commBefore = commNanos(dp);
+          long bytesBefore = dp.stats().totalBytes();
+          int[] tokens = sampler.trainRows(step, replica * rows, rows, T);
+          weights.zeroGrad();
+          double lossSum = 0;
+          int k = cfg.accumulationSteps();
+          for (int i = 0; i < k; i++) {
+            weights.setLastMicroBatch(i == k - 1);
+            lossSum += model.forward(act, tokens, i * cfg.microBatch(), scale);
+            model.backward(act);
+          }
+          weights.finishBackward();
+          float[] lossBuf = {(float) (lossSum / k)};
+          dp.allReduce(lossBuf, 0, 1, ReduceOp.AVG);
+          double norm = opt.gradNorm();
+          float lr = (float) schedule.at(step);
+          opt.step(norm, cfg.gradClip(), lr);
+          double ms = (System.nanoTime() - t0) / 1e6;
+          tokensRun += tokensPerStep;
+          double val = Double.NaN;
+          boolean evalNow = canValidate && cfg.evalBatches() > 0
+              && ((cfg.evalEvery() > 0 && step % cfg.evalEvery() == 0) || step == cfg.lastStep());
+          if (evalNow) {
+            val = evaluate(model, act, sampler, T);
+            lastVal = val;
+          }
+          double exposedMs = weights.takeExposedCommNanos() / 1e6;
+          // Gather per-device peaks and summed communication onto every rank (exactly, in float pieces).
+          long[] peaks = new long[world];
+          long[] sums = exchange(all, rank, memory.peak(), peaks, (commNanos(dp) - commBefore),
+              dp.stats().totalBytes() - bytesBefore, Math.round(exposedMs * 1e6));
+          long peakMax = 0;
+          for (long pk : peaks) peakMax = Math.max(peakMax, pk);
+          StepMetrics m = new StepMetrics(step, lossBuf[0], lr, norm, tokensPerStep, ms, tokensPerStep / (ms / 1e3),
+              peakMax, peaks, sums[0] / 1e6, sums[1], val, sums[2] / 1e6 / world);
+          history.add(m);
+          if (metrics != null) metrics.write(m);
+          if (report) progress.step(m);
+          if (cfg.save() != null && cfg.saveEvery() > 0 && step % cfg.saveEvery() == 0 && step != cfg.lastStep()) {
+            save(layout, weights, opt, step, report);
+          }
+        }
+        progress.finish();
+        double seconds = (System.nanoTime() - runStart) / 1e9;
+        if (cfg.save() != null) {
+          save(layout, weights, opt, cfg.lastStep(), report);
+          out.printf("saved checkpoint to %s%n", cfg.save());
+        }
+        float[] finalParams = weights.gatherFull();
+        long stateByHand = stateBytesByHand(layout.total(), par.dp(), par.zero());
+        long actByHand = Activations.bytesFor(mc, cfg.microBatch(), T, mc.vocab());
+        return new Trainer.Result(history, lastVal, memory.peak(), stateByHand, actByHand,
+            Trainer.flopsPerStep(mc, cfg.batch(), T), seconds, tokensRun, finalParams);
+      }
+    }
+  }
+
+  /** Model state per device in fp32 at a ZeRO stage: 16P, 8P + 8P/N, 4P + 12P/N, 16P/N (bytes). */
+  static long stateBytesByHand(long p, int n, int stage) {
+    return switch (stage) {
+      case 0 -> 16 * p;
+      case 1 -> 8 * p + 8 * p / n;
+      case 2 -> 4 * p + 12 * p / n;
+      default -> 16 * p / n;
+    };
+  }
+
+  private void save(ParameterLayout layout, ZeroWeights weights, ZeroOptimizer opt, int step, boolean writer) {
+    float[] params = weights.gatherFull();
+    float[][] mv = opt.gatherFull();
+    if (writer) {
+      Checkpoint.save(cfg.save(), layout, params, new Checkpoint.OptimizerState(mv[0], mv[1], opt.stepCount()),
+          TrainingState.of(cfg, step));
+    }
+    backend.world().barrier();
+  }
+
+  /** Mean loss over {@code evalBatches} fixed validation batches of microBatch sequences (every rank alike). */
+  private double evaluate(GPT2 model, Activations act, BatchSampler sampler, int T) {
+    double sum = 0;
+    for (int i = 0; i < cfg.evalBatches(); i++) {
+      int[] tokens = sampler.valBatch(i, act.B, T);
+      sum += model.forward(act, tokens, 0, Float.NaN);
+    }
+    return sum / cfg.evalBatches();
+  }
+
+  private static long commNanos(Communicator c) {
+    return Math.round(c.stats().totalMillis() * 1e6);
+  }
+
+  /**
+   * One all-reduce that gives every rank each device's peak (slot per rank) and the sums over ranks of
+   * communication nanoseconds, bytes and exposed nanoseconds. Longs travel as floats in 20-bit pieces, so
+   * sums over up to 16 ranks stay exact.
+   */
+  private static long[] exchange(Communicator all, int rank, long peak, long[] peaks, long commNanos, long commBytes,
+                                 long exposedNanos) {
+    int world = peaks.length;
+    float[] buf = new float[3 * (world + 3)];
+    put(buf, rank, peak);
+    put(buf, world, commNanos);
+    put(buf, world + 1, commBytes);
+    put(buf, world + 2, exposedNanos);
+    all.allReduce(buf, 0, buf.length, ReduceOp.SUM);
+    for (int r = 0; r < world; r++) peaks[r] = get(buf, r);
+    return new long[] {get(buf, world), get(buf, world + 1), get(buf, world + 2)};
+  }
+
+  private static void put(float[] buf, int slot, long v) {
+    buf[3 * slot] = (float) (v >>> 40);
+    buf[3 * slot + 1] = (float) ((v >>> 20) & 0xFFFFF);
+    buf[3 * slot + 2] = (float) (v & 0xFFFFF);
+  }
+
+  private static long get(float[] buf, int slot) {
+    return ((long) buf[3 * slot] << 40) + ((long) buf[3 * slot + 1] << 20) + (long) buf[3 * slot + 2];
+  }
+}
