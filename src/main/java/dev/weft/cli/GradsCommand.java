@@ -11,6 +11,8 @@ import dev.weft.model.GPT2Config;
 import dev.weft.model.ParameterLayout;
 import dev.weft.tensor.DeviceMemory;
 import dev.weft.train.Checkpoint;
+import dev.weft.train.Gradients;
+import dev.weft.train.TrainConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -42,6 +44,23 @@ public final class GradsCommand implements Callable<Integer> {
   @Option(names = "--matmul", defaultValue = "vector", description = "vector, scalar or openblas (default ${DEFAULT-VALUE}).")
   String matmul;
 
+  @Option(names = "--dp", defaultValue = "1", description = "Data-parallel replicas; B must be a multiple (default ${DEFAULT-VALUE}).")
+  int dp;
+
+  @Option(names = "--zero", defaultValue = "0", description = "ZeRO stage 0-3 (default ${DEFAULT-VALUE}).")
+  int zero;
+
+  @Option(names = "--devices", defaultValue = "local", description = "local (threads) or tcp (processes from 'weft launch').")
+  String devices;
+
+  @Option(names = "--comm-timeout", defaultValue = "300", paramLabel = "SECONDS", description = "Bound on every communication wait.")
+  int commTimeout;
+
+  private static int rankFromEnv() {
+    String r = System.getenv("RANK");
+    return r == null || r.isBlank() ? 0 : Integer.parseInt(r.trim());
+  }
+
   @Override
   public Integer call() {
     GPT2Config config = Checkpoint.readConfig(checkpoint);
@@ -66,23 +85,20 @@ public final class GradsCommand implements Callable<Integer> {
     if (T > config.context()) {
       throw new WeftInputException(tokens + " has sequences of " + T + " tokens (plus the last target), more than the model's context " + config.context() + ".");
     }
-    int th = threads != null ? threads : Runtime.getRuntime().availableProcessors();
-    DeviceMemory memory = DeviceMemory.unlimited("device 0");
-    try (Compute cx = new Compute(th, Gemm.byName(matmul.toLowerCase(Locale.ROOT)));
-         GPT2 model = new GPT2(config, cx, memory);
-         Activations act = model.newActivations(B, T)) {
-      Checkpoint.loadWeights(checkpoint, model);
-      model.zeroGrad();
-      float loss = model.forward(act, ids, 0, 1f / (B * (float) T));
-      model.backward(act);
+    ParameterLayout layout = new ParameterLayout(config);
+    float[] weights = Checkpoint.readWeights(checkpoint, layout);
+    TrainConfig.Parallelism par = new TrainConfig.Parallelism(dp, zero, devices.toLowerCase(Locale.ROOT), commTimeout);
+    Gradients.Result g = Gradients.compute(layout, weights, ids, B, T, par, threads != null ? threads : 0,
+        matmul.toLowerCase(Locale.ROOT));
+    if (par.devices().equals("local") || rankFromEnv() == 0) {
       SafeTensorsWriter w = new SafeTensorsWriter();
-      w.add("loss", new float[] {loss});
-      for (ParameterLayout.Param p : model.layout().params()) {
-        w.add(p.name(), Arrays.copyOfRange(model.grads(), p.offset(), p.offset() + p.size()), p.shape());
+      w.add("loss", new float[] {g.loss()});
+      for (ParameterLayout.Param p : layout.params()) {
+        w.add(p.name(), Arrays.copyOfRange(g.grads(), p.offset(), p.offset() + p.size()), p.shape());
       }
       w.write(out);
       System.out.printf(Locale.ROOT, "loss %.6f over %d x %d tokens; gradients of %d parameters written to %s%n",
-          loss, B, T, model.layout().params().size(), out);
+          g.loss(), B, T, layout.params().size(), out);
     }
     return 0;
   }

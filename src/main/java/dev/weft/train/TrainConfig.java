@@ -54,6 +54,18 @@ public record TrainConfig(
     public int worldSize() {
       return dp;
     }
+
+    /** Checks every constraint of the layout alone, each error naming the option and the fix. */
+    public Parallelism validate() {
+      if (dp < 1) throw new WeftInputException("--dp must be >= 1, got " + dp + ".");
+      if (zero < 0 || zero > 3) throw new WeftInputException("--zero must be 0, 1, 2 or 3, got " + zero + ".");
+      if (!devices.equals("local") && !devices.equals("tcp")) {
+        throw new WeftInputException("--devices must be local (ranks are threads) or tcp (ranks are processes started by "
+            + "'weft launch'), got '" + devices + "'.");
+      }
+      if (commTimeoutSec < 1) throw new WeftInputException("--comm-timeout must be >= 1 second.");
+      return this;
+    }
   }
 
   /** A copy with another layout. */
@@ -86,14 +98,7 @@ public record TrainConfig(
     if (stopAfter < 0) throw new WeftInputException("--stop-after must be >= 0, got " + stopAfter + ".");
     if (batch <= 0) throw new WeftInputException("--batch must be positive, got " + batch + ".");
     if (microBatch <= 0) throw new WeftInputException("--micro-batch must be positive, got " + microBatch + ".");
-    Parallelism p = parallel;
-    if (p.dp() < 1) throw new WeftInputException("--dp must be >= 1, got " + p.dp() + ".");
-    if (p.zero() < 0 || p.zero() > 3) throw new WeftInputException("--zero must be 0, 1, 2 or 3, got " + p.zero() + ".");
-    if (!p.devices().equals("local") && !p.devices().equals("tcp")) {
-      throw new WeftInputException("--devices must be local (ranks are threads) or tcp (ranks are processes started by "
-          + "'weft launch'), got '" + p.devices() + "'.");
-    }
-    if (p.commTimeoutSec() < 1) throw new WeftInputException("--comm-timeout must be >= 1 second.");
+    Parallelism p = parallel.validate();
     if (batch % p.dp() != 0) {
       throw new WeftInputException("--batch " + batch + " cannot be split evenly over --dp " + p.dp()
           + " replicas; choose a batch that is a multiple of " + p.dp() + ".");

@@ -25,9 +25,10 @@ import java.util.Map;
  *   stage 3  16P/N        everything sharded; a region's parameters are all-gathered just before use in
  *                         forward and again in backward (the next region prefetched), and freed after
  * </pre>
- * plus transient buffers (charged as "comm"): one region's piece for a collective, and under ZeRO-3 the
- * gathered regions in use (at most about three: the one computing, the one prefetched, and the
- * embeddings while backward runs).
+ * plus transient buffers: one region's piece for a collective ("comm"); under ZeRO-2/3 up to three
+ * regions' full gradients ("grad.region": the embeddings' during all of backward, the region computing,
+ * and one waiting for its reduce-scatter); under ZeRO-3 up to three gathered regions ("comm": the one
+ * computing, the one prefetched, and the embeddings at the ends of forward and backward).
  *
  * <p>Gradient communication is a bucket per region, started asynchronously as soon as backward finishes
  * the region ({@link #gradsDone}) so it overlaps the rest of backward; stages 0 and 1 reduce only on the
@@ -134,6 +135,17 @@ public final class ZeroWeights implements WeightStore {
     float[] full = new float[layout.total()];
     for (ShardPlan.Piece pc : plan.pieces()) {
       dp.allGather(paramShard.data(), pc.shardOffset(), full, layout.regionStart(pc.region()), plan.counts(pc.region()));
+    }
+    return full;
+  }
+
+  /** The full reduced gradients after {@link #finishBackward} (a collective at stages 1-3). */
+  public float[] gatherFullGrads() {
+    if (stage == 0) return grads.data().clone();
+    float[] full = new float[layout.total()];
+    float[] src = ownedGradArray();
+    for (ShardPlan.Piece pc : plan.pieces()) {
+      dp.allGather(src, ownedGradOffset(pc), full, layout.regionStart(pc.region()), plan.counts(pc.region()));
     }
     return full;
   }
@@ -289,8 +301,8 @@ public final class ZeroWeights implements WeightStore {
       piece.close();
       full.close();
     }));
-    // Bound the memory in flight: at most two regions' gradients waiting for their reduce-scatter.
-    drain(2);
+    // Bound the memory in flight: at most one region's gradient waits for its reduce-scatter.
+    drain(1);
   }
 
   @Override

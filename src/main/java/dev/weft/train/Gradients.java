@@ -1,0 +1,84 @@
+package dev.weft.train;
+
+import dev.weft.WeftInputException;
+import dev.weft.comm.Backend;
+import dev.weft.comm.CommException;
+import dev.weft.comm.Communicator;
+import dev.weft.comm.LocalCluster;
+import dev.weft.comm.ReduceOp;
+import dev.weft.comm.TcpBackend;
+import dev.weft.kernels.Compute;
+import dev.weft.kernels.Gemm;
+import dev.weft.mesh.Axis;
+import dev.weft.mesh.ParallelLayout;
+import dev.weft.model.Activations;
+import dev.weft.model.GPT2;
+import dev.weft.model.ParameterLayout;
+import dev.weft.parallel.dp.ZeroWeights;
+import dev.weft.tensor.DeviceMemory;
+import java.time.Duration;
+
+/**
+ * One forward and backward of given weights on given tokens under a device layout, returning the mean loss
+ * and the full gradient gathered from all ranks: what {@code weft grads} writes, and what parity tests
+ * compare between layouts. The [B, T+1] tokens are split over the data-parallel replicas (B must divide).
+ */
+public final class Gradients {
+  /** The loss (mean over B*T positions) and the flat gradient of every parameter. */
+  public record Result(float loss, float[] grads) {}
+
+  private Gradients() {}
+
+  public static Result compute(ParameterLayout layout, float[] weights, int[] tokens, int B, int T,
+                               TrainConfig.Parallelism par, int threads, String gemm) {
+    par.validate();
+    if (B % par.dp() != 0) {
+      throw new WeftInputException("the " + B + " sequences of the tokens cannot be split over --dp " + par.dp()
+          + " replicas; give a multiple of " + par.dp() + " sequences or another --dp.");
+    }
+    Duration timeout = Duration.ofSeconds(par.commTimeoutSec());
+    Result[] results = new Result[par.worldSize()];
+    if (par.devices().equals("tcp")) {
+      try (TcpBackend b = TcpBackend.connect(TcpBackend.Config.fromEnv(System.getenv(), timeout))) {
+        if (b.worldSize() != par.worldSize()) {
+          throw new WeftInputException("the layout needs " + par.worldSize() + " ranks but the job has WORLD_SIZE="
+              + b.worldSize() + ".");
+        }
+        return onRank(b, layout, weights, tokens, B, T, par, threads, gemm);
+      }
+    }
+    int th = threads > 0 ? threads : Math.max(1, Runtime.getRuntime().availableProcessors() / par.worldSize());
+    try {
+      LocalCluster.run(par.worldSize(), timeout,
+          b -> results[b.rank()] = onRank(b, layout, weights, tokens, B, T, par, th, gemm));
+    } catch (RuntimeException | Error e) {
+      throw e;
+    } catch (Exception e) {
+      throw new CommException(e.getMessage(), e);
+    }
+    return results[0];
+  }
+
+  private static Result onRank(Backend backend, ParameterLayout layout, float[] weights, int[] tokens, int B, int T,
+                               TrainConfig.Parallelism par, int threads, String gemm) {
+    int rank = backend.rank();
+    ParallelLayout mesh = ParallelLayout.of(par.dp(), 1, 1, 1, backend.worldSize());
+    Communicator dp = backend.group(mesh.groupRanks(rank, Axis.DP));
+    DeviceMemory memory = DeviceMemory.unlimited("device " + rank);
+    int rows = B / par.dp();
+    int replica = mesh.coordinate(rank, Axis.DP);
+    try (Compute cx = new Compute(threads, Gemm.byName(gemm))) {
+      ZeroWeights w = new ZeroWeights(par.zero(), layout, dp, memory);
+      try (GPT2 model = new GPT2(layout, cx, memory, w); Activations act = model.newActivations(rows, T)) {
+        w.loadFull(weights);
+        w.zeroGrad();
+        w.setLastMicroBatch(true);
+        float[] loss = {model.forward(act, tokens, replica * rows, 1f / (B * (float) T))};
+        model.backward(act);
+        w.finishBackward();
+        dp.allReduce(loss, 0, 1, ReduceOp.AVG);
+        return new Result(loss[0], w.gatherFullGrads());
+      }
+    }
+  }
+}
