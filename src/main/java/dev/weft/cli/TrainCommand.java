@@ -102,7 +102,8 @@ public final class TrainCommand implements Callable<Integer> {
     PrintStream out = System.out;
     TrainConfig cfg = config();
     Trainer.Result r = new Trainer(cfg, out).run();
-    Summary.print(out, cfg, r, !noMfu);
+    boolean reporter = !cfg.parallel().devices().equals("tcp") || "0".equals(System.getenv().getOrDefault("RANK", "0").trim());
+    if (reporter) Summary.print(out, cfg, r, !noMfu);
     return 0;
   }
 
