@@ -57,6 +57,7 @@ public record Candidate(Layout layout, MemoryModel.Breakdown memory, TimeModel.B
     o.put("step_time_s", time.step());
     Map<String, Object> tb = new LinkedHashMap<>();
     tb.put("compute", time.compute());
+    tb.put("of_which_elementwise", time.elementwise());
     tb.put("bubble", time.bubble());
     tb.put("tp_comm", time.tpComm());
     tb.put("cp_comm", time.cpComm());

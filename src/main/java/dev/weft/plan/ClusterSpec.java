@@ -78,7 +78,7 @@ public record ClusterSpec(String name, int devicesPerNode, long memoryBytes, dou
   }
 
   /** Efficiency of large bf16 GEMMs on A100/H100 within a full training step; fitted, see PublishedResults. */
-  public static final double GPU_EFFICIENCY = 0.60;
+  public static final double GPU_EFFICIENCY = 0.70;
 
   public static ClusterSpec a100_80gb() {
     return new ClusterSpec("a100-80gb", 8, 80 * GIB, PRESET_USABLE, 312e12, 19.5e12, GPU_EFFICIENCY, 2039e9,

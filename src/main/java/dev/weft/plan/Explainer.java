@@ -168,7 +168,9 @@ public final class Explainer {
   private static String hint(int part, Layout o, Layout w) {
     return switch (part) {
       case 0 -> o.recompute() != w.recompute() ? " (recompute=" + o.recompute().cliName() + " repeats forward work)"
-          : o.cp() > 1 || o.tp() != w.tp() ? " (smaller matrices per device do the same total work)" : "";
+          : o.tp() != w.tp() || o.sp() != w.sp() ? " (memory-bound kernels on TP-replicated activations, tp="
+          + o.tp() + (o.sp() ? " sp" : " no-sp") + ")"
+          : o.pp() != w.pp() ? " (uneven layer split: the busiest stage holds more layers)" : "";
       case 1 -> " (pp=" + o.pp() + ", " + o.schedule().cliName() + ")";
       case 2 -> " (tp=" + o.tp() + (o.tp() > 8 ? ", across nodes" : "") + ")";
       case 5 -> " (ZeRO-" + o.zero() + ", dp=" + o.dp() + ")";

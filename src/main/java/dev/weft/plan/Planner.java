@@ -69,9 +69,21 @@ public final class Planner {
         TimeModel.estimate(job, layout, cluster, overlapDp));
   }
 
+  /**
+   * Ranking: throughput in 0.2% buckets (closer than the model's resolution counts as a tie), then the
+   * simpler layout (lower ZeRO stage, no CP, plain schedule: fewer moving parts for the same speed),
+   * then less memory.
+   */
   static final Comparator<Candidate> BEST_FIRST = Comparator
-      .comparingDouble((Candidate c) -> -c.tokensPerSecond())
+      .comparingLong((Candidate c) -> -(long) Math.floor(Math.log(c.tokensPerSecond()) / Math.log(1.002)))
+      .thenComparingInt(Planner::complexity)
       .thenComparingLong(c -> c.memory().total());
+
+  static int complexity(Candidate c) {
+    Layout l = c.layout();
+    int s = l.schedule() == Schedule.INTERLEAVED || l.schedule() == Schedule.ZB_H1 ? 1 : 0;
+    return l.zero() + (l.cp() > 1 ? 2 : 0) + s;
+  }
   static final Comparator<Candidate> SMALLEST_FIRST = Comparator.comparingLong((Candidate c) -> c.memory().total())
       .thenComparingDouble(c -> -c.tokensPerSecond());
 

@@ -13,7 +13,8 @@ import dev.weft.model.GPT2Config;
  * 4 L h s (Korthikanti et al. 2022, section 5). Compute time = FLOPs / (peak x efficiency).
  *
  * <p><b>Per micro-batch on the busiest stage</b> (it holds ceil(L/(p v)) v layers and, being last,
- * the logits): compute over b s / c tokens split t ways; TP: 4 all-reduces of b s h / c activations per
+ * the logits): compute over b s / c tokens split t ways, plus memory-bound kernels (ELEMENTWISE_PASSES
+ * x the layer's activation bytes from Korthikanti's count / HBM bandwidth); TP: 4 all-reduces of b s h / c activations per
  * layer (2 forward, 2 backward; 6 with full recomputation), with SP the same volume as reduce-scatter +
  * all-gather pairs (Korthikanti et al. 2022, section 4.2.2), not overlapped; CP ring: the K,V block
  * 2 b (s/c) h/t goes c-1 steps forward and twice that backward (K,V then dK,dV), hidden under the
@@ -37,12 +38,19 @@ public final class TimeModel {
   }
 
   /** Seconds per step by part; FLOPs per step over all devices. */
-  public record Breakdown(double compute, double bubble, double tpComm, double cpComm, double ppComm,
+  public record Breakdown(double compute, double elementwise, double bubble, double tpComm, double cpComm, double ppComm,
                           double dpCommExposed, double dpCommTotal, double optimizer, double step,
                           double modelFlops, double hardwareFlops, double microBatchSeconds) {
   }
 
   static final double OPTIMIZER_BYTES_PER_PARAM = 28;
+  /**
+   * Memory-bound (elementwise) traffic per stored activation byte: LayerNorm, GELU, softmax, dropout and
+   * residual kernels write each activation, read it back, and touch it again in the recompute forward
+   * and in backward. An assumed 6 passes (fitted together with the GEMM efficiency, see
+   * PublishedResults).
+   */
+  static final double ELEMENTWISE_PASSES = 6;
 
   /** Model FLOPs per token: 72 L h^2 + 12 L h s + 6 h V. */
   public static double modelFlopsPerToken(GPT2Config m) {
@@ -84,7 +92,12 @@ public final class TimeModel {
       case FULL -> 24 * h * h + 4 * h * s;
     };
     double mbFlops = tokens / t * (layers * (perLayerPerToken + recomputePerLayerPerToken) + 6 * h * V);
-    double mbCompute = mbFlops / flops;
+    // Memory-bound kernels: ELEMENTWISE_PASSES x the layer's activation bytes (Korthikanti's count, which
+    // keeps the TP-replicated 10sbh unless SP shards it) over HBM bandwidth.
+    double actPerToken = MemoryModel.korthikantiLayerBytes((long) s, 1, (long) h, mc.heads(), t, l.sp(), 1,
+        Recompute.NONE) / s * (ab / 2.0);
+    double mbElementwise = layers * tokens * ELEMENTWISE_PASSES * actPerToken / cl.hbmBytesPerSecond();
+    double mbCompute = mbFlops / flops + mbElementwise;
 
     // TP: all-reduces (or RS+AG pairs with SP) of b s h / c activations.
     double tpMb = 0;
@@ -161,7 +174,7 @@ public final class TimeModel {
     double tokensPerStep = job.tokensPerStep();
     double model = modelFlopsPerToken(mc) * tokensPerStep;
     double hardware = model + recomputeFlopsPerToken(mc, l.recompute()) * tokensPerStep;
-    return new Breakdown(m * mbCompute, bubbleMb * mbTime, m * tpMb, m * cpMb, m * ppMb, dpExposed, dpTotal,
+    return new Breakdown(m * mbCompute, m * mbElementwise, bubbleMb * mbTime, m * tpMb, m * cpMb, m * ppMb, dpExposed, dpTotal,
         optimizer, step, model, hardware, mbTime);
   }
 }
