@@ -1,0 +1,173 @@
+package dev.weft.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.weft.WeftInputException;
+import dev.weft.model.GPT2Config;
+import dev.weft.plan.Candidate;
+import dev.weft.plan.ClusterSpec;
+import dev.weft.plan.Constraints;
+import dev.weft.plan.CpAlgorithm;
+import dev.weft.plan.DeviceSpec;
+import dev.weft.plan.Explainer;
+import dev.weft.plan.Job;
+import dev.weft.plan.Plan;
+import dev.weft.plan.PlanModels;
+import dev.weft.plan.Planner;
+import dev.weft.plan.Precision;
+import dev.weft.plan.PublishedResults;
+import dev.weft.plan.Recompute;
+import dev.weft.plan.Schedule;
+import dev.weft.plan.Units;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code weft plan}: which parallelism, and how much of each, for a model on a cluster. Prints a table
+ * of the best layouts (or JSON with --json) and, with --explain, why the winner wins.
+ */
+@Command(name = "plan", mixinStandardHelpOptions = true, sortOptions = false,
+    description = "Choose a parallel layout: predicts memory per device and step time of every valid layout.")
+public final class PlanCommand implements Callable<Integer> {
+  @Option(names = "--model", paramLabel = "PRESET", description = "Model preset: " + PlanModels.NAMES + ".")
+  String preset;
+  @Option(names = "--layers", description = "Transformer blocks.") Integer layers;
+  @Option(names = "--d-model", description = "Width C.") Integer dModel;
+  @Option(names = "--heads", description = "Attention heads.") Integer heads;
+  @Option(names = "--vocab", description = "Vocabulary size.") Integer vocab;
+  @Option(names = "--context", description = "Sequence length T.") Integer context;
+
+  @Option(names = "--global-batch", description = "Sequences per optimizer step.") Integer globalBatch;
+  @Option(names = "--devices", description = "Number of devices.") Integer devices;
+  @Option(names = "--devices-per-node", description = "Devices per node (default: the device's, 8 for GPU presets).")
+  Integer devicesPerNode;
+  @Option(names = "--device", paramLabel = "PRESET", description = "a100-80gb or h100-80gb.") String device;
+  @Option(names = "--device-file", paramLabel = "FILE", description = "A DeviceSpec JSON file (measured devices).")
+  Path deviceFile;
+  @Option(names = "--precision", description = "fp32 or bf16 (default ${DEFAULT-VALUE}).", defaultValue = "bf16")
+  String precision;
+
+  @Option(names = "--recompute", description = "Fix recomputation: none, selective or full.") String recompute;
+  @Option(names = "--dp", description = "Fix the data-parallel degree.") Integer dp;
+  @Option(names = "--tp", description = "Fix the tensor-parallel degree.") Integer tp;
+  @Option(names = "--pp", description = "Fix the pipeline-parallel degree.") Integer pp;
+  @Option(names = "--cp", description = "Fix the context-parallel degree.") Integer cp;
+  @Option(names = "--zero", description = "Fix the ZeRO stage (0-3).") Integer zero;
+  @Option(names = "--sp", arity = "0..1", description = "Fix sequence parallelism (true/false).") Boolean sp;
+  @Option(names = "--micro-batch", description = "Fix sequences per micro-batch.") Integer microBatch;
+  @Option(names = "--schedule", description = "Fix the pipeline schedule: gpipe, 1f1b, interleaved, zb-h1.")
+  String schedule;
+  @Option(names = "--virtual-stages", description = "Fix virtual stages per device (interleaved).")
+  Integer virtualStages;
+  @Option(names = "--cp-algorithm", description = "Fix the CP algorithm: ring or all-to-all.") String cpAlgorithm;
+
+  @Option(names = "--top", description = "Layouts to show (default ${DEFAULT-VALUE}).", defaultValue = "5") int top;
+  @Option(names = "--json", description = "Print the candidates as JSON.") boolean json;
+  @Option(names = "--explain", description = "Explain why the winner wins and the alternatives lose.")
+  boolean explain;
+  @Option(names = "--validate-published", description = "Print predicted vs published results and exit.")
+  boolean validatePublished;
+
+  /** Runs {@code weft plan} on its own (Main registers it as a subcommand). */
+  public static void main(String[] args) {
+    CommandLine cl = new CommandLine(new PlanCommand());
+    cl.setExecutionExceptionHandler((ex, cmd, pr) -> {
+      if (ex instanceof WeftInputException) {
+        cmd.getErr().println("weft: " + ex.getMessage());
+        return 2;
+      }
+      throw ex;
+    });
+    System.exit(cl.execute(args));
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    PrintStream out = System.out;
+    if (validatePublished) {
+      out.print(PublishedResults.table(PublishedResults.compareAll(ClusterSpec.a100_80gb())));
+      return 0;
+    }
+    Job job = job();
+    ClusterSpec cluster = cluster();
+    if (devices == null) throw new WeftInputException("--devices is required: how many devices to plan for.");
+    Plan plan = new Planner(job, cluster, devices, constraints(), Math.max(Planner.DEFAULT_KEEP, top), true).plan();
+    plan.requireFeasible();
+    if (json) {
+      List<Map<String, Object>> list = new ArrayList<>();
+      for (int i = 0; i < Math.min(top, plan.ranked().size()); i++) list.add(plan.ranked().get(i).toJson());
+      for (int i = 0; i < Math.min(top, plan.infeasible().size()); i++) list.add(plan.infeasible().get(i).toJson());
+      out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(list));
+      return 0;
+    }
+    out.println(job.model() + ", global batch " + job.globalBatch() + " x " + job.model().context() + " tokens, "
+        + job.precision().cliName() + ", on " + devices + " x " + cluster.name() + " (" + cluster.devicesPerNode()
+        + " per node, " + Units.bytes(cluster.usableMemoryBytes()) + " usable each)");
+    out.printf(Locale.ROOT, "%d layouts evaluated, %d fit, in %.2f s%n%n", plan.evaluated(), plan.feasibleCount(),
+        plan.searchSeconds());
+    out.print(table(plan.ranked().subList(0, Math.min(top, plan.ranked().size()))));
+    if (explain) {
+      out.println();
+      out.print(Explainer.explain(plan));
+    }
+    return 0;
+  }
+
+  /** A fixed-width table of candidates. */
+  public static String table(List<Candidate> rows) {
+    StringBuilder sb = new StringBuilder();
+    sb.append(String.format(Locale.ROOT, "%-3s %-62s %10s %9s %8s %6s %10s%n", "#", "layout", "tokens/s", "step",
+        "TFLOP/s", "MFU", "memory"));
+    int i = 1;
+    for (Candidate c : rows) {
+      sb.append(String.format(Locale.ROOT, "%-3d %-62s %10s %9s %8.1f %6s %10s%n", i++, c.layout(),
+          Units.count(c.tokensPerSecond()), Units.seconds(c.time().step()), c.tflopsPerDevice(), Units.pct(c.mfu()),
+          Units.bytes(c.memory().total())));
+    }
+    return sb.toString();
+  }
+
+  Job job() {
+    GPT2Config base = preset != null ? PlanModels.preset(preset) : null;
+    if (base == null && (layers == null || dModel == null || heads == null || vocab == null || context == null)) {
+      throw new WeftInputException("give a model: --model PRESET (" + PlanModels.NAMES
+          + ") or all of --layers, --d-model, --heads, --vocab, --context.");
+    }
+    GPT2Config m = new GPT2Config(
+        layers != null ? layers : base.layers(), dModel != null ? dModel : base.dModel(),
+        heads != null ? heads : base.heads(), context != null ? context : base.context(),
+        vocab != null ? vocab : base.vocab());
+    if (globalBatch == null) throw new WeftInputException("--global-batch is required (sequences per optimizer step).");
+    return new Job(m, globalBatch, Precision.parse(precision));
+  }
+
+  ClusterSpec cluster() {
+    int g = devicesPerNode == null ? 0 : devicesPerNode;
+    if (devicesPerNode != null && devicesPerNode <= 0) {
+      throw new WeftInputException("--devices-per-node must be positive, got " + devicesPerNode + ".");
+    }
+    if (deviceFile != null && device != null) {
+      throw new WeftInputException("--device and --device-file both given; choose one.");
+    }
+    if (deviceFile != null) return DeviceSpec.load(deviceFile).toCluster(g);
+    if (device == null) throw new WeftInputException("give --device a100-80gb|h100-80gb or --device-file FILE.");
+    return ClusterSpec.preset(device, g);
+  }
+
+  Constraints constraints() {
+    if (zero != null && (zero < 0 || zero > 3)) throw new WeftInputException("--zero must be 0, 1, 2 or 3, got " + zero + ".");
+    return new Constraints(dp, tp, pp, cp, zero, sp, microBatch,
+        schedule == null ? null : Schedule.parse(schedule), virtualStages,
+        recompute == null ? null : Recompute.parse(recompute),
+        cpAlgorithm == null ? null : CpAlgorithm.parse(cpAlgorithm));
+  }
+
+}

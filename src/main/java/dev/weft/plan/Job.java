@@ -1,0 +1,19 @@
+package dev.weft.plan;
+
+import dev.weft.model.GPT2Config;
+
+/**
+ * What is to be trained: the model shape, the global batch (sequences of {@code model.context()}
+ * tokens per optimizer step) and the precision. Tokens per step = globalBatch * context.
+ */
+public record Job(GPT2Config model, int globalBatch, Precision precision) {
+  public Job {
+    if (globalBatch <= 0) {
+      throw new dev.weft.WeftInputException("--global-batch must be positive, got " + globalBatch + ".");
+    }
+  }
+
+  public long tokensPerStep() {
+    return (long) globalBatch * model.context();
+  }
+}

@@ -1,0 +1,281 @@
+package dev.weft.plan;
+
+import dev.weft.model.GPT2Config;
+
+/**
+ * Bytes per device for a {@link Job} under a {@link Layout}: model states, activations, buffers.
+ * Symbols: L layers, h = C width, a heads, s = T context, V vocab, b micro-batch, t = tp, p = pp,
+ * c = cp, d = dp, v virtual stages, m micro-batches per step.
+ *
+ * <p><b>Parameters on a device.</b> A layer has 12h^2 + 13h parameters; TP splits the column- and
+ * row-parallel weights and the column biases (12h^2 + 7h) and replicates the rest (6h: two LayerNorms,
+ * two row biases) (Shoeybi et al. 2019, "Megatron-LM", section 3). A device of stage i holds
+ * ceil(L/(p v)) v layers; the first stage also holds the vocabulary-parallel token embedding Vh/t and
+ * the position embedding sh; the last holds the final LayerNorm 2h and, when p > 1, its own copy of the
+ * tied output embedding Vh/t (Narayanan et al. 2021, section 3.2 footnote on tied embeddings).
+ *
+ * <p><b>Model states</b> for Phi parameters, bytes per parameter w + g + o from {@link Precision},
+ * sharded over the DP x CP group of n = d c devices (ZeRO, Rajbhandari et al. 2020, section 5,
+ * Figure 1): stage 0: (w+g+o) Phi; stage 1: (w+g) Phi + o Phi/n; stage 2: w Phi + (g+o) Phi/n;
+ * stage 3: (w+g+o) Phi/n. In fp32 (4+4+8): 16P, 8P + 8P/n, 4P + 12P/n, 16P/n.
+ *
+ * <p><b>Activations, paper model</b> ({@link ActivationModel#KORTHIKANTI}, 16-bit activations with
+ * 1-byte dropout masks; Korthikanti et al. 2022, section 4, equations 1-5 and Table 2), bytes per layer
+ * per micro-batch: no parallelism sbh(34 + 5as/h); TP sbh(10 + 24/t + 5as/(ht)); TP + SP
+ * (sbh/t)(34 + 5as/h); selective recomputation 34sbh/t with SP, sbh(10 + 24/t) without; full
+ * recomputation 2sbh (2sbh/t with SP: the stored layer input is sequence-sharded). Context parallelism
+ * divides all of it by c (each rank keeps s/c queries against all s keys, so even the 5as^2 b term
+ * shrinks by c; the same holds for all-to-all CP, which keeps a/c heads over all s). Outside the layers
+ * (section 4.3): first stage 3sbh (embedding output and its dropout mask), last stage 2sbh (final
+ * LayerNorm input) + 4sbV/t (fp32 logits for the loss), with SP the h-sized terms /t.
+ *
+ * <p><b>Activations, Weft runtime model</b> ({@link ActivationModel#WEFT_RUNTIME}, fp32, what
+ * {@link dev.weft.model.Activations} allocates; at t = p = c = 1 equal to
+ * {@link dev.weft.model.Activations#bytesFor}). With N = b s / c local tokens, floats per layer per
+ * micro-batch: ln1, ln2, res2, res3 4NC (replicated under TP, /t with SP); atty NC/t, qkv 3NC/t,
+ * fch + fchGelu 8NC/t (sharded by TP); LayerNorm means and rstds 4N (/t with SP); attention
+ * probabilities NH N T / t. Sum: 16NC + 4N + NH N T at t = 1. Outside layers per micro-batch: first
+ * stage encoded NC; last stage lnf NC, its stats 2N, logits N Vp/t, losses N. Backward scratch, once
+ * per device: dres, dln, dtmp 3NC (replicated), datty NC/t, dqkv 3NC/t, dfch + dfchGelu 8NC/t:
+ * 15NC at t = 1. Selective recomputation drops the NH N T term; full keeps the layer input NC.
+ * Recomputation also needs one layer's full activations as working memory during backward.
+ *
+ * <p><b>Pipeline stash</b>: a stage keeps the activations of the micro-batches in flight
+ * ({@link #inFlightMicroBatches}): GPipe m (Huang et al. 2019); 1F1B min(m, p - i) on stage i
+ * (Narayanan et al. 2021, section 2.2.1); interleaved (p - i) + (p - 1)/v, i.e. stage 0 holds
+ * p(1 + (p-1)/(pv)) micro-batches' worth of its layers (Korthikanti et al. 2022, section 4.2.3);
+ * ZB-H1 the same as 1F1B (Qi et al. 2023, section 3.1). The worst of the first and the last stage is
+ * reported.
+ *
+ * <p><b>Communication buffers</b> (assumptions, stated): pipeline send/receive 4 bsh/(c t_sp) x bytes
+ * (send and receive, forward and backward; t_sp = t with SP, else 1); TP one gathered bsh/c tensor;
+ * CP ring double-buffered K,V blocks 4 bsh/(ct); DP gradient buckets 2 x 25 MiB (PyTorch DDP's default
+ * bucket_cap_mb = 25); ZeRO-3 two layers' gathered weights (prefetch).
+ */
+public final class MemoryModel {
+  private MemoryModel() {
+  }
+
+  /** Which activation formula to use. */
+  public enum ActivationModel {
+    /** Korthikanti et al. 2022 (16-bit activations). The default for bf16. */
+    KORTHIKANTI,
+    /** What Weft's fp32 runtime allocates. The default for fp32. */
+    WEFT_RUNTIME;
+
+    public static ActivationModel defaultFor(Precision p) {
+      return p == Precision.BF16 ? KORTHIKANTI : WEFT_RUNTIME;
+    }
+  }
+
+  /** Bytes on the worst device, by category; {@code stage} is the pipeline stage it belongs to. */
+  public record Breakdown(long weights, long gradients, long optimizer, long activations, long embeddingLogits,
+                          long backwardScratch, long commBuffers, int stage) {
+    public long modelStates() {
+      return weights + gradients + optimizer;
+    }
+
+    public long total() {
+      return weights + gradients + optimizer + activations + embeddingLogits + backwardScratch + commBuffers;
+    }
+  }
+
+  static final long DDP_BUCKET_BYTES = 25L << 20;
+
+  // ---- parameters -----------------------------------------------------------------------------------
+
+  /** Layers on the busiest device: ceil(L / (p v)) v, at most L. */
+  public static int layersPerDevice(int layers, int pp, int v) {
+    int chunks = pp * Math.max(1, v);
+    return Math.min(layers, ceilDiv(layers, chunks) * Math.max(1, v));
+  }
+
+  /** Parameters of one layer on one TP rank: (12h^2 + 7h)/t split + 6h replicated. */
+  public static long layerParamsPerDevice(long h, int tp) {
+    return ceilDiv(12 * h * h + 7 * h, tp) + 6 * h;
+  }
+
+  /** Parameters a device of the given stage holds (see the class comment). */
+  public static long stageParams(GPT2Config m, int tp, int pp, int v, int stage) {
+    long h = m.dModel();
+    long params = layersPerDevice(m.layers(), pp, v) * layerParamsPerDevice(h, tp);
+    long vocabEmbedding = ceilDiv((long) m.vocab() * h, tp);
+    if (stage == 0) params += vocabEmbedding + (long) m.context() * h;
+    if (stage == pp - 1) params += 2 * h + (pp > 1 ? vocabEmbedding : 0);
+    return params;
+  }
+
+  /**
+   * Weights, gradients and optimizer state of {@code params} parameters under a ZeRO stage over
+   * {@code shards} devices: returns {w, g, o} in bytes.
+   */
+  public static long[] modelStateBytes(long params, Precision precision, int zero, int shards) {
+    long w = params * precision.weightBytes;
+    long g = params * precision.gradBytes;
+    long o = params * precision.optimizerBytes;
+    if (zero >= 1) o = ceilDiv(o, shards);
+    if (zero >= 2) g = ceilDiv(g, shards);
+    if (zero >= 3) w = ceilDiv(w, shards);
+    return new long[] {w, g, o};
+  }
+
+  // ---- activations: Korthikanti et al. 2022 ---------------------------------------------------------
+
+  /** Korthikanti et al. 2022, section 4-5: bytes per layer per micro-batch (16-bit), divided by cp. */
+  public static double korthikantiLayerBytes(long s, long b, long h, long a, int t, boolean sp, int cp,
+                                             Recompute r) {
+    double sbh = (double) s * b * h;
+    double scores = 5.0 * a * s * s * b; // sbh * 5as/h
+    double bytes = switch (r) {
+      case NONE -> t == 1 ? 34 * sbh + scores
+          : sp ? (34 * sbh + scores) / t
+          : 10 * sbh + 24 * sbh / t + scores / t;
+      case SELECTIVE -> t == 1 ? 34 * sbh : sp ? 34 * sbh / t : 10 * sbh + 24 * sbh / t;
+      case FULL -> sp ? 2 * sbh / t : 2 * sbh;
+    };
+    return bytes / cp;
+  }
+
+  // ---- activations: the Weft runtime (fp32) ---------------------------------------------------------
+
+  /** Weft runtime: bytes of one layer's stored activations for one micro-batch (class comment). */
+  public static long runtimeLayerBytes(GPT2Config m, long b, long s, int t, boolean sp, int cp, Recompute r) {
+    long C = m.dModel();
+    long N = b * s / cp;
+    long att = m.heads() * N * s;
+    long spDiv = sp ? t : 1;
+    long floats = switch (r) {
+      case NONE -> 4 * N * C / spDiv + 12 * N * C / t + 4 * N / spDiv + att / t;
+      case SELECTIVE -> 4 * N * C / spDiv + 12 * N * C / t + 4 * N / spDiv;
+      case FULL -> N * C / spDiv;
+    };
+    return floats * Float.BYTES;
+  }
+
+  /** Weft runtime: bytes outside the layers for one micro-batch on the first and/or last stage. */
+  public static long runtimeOutsideBytes(GPT2Config m, long b, long s, int paddedVocab, int t, boolean sp, int cp,
+                                         boolean first, boolean last) {
+    long C = m.dModel();
+    long N = b * s / cp;
+    long spDiv = sp ? t : 1;
+    long floats = 0;
+    if (first) floats += N * C / spDiv; // encoded
+    if (last) floats += N * C / spDiv + 2 * N + N * ceilDiv(paddedVocab, t) + N; // lnf, stats, logits, losses
+    return floats * Float.BYTES;
+  }
+
+  /** Weft runtime: backward scratch, once per device: 3NC (replicated) + 12NC/t; 15NC/t with SP. */
+  public static long runtimeScratchBytes(GPT2Config m, long b, long s, int t, boolean sp, int cp) {
+    long C = m.dModel();
+    long N = b * s / cp;
+    long floats = sp ? 15 * N * C / t : 3 * N * C + 12 * N * C / t;
+    return floats * Float.BYTES;
+  }
+
+  /**
+   * Weft runtime: all activation bytes of one device of a pipeline stage holding {@code layers}
+   * layers with {@code inFlight} micro-batches stashed. At t = p = c = 1, inFlight = 1, no recompute,
+   * this is exactly {@link dev.weft.model.Activations#bytesFor}.
+   */
+  public static long runtimeActivationBytes(GPT2Config m, int microBatch, int seq, int paddedVocab, int layers,
+                                            int t, boolean sp, int cp, Recompute r, double inFlight,
+                                            boolean first, boolean last) {
+    long perLayer = runtimeLayerBytes(m, microBatch, seq, t, sp, cp, r);
+    long outside = runtimeOutsideBytes(m, microBatch, seq, paddedVocab, t, sp, cp, first, last);
+    long scratch = runtimeScratchBytes(m, microBatch, seq, t, sp, cp);
+    long working = r == Recompute.NONE ? 0 : runtimeLayerBytes(m, microBatch, seq, t, sp, cp, Recompute.NONE);
+    return Math.round(inFlight * (layers * perLayer + outside)) + scratch + working;
+  }
+
+  /** The single-device case of the runtime model, for comparison with Activations.bytesFor. */
+  public static long runtimeActivationBytes(GPT2Config m, int microBatch, int seq, int paddedVocab) {
+    return runtimeActivationBytes(m, microBatch, seq, paddedVocab, m.layers(), 1, false, 1, Recompute.NONE, 1,
+        true, true);
+  }
+
+  // ---- pipeline stash --------------------------------------------------------------------------------
+
+  /** Micro-batches whose activations stage {@code stage} keeps at its peak (class comment). */
+  public static double inFlightMicroBatches(Schedule schedule, int p, int m, int v, int stage) {
+    if (p <= 1) return 1;
+    double k = switch (schedule) {
+      case NONE -> 1;
+      case GPIPE -> m;
+      case ONE_F_ONE_B, ZB_H1 -> p - stage;
+      case INTERLEAVED -> (p - stage) + (p - 1) / (double) Math.max(1, v);
+    };
+    return Math.min(m, k);
+  }
+
+  // ---- the whole device --------------------------------------------------------------------------------
+
+  public static Breakdown estimate(Job job, Layout layout) {
+    return estimate(job, layout, ActivationModel.defaultFor(job.precision()));
+  }
+
+  /** The worst device (first or last pipeline stage) for this job and layout. */
+  public static Breakdown estimate(Job job, Layout layout, ActivationModel am) {
+    Breakdown first = stage(job, layout, am, 0);
+    if (layout.pp() == 1) return first;
+    Breakdown last = stage(job, layout, am, layout.pp() - 1);
+    return last.total() > first.total() ? last : first;
+  }
+
+  /** Bytes on a device of pipeline stage {@code stage}. */
+  public static Breakdown stage(Job job, Layout l, ActivationModel am, int stage) {
+    GPT2Config mc = job.model();
+    Precision pr = job.precision();
+    int t = l.tp(), p = l.pp(), c = l.cp(), v = l.schedule() == Schedule.INTERLEAVED ? l.virtualStages() : 1;
+    long b = l.microBatch(), s = mc.context(), h = mc.dModel(), a = mc.heads(), V = mc.vocab();
+    int m = Math.max(1, l.microBatches(job.globalBatch()));
+    boolean first = stage == 0, last = stage == p - 1;
+    int layers = layersPerDevice(mc.layers(), p, v);
+
+    long params = stageParams(mc, t, p, v, stage);
+    int shards = l.dp() * c;
+    long[] wgo = modelStateBytes(params, pr, l.zero(), shards);
+
+    double inFlight = inFlightMicroBatches(l.schedule(), p, m, v, stage);
+    double inFlightLast = inFlightMicroBatches(l.schedule(), p, m, v, p - 1);
+    long act, outside, scratch;
+    double spDiv = l.sp() ? t : 1;
+    if (am == ActivationModel.KORTHIKANTI) {
+      double perLayer = korthikantiLayerBytes(s, b, h, a, t, l.sp(), c, l.recompute());
+      double working = l.recompute() == Recompute.NONE ? 0
+          : korthikantiLayerBytes(s, b, h, a, t, l.sp(), c, Recompute.NONE);
+      act = Math.round(inFlight * layers * perLayer + working);
+      double out = 0;
+      if (first) out += inFlight * 3.0 * s * b * h / spDiv / c;
+      if (last) out += inFlightLast * (2.0 * s * b * h / spDiv + 4.0 * s * b * ceilDiv(V, t)) / c;
+      outside = Math.round(out);
+      scratch = 0;
+    } else {
+      long perLayer = runtimeLayerBytes(mc, b, s, t, l.sp(), c, l.recompute());
+      long working = l.recompute() == Recompute.NONE ? 0 : runtimeLayerBytes(mc, b, s, t, l.sp(), c, Recompute.NONE);
+      act = Math.round(inFlight * layers * perLayer) + working;
+      outside = Math.round(inFlight * runtimeOutsideBytes(mc, b, s, mc.vocab(), t, l.sp(), c, first, false)
+          + inFlightLast * runtimeOutsideBytes(mc, b, s, mc.vocab(), t, l.sp(), c, false, last));
+      scratch = runtimeScratchBytes(mc, b, s, t, l.sp(), c);
+    }
+
+    int ab = am == ActivationModel.WEFT_RUNTIME ? Float.BYTES : pr.activationBytes;
+    double bsh = (double) b * s * h / c;
+    double comm = 0;
+    if (p > 1) comm += 4 * bsh / spDiv * ab;
+    if (t > 1) comm += bsh * ab;
+    if (c > 1) comm += 4 * bsh / t * ab;
+    if (shards > 1) {
+      if (l.zero() >= 3) comm += 2.0 * layerParamsPerDevice(h, t) * pr.weightBytes;
+      else comm += Math.min(2 * DDP_BUCKET_BYTES, wgo[1]);
+    }
+    return new Breakdown(wgo[0], wgo[1], wgo[2], act, outside, scratch, Math.round(comm), stage);
+  }
+
+  static long ceilDiv(long x, long y) {
+    return (x + y - 1) / y;
+  }
+
+  static int ceilDiv(int x, int y) {
+    return (x + y - 1) / y;
+  }
+}

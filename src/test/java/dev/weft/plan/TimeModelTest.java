@@ -1,0 +1,79 @@
+package dev.weft.plan;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+import dev.weft.model.GPT2Config;
+import org.junit.jupiter.api.Test;
+
+class TimeModelTest {
+  static final Link LINK = new Link("test", 100e9, 10e-6);
+
+  @Test
+  void ringAllReduceIsTwoNMinusOneOverNBytesOverBandwidthPlusLatency() {
+    // n=4, 1 GB: 2*3/4 * 1e9 / 1e11 = 0.015 s, + 2*3*10us = 60 us.
+    assertThat(Collectives.allReduce(4, 1e9, LINK)).isCloseTo(0.015 + 60e-6, within(1e-12));
+    assertThat(Collectives.reduceScatter(4, 1e9, LINK)).isCloseTo(0.0075 + 30e-6, within(1e-12));
+    assertThat(Collectives.allGather(4, 1e9, LINK)).isCloseTo(0.0075 + 30e-6, within(1e-12));
+    assertThat(Collectives.p2p(1e9, LINK)).isCloseTo(0.01 + 10e-6, within(1e-12));
+    assertThat(Collectives.allReduce(1, 1e9, LINK)).isZero();
+  }
+
+  @Test
+  void bubbleFractions() {
+    // GPipe/1F1B: (p-1)/(m+p-1); interleaved: bubble /v; ZB-H1: a third of 1F1B's.
+    assertThat(Schedule.ONE_F_ONE_B.bubbleFraction(4, 8, 1)).isCloseTo(3.0 / 11, within(1e-12));
+    assertThat(Schedule.GPIPE.bubbleFraction(4, 8, 1)).isCloseTo(3.0 / 11, within(1e-12));
+    assertThat(Schedule.INTERLEAVED.bubbleFraction(4, 8, 2)).isCloseTo(1.5 / 9.5, within(1e-12));
+    assertThat(Schedule.ZB_H1.bubbleMicroBatches(4, 1)).isCloseTo(1.0, within(1e-12));
+    assertThat(Schedule.NONE.bubbleFraction(1, 8, 1)).isZero();
+  }
+
+  @Test
+  void flopsPerTokenMatchNarayananEquation() {
+    GPT2Config c = PlanModels.preset("1t");
+    double L = 128, h = 25600, s = 2048, V = 51200;
+    double narayanan = 72 * L * h * h * (1 + s / (6 * h) + V / (12 * L * h)); // without recomputation
+    assertThat(TimeModel.modelFlopsPerToken(c)).isCloseTo(narayanan, within(narayanan * 1e-12));
+    double withFull = 96 * L * h * h * (1 + s / (6 * h) + V / (16 * L * h)); // eq. 3, full recomputation
+    assertThat(TimeModel.modelFlopsPerToken(c) + TimeModel.recomputeFlopsPerToken(c, Recompute.FULL))
+        .isCloseTo(withFull, within(withFull * 1e-12));
+  }
+
+  @Test
+  void singleDeviceStepIsComputePlusOptimizer() {
+    GPT2Config c = GPT2Config.preset("small");
+    Job job = new Job(c, 8, Precision.BF16);
+    ClusterSpec a100 = ClusterSpec.a100_80gb();
+    TimeModel.Breakdown t = TimeModel.estimate(job, Layout.single(8), a100);
+    double flops = TimeModel.modelFlopsPerToken(c) * job.tokensPerStep();
+    assertThat(t.compute() - t.elementwise()).isCloseTo(flops / a100.achievableFlops(Precision.BF16),
+        within(1e-9 * t.compute()));
+    assertThat(t.step()).isCloseTo(t.compute() + t.optimizer(), within(1e-12));
+    assertThat(t.bubble() + t.tpComm() + t.dpCommTotal() + t.ppComm() + t.cpComm()).isZero();
+  }
+
+  @Test
+  void groupsStayInsideANodeWhenTheirRanksFitTpInnermost() {
+    ClusterSpec a100 = ClusterSpec.a100_80gb();
+    assertThat(a100.linkFor(1, 8)).isEqualTo(a100.intraNode());
+    assertThat(a100.linkFor(1, 16)).isEqualTo(a100.interNode());
+    assertThat(a100.linkFor(2, 4)).isEqualTo(a100.intraNode());
+    assertThat(a100.linkFor(8, 2)).isEqualTo(a100.interNode());
+  }
+
+  @Test
+  void pipelineBubbleShrinksWithInterleavingAndZeroBubble() {
+    Job job = new Job(PlanModels.preset("1.7b"), 64, Precision.BF16);
+    ClusterSpec a100 = ClusterSpec.a100_80gb();
+    double f1 = TimeModel.estimate(job, pipe(Schedule.ONE_F_ONE_B, 1), a100).bubble();
+    double il = TimeModel.estimate(job, pipe(Schedule.INTERLEAVED, 2), a100).bubble();
+    double zb = TimeModel.estimate(job, pipe(Schedule.ZB_H1, 1), a100).bubble();
+    assertThat(il).isLessThan(f1);
+    assertThat(zb).isCloseTo(f1 / 3, within(f1 * 0.01));
+  }
+
+  private static Layout pipe(Schedule s, int v) {
+    return new Layout(1, 1, 4, 1, 0, false, 1, s, v, Recompute.NONE, CpAlgorithm.RING);
+  }
+}
