@@ -9,10 +9,14 @@ package dev.weft.comm;
  *
  * <ul>
  *   <li>allReduce, large (over {@link #SMALL_BYTES}): ring reduce-scatter then ring all-gather over n
- *       segments, pipelined in pieces of {@link TcpWire#PIECE} elements: 2(n-1)/n x 4L bytes. Each
- *       segment is summed once, in ring order, so all ranks hold identical bits.</li>
+ *       segments, pipelined in frames of {@link #RING_CHUNK} elements (256 KiB): 2(n-1)/n x 4L bytes.
+ *       Each segment is summed once, in ring order, so all ranks hold identical bits. Received
+ *       frames are reduced (vectorised) straight from their byte buffers into buf, which also holds
+ *       the running partials: per element one socket read, one fused convert+reduce, one bulk
+ *       float-to-byte copy and one socket write per hop.</li>
  *   <li>allReduce, small: every rank sends its buffer to every other and combines all n in rank order
- *       0..n-1 (latency-bound regime, one round): (n-1) x 4L bytes.</li>
+ *       0..n-1 from the received frames into a reused accumulator (latency-bound regime, one round):
+ *       (n-1) x 4L bytes.</li>
  *   <li>reduceScatter / allGather (even or uneven counts): one ring pass: (total - own) x 4 bytes.</li>
  *   <li>broadcast: the root sends to each rank directly: (n-1) x 4L bytes from the root.</li>
  *   <li>allToAll: chunk q straight to rank q: (n-1) x 4 x chunk. barrier: an empty frame to everyone.</li>
