@@ -28,7 +28,7 @@ final class TcpCommunicator extends AbstractCommunicator {
   static final int SMALL_BYTES = 64 * 1024;
   private static final float[] NONE = new float[0];
   /** Elements per frame of the ring algorithms (at most {@link TcpWire#PIECE}): the pipelining grain. */
-  static final int RING_CHUNK = Integer.getInteger("weft.tcp.ringChunk", 64 * 1024);
+  static final int RING_CHUNK = Math.clamp(Integer.getInteger("weft.tcp.ringChunk", 64 * 1024), 1024, TcpWire.PIECE);
 
   private final TcpBackend backend;
   private final long groupId;

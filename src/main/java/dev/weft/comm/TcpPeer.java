@@ -22,8 +22,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * <p>Bytes and copies: an outgoing frame is one bulk copy of the floats into a reusable direct buffer
  * (little-endian) and the socket write. An incoming body is read from the socket into a byte buffer
  * that the frame keeps as it is (no conversion in the reader thread): large bodies go to direct
- * buffers of {@link TcpWire#PIECE} floats taken from a small per-peer pool, small ones to fresh heap
- * buffers. The receiving op converts (or reduces) straight from that buffer into its destination
+ * buffers of the ring's frame size taken from a per-peer pool, small ones (and
+ * the rare larger ones) to fresh heap buffers. The receiving op converts (or reduces) straight from that buffer into its destination
  * array and then hands the buffer back with {@link #release}. A header announcing more than PIECE
  * elements is refused before anything is allocated.
  */
@@ -49,8 +49,10 @@ final class TcpPeer {
   private static final long POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
   /** Bodies up to this many bytes go into fresh heap buffers; larger ones into pooled direct buffers. */
   private static final int SMALL_BODY = 64 * 1024;
-  /** Direct body buffers kept for reuse per peer (each PIECE x 4 bytes). */
-  private static final int POOL_MAX = 12;
+  /** Bodies over SMALL_BODY and up to this many bytes (the ring's frames) go into pooled direct buffers. */
+  private static final int POOLED_BODY = 4 * TcpCommunicator.RING_CHUNK;
+  /** Direct body buffers kept for reuse per peer (each POOLED_BODY bytes: 16 MiB at most). */
+  private static final int POOL_MAX = 64;
 
   final int globalRank;
   private final SocketChannel channel;
@@ -153,12 +155,12 @@ final class TcpPeer {
 
   private ByteBuffer bodyBuffer(int bytes) {
     if (bytes == 0) return null;
-    if (bytes <= SMALL_BODY) return ByteBuffer.allocate(bytes).order(ByteOrder.LITTLE_ENDIAN);
+    if (bytes <= SMALL_BODY || bytes > POOLED_BODY) return ByteBuffer.allocate(bytes).order(ByteOrder.LITTLE_ENDIAN);
     ByteBuffer b = pool.poll();
     if (b != null) {
       pooled.decrementAndGet();
     } else {
-      b = ByteBuffer.allocateDirect(TcpWire.PIECE * 4).order(ByteOrder.LITTLE_ENDIAN);
+      b = ByteBuffer.allocateDirect(POOLED_BODY).order(ByteOrder.LITTLE_ENDIAN);
     }
     return b.clear();
   }
