@@ -10,11 +10,13 @@ import java.util.Arrays;
  * between phases:
  *
  * <ul>
- *   <li>allReduce (len L over n ranks): reduce-scatter, then all-gather. Phase 1: member i combines
- *       segment i (L/n elements) of every member's array in rank order 0..n-1 and writes it into its
- *       own array; phase 2: it copies the n-1 other finished segments from their owners. Each member
- *       reads 2(n-1)/n x L x 4 bytes from peers; every element is computed once, so all ranks hold
- *       identical bits.</li>
+ *   <li>allReduce (len L over n ranks): a fused reduce-scatter + push all-gather in one pass. Member
+ *       i reads segment i (about L/n elements) of every member's array, combines it in rank order
+ *       0..n-1 with the Vector API, and writes the result straight back into segment i of every
+ *       member's array (one read and one write per element per array, no intermediate copy, no
+ *       allocation). Two barriers per call: after publishing, and before returning. Each member moves
+ *       n x L/n x 4 bytes in and as many out (memory traffic), 2(n-1)/n x L x 4 of it to or from
+ *       peers' arrays; every element is computed once, so all ranks hold identical bits.</li>
  *   <li>reduceScatter: member i combines chunk i of all inputs: (n-1) x chunk x 4 bytes read.</li>
  *   <li>allGather: member i copies every other chunk: (total - own) x 4 bytes.</li>
  *   <li>broadcast: non-roots copy from the root: L x 4 bytes. allToAll: (n-1) x chunk x 4 bytes.</li>
@@ -23,7 +25,7 @@ import java.util.Arrays;
  * A final barrier keeps every array published until all members have finished reading it.
  */
 final class LocalCommunicator extends AbstractCommunicator {
-  /** Elements combined per block: the accumulator stays in L1. */
+  /** Elements combined per block when the result goes through the accumulator: it stays in L1. */
   private static final int BLOCK = 2048;
 
   private final LocalRendezvous rv;
@@ -112,25 +114,22 @@ final class LocalCommunicator extends AbstractCommunicator {
 
   /**
    * dst[dstOff, +count) := op over members q = 0..n-1 (in that order) of q's published array at
-   * (its offset + srcFrom). Blocked so the accumulator stays in cache; safe when dst is this rank's
-   * own published array, because the result goes through the scratch block. With dst null, the
-   * result is written back into every member's published array at srcFrom (the all-reduce push).
+   * (its offset + srcFrom), vectorised ({@link ReduceKernels}). With dst null, the result is written
+   * back into every member's published array at srcFrom in the same pass that reads them (the fused
+   * all-reduce: each element of each array read once and written once). With dst non-null, blocks go
+   * through the accumulator, so dst may be this rank's own published array.
    */
   private void reduceInto(float[] dst, int dstOff, int count, int srcFrom, ReduceOp op) {
     if (count == 0) return;
-    int block = Math.min(BLOCK, count);
-    if (scratch.length < block) scratch = new float[block];
-    float[] acc = scratch;
-    for (int b = 0; b < count; b += block) {
-      int len = Math.min(block, count - b);
-      System.arraycopy(rv.arrays[0], rv.offsets[0] + srcFrom + b, acc, 0, len);
-      for (int q = 1; q < n; q++) op.combine(acc, 0, rv.arrays[q], rv.offsets[q] + srcFrom + b, len);
-      op.finish(acc, 0, len, n);
-      if (dst != null) {
-        System.arraycopy(acc, 0, dst, dstOff + b, len);
-      } else {
-        for (int q = 0; q < n; q++) System.arraycopy(acc, 0, rv.arrays[q], rv.offsets[q] + srcFrom + b, len);
-      }
+    if (scratch.length < BLOCK) scratch = new float[BLOCK];
+    if (dst == null) {
+      ReduceKernels.allReduceSegment(rv.arrays, rv.offsets, n, srcFrom, count, op, scratch);
+      return;
+    }
+    for (int b = 0; b < count; b += BLOCK) {
+      int len = Math.min(BLOCK, count - b);
+      ReduceKernels.reduceTo(rv.arrays, rv.offsets, n, srcFrom + b, len, op, scratch, 0);
+      System.arraycopy(scratch, 0, dst, dstOff + b, len);
     }
   }
 }

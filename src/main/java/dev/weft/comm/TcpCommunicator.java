@@ -9,10 +9,14 @@ package dev.weft.comm;
  *
  * <ul>
  *   <li>allReduce, large (over {@link #SMALL_BYTES}): ring reduce-scatter then ring all-gather over n
- *       segments, pipelined in pieces of {@link TcpWire#PIECE} elements: 2(n-1)/n x 4L bytes. Each
- *       segment is summed once, in ring order, so all ranks hold identical bits.</li>
+ *       segments, pipelined in frames of {@link #RING_CHUNK} elements (256 KiB): 2(n-1)/n x 4L bytes.
+ *       Each segment is summed once, in ring order, so all ranks hold identical bits. Received
+ *       frames are reduced (vectorised) straight from their byte buffers into buf, which also holds
+ *       the running partials: per element one socket read, one fused convert+reduce, one bulk
+ *       float-to-byte copy and one socket write per hop.</li>
  *   <li>allReduce, small: every rank sends its buffer to every other and combines all n in rank order
- *       0..n-1 (latency-bound regime, one round): (n-1) x 4L bytes.</li>
+ *       0..n-1 from the received frames into a reused accumulator (latency-bound regime, one round):
+ *       (n-1) x 4L bytes.</li>
  *   <li>reduceScatter / allGather (even or uneven counts): one ring pass: (total - own) x 4 bytes.</li>
  *   <li>broadcast: the root sends to each rank directly: (n-1) x 4L bytes from the root.</li>
  *   <li>allToAll: chunk q straight to rank q: (n-1) x 4 x chunk. barrier: an empty frame to everyone.</li>
@@ -22,11 +26,17 @@ package dev.weft.comm;
 final class TcpCommunicator extends AbstractCommunicator {
   /** All-reduces up to this size use the direct (one round) algorithm. */
   static final int SMALL_BYTES = 64 * 1024;
+  private static final float[] NONE = new float[0];
+  /** Elements per frame of the ring algorithms (at most {@link TcpWire#PIECE}): the pipelining grain. */
+  static final int RING_CHUNK = Math.clamp(Integer.getInteger("weft.tcp.ringChunk", 64 * 1024), 1024, TcpWire.PIECE);
 
   private final TcpBackend backend;
   private final long groupId;
   private final int n;
   private int seq;
+  /** Reused: the direct all-reduce's accumulator and the reduce-scatter's two partial slots. */
+  private float[] smallAcc = new float[0];
+  private float[] scratch = new float[0];
 
   TcpCommunicator(TcpBackend backend, int[] globalRanks, long groupId) {
     super(globalRanks, backend.rank(), backend.timeout(), "tcp");
@@ -47,16 +57,16 @@ final class TcpCommunicator extends AbstractCommunicator {
     peer(to).write(op.ordinal(), groupId, tag, a, off, len);
   }
 
-  private float[] recvPiece(int from, CommOp op, int tag, int len) throws InterruptedException {
-    return peer(from).take(groupId, TcpPeer.COLLECTIVE_STREAM, op, tag, len).data();
+  private TcpPeer.Frame recvPiece(int from, CommOp op, int tag, int len) throws InterruptedException {
+    return peer(from).take(groupId, TcpPeer.COLLECTIVE_STREAM, op, tag, len);
   }
 
   private static int pieces(int count) {
-    return Math.max(1, (count + TcpWire.PIECE - 1) / TcpWire.PIECE);
+    return Math.max(1, (count + RING_CHUNK - 1) / RING_CHUNK);
   }
 
   private static int pieceLen(int count, int k) {
-    return Math.min(TcpWire.PIECE, count - k * TcpWire.PIECE);
+    return Math.max(0, Math.min(RING_CHUNK, count - k * RING_CHUNK));
   }
 
   @Override
@@ -65,72 +75,111 @@ final class TcpCommunicator extends AbstractCommunicator {
     if (4L * len <= SMALL_BYTES || len < n) return directAllReduce(buf, off, len, op, tag);
     int[] counts = Communicator.evenCounts(len, n);
     long[] o = Communicator.offsets(counts);
-    long sent = ringReduceScatter(CommOp.ALL_REDUCE, tag, buf, off, o, counts, op, buf, off + (int) o[me]);
+    // In place: the running partials of the reduce-scatter live in buf's own segments (each is
+    // overwritten by the all-gather afterwards), so no scratch memory is needed.
+    long sent = ringReduceScatter(CommOp.ALL_REDUCE, tag, buf, off, o, counts, op, buf, off + (int) o[me], true);
     return sent + ringAllGather(CommOp.ALL_REDUCE, tag, buf, off, o, counts);
   }
 
+  /**
+   * One round: every rank sends its buffer to every other (one frame each) and combines all n in rank
+   * order 0..n-1, reading the received frames in place (no copies into temporary arrays).
+   */
   private long directAllReduce(float[] buf, int off, int len, ReduceOp op, int tag) throws InterruptedException {
-    for (int q = 0; q < n; q++) if (q != me) peer(q).writeAll(CommOp.ALL_REDUCE, groupId, tag, buf, off, len);
-    float[][] all = new float[n][];
-    for (int q = 0; q < n; q++) {
-      if (q == me) continue;
-      all[q] = new float[len];
-      peer(q).readAll(groupId, TcpPeer.COLLECTIVE_STREAM, CommOp.ALL_REDUCE, tag, all[q], 0, len);
+    for (int q = 0; q < n; q++) if (q != me) sendPiece(q, CommOp.ALL_REDUCE, tag, buf, off, len);
+    TcpPeer.Frame[] got = new TcpPeer.Frame[n];
+    try {
+      for (int q = 0; q < n; q++) if (q != me) got[q] = recvPiece(q, CommOp.ALL_REDUCE, tag, len);
+      if (smallAcc.length < len) smallAcc = new float[len];
+      float[] acc = smallAcc;
+      if (me == 0) System.arraycopy(buf, off, acc, 0, len);
+      else got[0].copyTo(acc, 0);
+      for (int q = 1; q < n; q++) {
+        boolean last = q == n - 1;
+        if (q == me) {
+          ReduceKernels.combine(acc, 0, buf, off, len, op);
+          if (last) ReduceKernels.finish(acc, 0, len, op, n);
+        } else {
+          ReduceKernels.combineFrom(got[q].segment(), 0, acc, 0, acc, 0, len, op, last ? n : 0);
+        }
+      }
+      System.arraycopy(acc, 0, buf, off, len);
+    } finally {
+      for (int q = 0; q < n; q++) if (got[q] != null) peer(q).release(got[q]);
     }
-    float[] acc = me == 0 ? java.util.Arrays.copyOfRange(buf, off, off + len) : all[0];
-    for (int q = 1; q < n; q++) {
-      if (q == me) op.combine(acc, 0, buf, off, len);
-      else op.combine(acc, 0, all[q], 0, len);
-    }
-    op.finish(acc, 0, len, n);
-    System.arraycopy(acc, 0, buf, off, len);
     return 4L * (n - 1) * len;
   }
 
   /**
    * Ring reduce-scatter over segments (o[i], counts[i]) of in (relative to inOff). At step s a rank
    * sends segment me-s-1 (its own values at s = 0, the running partial after) to the next rank and
-   * receives segment me-s-2 from the previous, adding its own values; after n-1 steps it holds the
-   * full result of segment me, written to out[outOff]. Pieces of the send and the receive alternate.
-   * Reads {@code in} only, so out may be in's own segment me.
+   * receives segment me-s-2 from the previous, combining it with its own values straight from the
+   * received bytes (partial op own, so every segment is summed in the same ring order on every rank);
+   * at the last step the received segment is its own, finished, and written to out[outOff]. The pieces
+   * of the send and the receive alternate, so a rank sends piece k+1 while its neighbour is still
+   * reducing piece k. Partials are kept in {@code in} itself when {@code inPlace} (the all-reduce:
+   * in's segments other than me are overwritten later anyway), otherwise in two reusable scratch
+   * slots, so in is only read.
    */
   private long ringReduceScatter(CommOp kind, int tag, float[] in, int inOff, long[] o, int[] counts, ReduceOp op,
-                                 float[] out, int outOff) throws InterruptedException {
+                                 float[] out, int outOff, boolean inPlace) throws InterruptedException {
     long sent = 0;
-    float[][] partial = null;
+    int max = 0;
+    if (!inPlace) {
+      for (int c : counts) max = Math.max(max, c);
+      if (scratch.length < 2L * max) scratch = new float[2 * max];
+    }
+    float[] prevArr = null;
+    int prevOff = 0;
     for (int s = 0; s < n - 1; s++) {
       int sendSeg = mod(me - s - 1);
       int recvSeg = mod(me - s - 2);
+      boolean last = s == n - 2;
+      // Where this step's send comes from and where its received partial goes.
+      float[] srcArr = s == 0 ? in : prevArr;
+      int srcOff = s == 0 ? inOff + (int) o[sendSeg] : prevOff;
+      float[] dstArr;
+      int dstOff;
+      if (last) {
+        dstArr = out;
+        dstOff = outOff;
+      } else if (inPlace) {
+        dstArr = in;
+        dstOff = inOff + (int) o[recvSeg];
+      } else {
+        dstArr = scratch;
+        dstOff = (s & 1) * max;
+      }
+      int ownOff = inOff + (int) o[recvSeg];
       int ps = pieces(counts[sendSeg]);
       int pr = pieces(counts[recvSeg]);
-      float[][] received = new float[pr][];
       for (int k = 0; k < Math.max(ps, pr); k++) {
         if (k < ps) {
-          int len = Math.max(0, pieceLen(counts[sendSeg], k));
-          if (s == 0) sendPiece(next(), kind, tag, in, inOff + (int) o[sendSeg] + k * TcpWire.PIECE, len);
-          else sendPiece(next(), kind, tag, partial[k], 0, len);
+          int len = pieceLen(counts[sendSeg], k);
+          sendPiece(next(), kind, tag, srcArr, srcOff + k * RING_CHUNK, len);
           sent += 4L * len;
         }
         if (k < pr) {
-          int len = Math.max(0, pieceLen(counts[recvSeg], k));
-          float[] f = recvPiece(prev(), kind, tag, len);
-          op.combine(f, 0, in, inOff + (int) o[recvSeg] + k * TcpWire.PIECE, len);
-          received[k] = f;
+          int len = pieceLen(counts[recvSeg], k);
+          TcpPeer.Frame f = recvPiece(prev(), kind, tag, len);
+          try {
+            ReduceKernels.combineFrom(f.segment(), 0, in, ownOff + k * RING_CHUNK, dstArr, dstOff + k * RING_CHUNK,
+                len, op, last ? n : 0);
+          } finally {
+            peer(prev()).release(f);
+          }
         }
       }
-      partial = received;
-    }
-    for (int k = 0; k < partial.length; k++) {
-      int len = Math.max(0, pieceLen(counts[me], k));
-      op.finish(partial[k], 0, len, n);
-      System.arraycopy(partial[k], 0, out, outOff + k * TcpWire.PIECE, len);
+      prevArr = dstArr;
+      prevOff = dstOff;
     }
     return sent;
   }
 
   /**
    * Ring all-gather over segments (o[i], counts[i]) of buf (relative to off), segment me already in
-   * place: at step s send segment me-s to the next rank, receive segment me-s-1 from the previous.
+   * place: at step s send segment me-s to the next rank, receive segment me-s-1 from the previous,
+   * copied straight from the received bytes into its place in buf.
    */
   private long ringAllGather(CommOp kind, int tag, float[] buf, int off, long[] o, int[] counts) throws InterruptedException {
     long sent = 0;
@@ -141,14 +190,15 @@ final class TcpCommunicator extends AbstractCommunicator {
       int pr = pieces(counts[recvSeg]);
       for (int k = 0; k < Math.max(ps, pr); k++) {
         if (k < ps) {
-          int len = Math.max(0, pieceLen(counts[sendSeg], k));
-          sendPiece(next(), kind, tag, buf, off + (int) o[sendSeg] + k * TcpWire.PIECE, len);
+          int len = pieceLen(counts[sendSeg], k);
+          sendPiece(next(), kind, tag, buf, off + (int) o[sendSeg] + k * RING_CHUNK, len);
           sent += 4L * len;
         }
         if (k < pr) {
-          int len = Math.max(0, pieceLen(counts[recvSeg], k));
-          float[] f = recvPiece(prev(), kind, tag, len);
-          System.arraycopy(f, 0, buf, off + (int) o[recvSeg] + k * TcpWire.PIECE, len);
+          int len = pieceLen(counts[recvSeg], k);
+          TcpPeer.Frame f = recvPiece(prev(), kind, tag, len);
+          f.copyTo(buf, off + (int) o[recvSeg] + k * RING_CHUNK);
+          peer(prev()).release(f);
         }
       }
     }
@@ -159,7 +209,8 @@ final class TcpCommunicator extends AbstractCommunicator {
   protected long doReduceScatter(float[] in, int inOff, float[] out, int outOff, int[] counts, ReduceOp op)
       throws InterruptedException {
     int tag = seq++;
-    return ringReduceScatter(CommOp.REDUCE_SCATTER, tag, in, inOff, Communicator.offsets(counts), counts, op, out, outOff);
+    return ringReduceScatter(CommOp.REDUCE_SCATTER, tag, in, inOff, Communicator.offsets(counts), counts, op, out, outOff,
+        false);
   }
 
   @Override
@@ -209,8 +260,7 @@ final class TcpCommunicator extends AbstractCommunicator {
   @Override
   protected long doBarrier() throws InterruptedException {
     int tag = seq++;
-    float[] none = new float[0];
-    for (int q = 0; q < n; q++) if (q != me) sendPiece(q, CommOp.BARRIER, tag, none, 0, 0);
+    for (int q = 0; q < n; q++) if (q != me) sendPiece(q, CommOp.BARRIER, tag, NONE, 0, 0);
     for (int q = 0; q < n; q++) if (q != me) recvPiece(q, CommOp.BARRIER, tag, 0);
     return 0;
   }

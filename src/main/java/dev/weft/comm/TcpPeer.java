@@ -2,33 +2,65 @@ package dev.weft.comm;
 
 import java.io.EOFException;
 import java.io.IOException;
+import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.SocketChannel;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The connection to one peer process: frames out under a lock (one frame at a time, so the frames of
  * different groups interleave whole), and a reader thread that checks each incoming header and files
  * the frame in an inbox per (group, stream), where stream is the collective stream or a user tag.
  * Waiting for a frame is bounded by the timeout and fails fast once the peer or the job has failed.
+ *
+ * <p>Bytes and copies: an outgoing frame is one bulk copy of the floats into a reusable direct buffer
+ * (little-endian) and the socket write. An incoming body is read from the socket into a byte buffer
+ * that the frame keeps as it is (no conversion in the reader thread): large bodies go to direct
+ * buffers of the ring's frame size taken from a per-peer pool, small ones (and
+ * the rare larger ones) to fresh heap buffers. The receiving op converts (or reduces) straight from that buffer into its destination
+ * array and then hands the buffer back with {@link #release}. A header announcing more than PIECE
+ * elements is refused before anything is allocated.
  */
 final class TcpPeer {
-  /** A received frame. */
-  record Frame(CommOp op, long group, int tag, float[] data) {}
+  /**
+   * A received frame: {@code len} little-endian floats in {@code body}[0, 4 x len) (body is null when
+   * len is 0). The receiver gives the body back with {@link #release} once it has read it.
+   */
+  record Frame(CommOp op, long group, int tag, int len, ByteBuffer body) {
+    /** The body as a memory segment (for the vectorised reduction loops). */
+    MemorySegment segment() {
+      return body == null ? MemorySegment.NULL : MemorySegment.ofBuffer(body);
+    }
+
+    /** Copies the len floats into a[off, +len). */
+    void copyTo(float[] a, int off) {
+      if (len > 0) body.asFloatBuffer().get(0, a, off, len);
+    }
+  }
 
   /** The stream key of a group's collectives; p2p messages use their tag. */
   static final long COLLECTIVE_STREAM = Long.MIN_VALUE;
   private static final long POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
+  /** Bodies up to this many bytes go into fresh heap buffers; larger ones into pooled direct buffers. */
+  private static final int SMALL_BODY = 64 * 1024;
+  /** Bodies over SMALL_BODY and up to this many bytes (the ring's frames) go into pooled direct buffers. */
+  private static final int POOLED_BODY = 4 * TcpCommunicator.RING_CHUNK;
+  /** Direct body buffers kept for reuse per peer (each POOLED_BODY bytes: 16 MiB at most). */
+  private static final int POOL_MAX = 64;
 
   final int globalRank;
   private final SocketChannel channel;
   private final TcpBackend owner;
   private final ByteBuffer out = ByteBuffer.allocateDirect(TcpWire.HEADER_BYTES + TcpWire.PIECE * 4).order(ByteOrder.LITTLE_ENDIAN);
   private final ConcurrentHashMap<Long, ConcurrentHashMap<Long, LinkedBlockingQueue<Frame>>> inbox = new ConcurrentHashMap<>();
+  private final ConcurrentLinkedQueue<ByteBuffer> pool = new ConcurrentLinkedQueue<>();
+  private final AtomicInteger pooled = new AtomicInteger();
   private final Thread reader;
   private volatile String gone;
 
@@ -87,9 +119,10 @@ final class TcpPeer {
             + " s waiting for data from global rank " + globalRank);
       }
     }
-    if (f.op() != op || f.tag() != tag || f.data().length != len) {
+    if (f.op() != op || f.tag() != tag || f.len() != len) {
+      release(f);
       String msg = "unexpected frame from global rank " + globalRank + ": got " + f.op().label() + " #" + f.tag() + " of "
-          + f.data().length + " elements, expected " + op.label() + " #" + tag + " of " + len
+          + f.len() + " elements, expected " + op.label() + " #" + tag + " of " + len
           + " (ranks issued different operations, or the stream is corrupt)";
       owner.fail(globalRank, msg);
       throw new TransportException(globalRank, msg);
@@ -103,9 +136,33 @@ final class TcpPeer {
     do {
       int piece = Math.min(TcpWire.PIECE, len - done);
       Frame f = take(group, stream, op, tag, piece);
-      System.arraycopy(f.data(), 0, a, off + done, piece);
+      f.copyTo(a, off + done);
+      release(f);
       done += piece;
     } while (done < len);
+  }
+
+  /** Gives a frame's body back for reuse (pooled direct buffers only). */
+  void release(Frame f) {
+    ByteBuffer b = f.body();
+    if (b == null || !b.isDirect()) return;
+    if (pooled.incrementAndGet() <= POOL_MAX) {
+      pool.add(b);
+    } else {
+      pooled.decrementAndGet();
+    }
+  }
+
+  private ByteBuffer bodyBuffer(int bytes) {
+    if (bytes == 0) return null;
+    if (bytes <= SMALL_BODY || bytes > POOLED_BODY) return ByteBuffer.allocate(bytes).order(ByteOrder.LITTLE_ENDIAN);
+    ByteBuffer b = pool.poll();
+    if (b != null) {
+      pooled.decrementAndGet();
+    } else {
+      b = ByteBuffer.allocateDirect(POOLED_BODY).order(ByteOrder.LITTLE_ENDIAN);
+    }
+    return b.clear();
   }
 
   private LinkedBlockingQueue<Frame> queue(long group, long stream) {
@@ -115,7 +172,6 @@ final class TcpPeer {
 
   private void readLoop() {
     ByteBuffer header = ByteBuffer.allocateDirect(TcpWire.HEADER_BYTES).order(ByteOrder.LITTLE_ENDIAN);
-    ByteBuffer body = ByteBuffer.allocateDirect(TcpWire.PIECE * 4).order(ByteOrder.LITTLE_ENDIAN);
     try {
       while (true) {
         header.clear();
@@ -143,12 +199,13 @@ final class TcpPeer {
           garbage("frame of " + (4L * len) + " bytes, over the limit of " + (4L * TcpWire.PIECE) + " (refused before allocation)");
           return;
         }
-        float[] data = new float[len];
-        body.clear().limit(4 * len);
-        readFully(body);
-        body.flip();
-        body.asFloatBuffer().get(data);
-        queue(group, op == CommOp.SEND ? tag : COLLECTIVE_STREAM).add(new Frame(op, group, tag, data));
+        ByteBuffer body = bodyBuffer(4 * len);
+        if (body != null) {
+          body.limit(4 * len);
+          readFully(body);
+          body.flip();
+        }
+        queue(group, op == CommOp.SEND ? tag : COLLECTIVE_STREAM).add(new Frame(op, group, tag, len, body));
       }
     } catch (ClosedChannelException e) {
       if (gone == null) gone = "connection to global rank " + globalRank + " closed";

@@ -25,7 +25,7 @@ final class TcpWire {
   static final int FRAME_MAGIC = 0x57454654; // "WEFT"
   static final int VERSION = 1;
   static final int HEADER_BYTES = 24;
-  /** Elements per frame: 1 MiB of floats. Also the pipelining grain of the ring algorithms. */
+  /** The most elements a frame may carry: 1 MiB of floats (the ring algorithms use smaller frames). */
   static final int PIECE = 256 * 1024;
   static final int GOODBYE = 0x7f;
   private static final int MAX_TEXT = 4096;

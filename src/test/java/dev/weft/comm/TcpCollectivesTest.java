@@ -48,4 +48,41 @@ class TcpCollectivesTest {
       if (out.length > 0) assertThat(out[out.length - 1]).isEqualTo(c.rank() + 0.5f);
     });
   }
+
+  /**
+   * The pipelined ring across many frames (RING_CHUNK) with lengths not divisible by the ranks or the
+   * chunk: every rank ends with identical bits (non-integer values, so the summation order matters),
+   * and the out-of-place reduce-scatter (alternating scratch slots, 4 ranks) leaves its input alone.
+   */
+  @Test
+  void pipelinedRingIsIdenticalOnEveryRankAndReduceScatterKeepsItsInput() throws Exception {
+    int world = 4;
+    int len = 5 * TcpCommunicator.RING_CHUNK + 4 * 777 + 3;
+    float[][] results = new float[world][];
+    TcpThreads.run(world, Duration.ofSeconds(30), b -> {
+      Communicator c = b.world();
+      java.util.SplittableRandom r = new java.util.SplittableRandom(b.rank());
+      float[] x = new float[len];
+      for (int i = 0; i < len; i++) x[i] = (float) r.nextGaussian();
+      float[] want = new float[len];
+      for (int q = 0; q < world; q++) {
+        java.util.SplittableRandom rq = new java.util.SplittableRandom(q);
+        for (int i = 0; i < len; i++) want[i] += (float) rq.nextGaussian();
+      }
+      float[] in = x.clone();
+      c.allReduce(x, 0, len, ReduceOp.SUM);
+      results[b.rank()] = x;
+      for (int i = 0; i < len; i += 101) assertThat(x[i]).isCloseTo(want[i], org.assertj.core.data.Offset.offset(1e-4f));
+      int[] counts = {2 * TcpCommunicator.RING_CHUNK + 1, 0, 3, len - 2 * TcpCommunicator.RING_CHUNK - 4};
+      long[] o = Communicator.offsets(counts);
+      float[] copy = in.clone();
+      float[] out = new float[counts[c.rank()]];
+      c.reduceScatter(in, 0, out, 0, counts, ReduceOp.SUM);
+      assertThat(java.util.Arrays.equals(in, copy)).as("reduceScatter input untouched").isTrue();
+      for (int i = 0; i < out.length; i += 53) {
+        assertThat(out[i]).isCloseTo(want[(int) o[c.rank()] + i], org.assertj.core.data.Offset.offset(1e-4f));
+      }
+    });
+    for (int q = 1; q < world; q++) assertThat(java.util.Arrays.equals(results[q], results[0])).as("rank %d", q).isTrue();
+  }
 }
