@@ -92,7 +92,18 @@ final class TcpPeer {
     try {
       while (out.hasRemaining()) channel.write(out);
     } catch (IOException e) {
-      throw new TransportException(globalRank, "cannot send to global rank " + globalRank + ": " + e.getMessage(), e);
+      // If the reader already found why the link died (garbage, a vanished peer), that is the cause to report.
+      String cause = gone;
+      if (cause == null) {
+        try {
+          reader.join(200);
+        } catch (InterruptedException ie) {
+          Thread.currentThread().interrupt();
+        }
+        cause = gone;
+      }
+      throw new TransportException(globalRank, cause != null ? cause
+          : "cannot send to global rank " + globalRank + ": " + e, e);
     }
   }
 

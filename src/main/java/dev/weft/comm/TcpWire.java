@@ -32,12 +32,17 @@ final class TcpWire {
 
   private TcpWire() {}
 
+  /** Writes the whole hello in one write, so a peer that refuses it never cuts the hello in half. */
   static void writeHello(DataOutputStream out, String token, int rank, int worldSize) throws IOException {
-    out.writeInt(HELLO_MAGIC);
-    out.writeInt(VERSION);
-    writeText(out, token);
-    out.writeInt(rank);
-    out.writeInt(worldSize);
+    java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+    DataOutputStream hello = new DataOutputStream(bytes);
+    hello.writeInt(HELLO_MAGIC);
+    hello.writeInt(VERSION);
+    writeText(hello, token);
+    hello.writeInt(rank);
+    hello.writeInt(worldSize);
+    hello.flush();
+    out.write(bytes.toByteArray());
     out.flush();
   }
 
@@ -48,12 +53,13 @@ final class TcpWire {
     int version = in.readInt();
     if (version != VERSION) throw new RefusedException("wire version " + version + ", expected " + VERSION);
     String theirs = readText(in);
+    // Read the whole hello before judging it, so the refusal reaches a peer that is not still writing.
+    int rank = in.readInt();
+    int ws = in.readInt();
     if (!MessageDigest.isEqual(theirs.getBytes(StandardCharsets.UTF_8), token.getBytes(StandardCharsets.UTF_8))) {
       throw new RefusedException("job token refused: the connecting process's WEFT_JOB_TOKEN differs from this job's"
           + " (it belongs to another job, or was not started by the same 'weft launch')");
     }
-    int rank = in.readInt();
-    int ws = in.readInt();
     if (ws != worldSize) throw new RefusedException("world size " + ws + " differs from this job's " + worldSize);
     if (rank < 0 || rank >= worldSize) throw new RefusedException("rank " + rank + " outside [0, " + worldSize + ")");
     return rank;
