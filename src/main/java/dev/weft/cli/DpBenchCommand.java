@@ -62,7 +62,7 @@ public final class DpBenchCommand implements Callable<Integer> {
   private Run run(GPT2Config mc, int zero) {
     TrainConfig cfg = new TrainConfig(mc, Math.max(2, steps), 0, batch, batch / dp, 1e-3, 0.1, 0, 0.1, 1.0, 1, 0, 0,
         threads, "vector", DeviceMemory.UNLIMITED, null, null, null, 0, null, null,
-        new TrainConfig.Parallelism(dp, zero, "local", 300)).validate();
+        new TrainConfig.Parallelism(dp, 1, false, zero, "local", 300)).validate();
     Trainer.Result r = new Trainer(cfg, new PrintStream(OutputStream.nullOutputStream())).run();
     List<StepMetrics> s = r.steps().subList(1, r.steps().size());
     double[] ms = s.stream().mapToDouble(StepMetrics::stepMs).sorted().toArray();

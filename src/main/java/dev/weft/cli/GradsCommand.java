@@ -47,6 +47,12 @@ public final class GradsCommand implements Callable<Integer> {
   @Option(names = "--dp", defaultValue = "1", description = "Data-parallel replicas; B must be a multiple (default ${DEFAULT-VALUE}).")
   int dp;
 
+  @Option(names = "--tp", defaultValue = "1", description = "Tensor-parallel degree (default ${DEFAULT-VALUE}).")
+  int tp;
+
+  @Option(names = "--sp", description = "Sequence parallelism inside the tensor-parallel group.")
+  boolean sp;
+
   @Option(names = "--zero", defaultValue = "0", description = "ZeRO stage 0-3 (default ${DEFAULT-VALUE}).")
   int zero;
 
@@ -87,7 +93,7 @@ public final class GradsCommand implements Callable<Integer> {
     }
     ParameterLayout layout = new ParameterLayout(config);
     float[] weights = Checkpoint.readWeights(checkpoint, layout);
-    TrainConfig.Parallelism par = new TrainConfig.Parallelism(dp, zero, devices.toLowerCase(Locale.ROOT), commTimeout);
+    TrainConfig.Parallelism par = new TrainConfig.Parallelism(dp, tp, sp, zero, devices.toLowerCase(Locale.ROOT), commTimeout);
     Gradients.Result g = Gradients.compute(layout, weights, ids, B, T, par, threads != null ? threads : 0,
         matmul.toLowerCase(Locale.ROOT));
     if (par.devices().equals("local") || rankFromEnv() == 0) {

@@ -61,6 +61,12 @@ public final class TrainCommand implements Callable<Integer> {
   @Option(names = "--dp", defaultValue = "1", description = "Data-parallel replicas (default ${DEFAULT-VALUE}).")
   int dp;
 
+  @Option(names = "--tp", defaultValue = "1", description = "Tensor-parallel degree: every weight matrix split over this many devices (default ${DEFAULT-VALUE}).")
+  int tp;
+
+  @Option(names = "--sp", description = "Megatron sequence parallelism inside the tensor-parallel group (needs --tp > 1).")
+  boolean sp;
+
   @Option(names = "--zero", defaultValue = "0", description = "ZeRO stage on the data-parallel axis: 0, 1 (optimizer state sharded), 2 (+ gradients), 3 (+ parameters) (default ${DEFAULT-VALUE}).")
   int zero;
 
@@ -127,7 +133,7 @@ public final class TrainCommand implements Callable<Integer> {
     long mem = deviceMemory == null ? DeviceMemory.UNLIMITED : parseSize(deviceMemory);
     return new TrainConfig(mc, steps, stopAfter, batch, mb, lr, minLrFraction, wu, weightDecay, gradClip, seed, ee,
         evalBatches, th, matmul.toLowerCase(Locale.ROOT), mem, data, metrics, save, saveEvery, resume, checkpoint,
-        new TrainConfig.Parallelism(dp, zero, devices.toLowerCase(Locale.ROOT), commTimeout)).validate();
+        new TrainConfig.Parallelism(dp, tp, sp, zero, devices.toLowerCase(Locale.ROOT), commTimeout)).validate();
   }
 
   static long parseSize(String s) {

@@ -6,14 +6,19 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The activations GPT-2 keeps from forward for backward, for one micro-batch of B sequences of T tokens,
- * plus the scratch buffers backward needs. All are charged to the device's memory.
+ * The activations GPT-2 keeps from forward for backward, for one micro-batch of B sequences of T tokens
+ * on one rank, plus the scratch buffers backward needs. All are charged to the device's memory.
  *
- * <p>Per layer (floats): ln1, ln2, atty, res2, res3 [B,T,C] each; ln1/ln2 mean and rstd [B,T] each;
- * qkv [B,T,3C]; att [B,NH,T,T]; fch, fchGelu [B,T,4C]. Besides: encoded, lnf [B,T,C], lnf mean/rstd,
- * logits [B,T,Vp] (overwritten in place by its gradient), losses [B,T]. Backward scratch (shared by all
- * layers): dres, dln, datty, dtmp [B,T,C], dqkv [B,T,3C], dfch, dfchGelu [B,T,4C].
- * So, with N = B T: {@code L (16 N C + 4 N + NH N T) + 2 N C + 2 N + N Vp + N + 4 N C + 3 N C + 8 N C}.
+ * <p>With N = B T rows, tensor parallelism of degree t (Cl = C/t, Fl = 4C/t, NHl = NH/t, Vl = Vp/t) and
+ * R = N rows of the residual stream (R = N/t under sequence parallelism), in floats:
+ * <pre>
+ *   per layer   ln1, res2, ln2, res3 [R,C]; ln means/rstds 4R; qkv [N,3Cl]; att [B,NHl,T,T]; atty [N,Cl];
+ *               fch, fchGelu [N,Fl]                         = 4RC + 4R + 4N Cl + NHl N T + 2N Fl
+ *   once        encoded, lnf [R,C]; lnf stats 2R; logits [N,Vl]; losses [N]
+ *   scratch     dres [R,C]; dln, dtmp [N,C]; datty [N,Cl]; dqkv [N,3Cl]; dfch, dfchGelu [N,Fl];
+ *               under sequence parallelism also full, dfull [N,C] and dlnRows, rowOut [R,C]
+ * </pre>
+ * At t = 1: {@code L (16 N C + 4 N + NH N T) + 2 N C + 2 N + N V + N + 15 N C}.
  */
 public final class Activations implements AutoCloseable {
   public final int B;
@@ -21,51 +26,65 @@ public final class Activations implements AutoCloseable {
   public final float[][] ln1, ln1Mean, ln1Rstd, qkv, att, atty, res2, ln2, ln2Mean, ln2Rstd, fch, fchGelu, res3;
   public final float[] encoded, lnf, lnfMean, lnfRstd, logits, losses;
   public final float[] dres, dln, datty, dtmp, dqkv, dfch, dfchGelu;
+  /** Sequence-parallel scratch (null otherwise): gathered rows, gathered gradient rows, row-shard buffers. */
+  public final float[] full, dfull, dlnRows, rowOut;
   public final int[] inputs;
   public final int[] targets;
   private final List<Tensor> tensors = new ArrayList<>();
 
   public Activations(DeviceMemory memory, GPT2Config c, int B, int T, int paddedVocab) {
+    this(memory, c, B, T, paddedVocab, 1, false);
+  }
+
+  public Activations(DeviceMemory memory, GPT2Config c, int B, int T, int paddedVocab, int tp, boolean sp) {
     this.B = B;
     this.T = T;
     int L = c.layers();
     int C = c.dModel();
-    int NH = c.heads();
     int N = B * T;
+    int R = sp ? N / tp : N;
+    int cl = C / tp;
+    int fl = 4 * C / tp;
+    int nhl = c.heads() / tp;
+    int vl = paddedVocab / tp;
     ln1 = new float[L][]; ln1Mean = new float[L][]; ln1Rstd = new float[L][]; qkv = new float[L][];
     att = new float[L][]; atty = new float[L][]; res2 = new float[L][]; ln2 = new float[L][];
     ln2Mean = new float[L][]; ln2Rstd = new float[L][]; fch = new float[L][]; fchGelu = new float[L][];
     res3 = new float[L][];
     try {
-      encoded = alloc(memory, "act.encoded", N * C);
+      encoded = alloc(memory, "act.encoded", (long) R * C);
       for (int l = 0; l < L; l++) {
         String p = "act.h." + l + ".";
-        ln1[l] = alloc(memory, p + "ln1", N * C);
-        ln1Mean[l] = alloc(memory, p + "ln1_mean", N);
-        ln1Rstd[l] = alloc(memory, p + "ln1_rstd", N);
-        qkv[l] = alloc(memory, p + "qkv", N * 3 * C);
-        att[l] = alloc(memory, p + "att", (long) B * NH * T * T);
-        atty[l] = alloc(memory, p + "atty", N * C);
-        res2[l] = alloc(memory, p + "res2", N * C);
-        ln2[l] = alloc(memory, p + "ln2", N * C);
-        ln2Mean[l] = alloc(memory, p + "ln2_mean", N);
-        ln2Rstd[l] = alloc(memory, p + "ln2_rstd", N);
-        fch[l] = alloc(memory, p + "fch", N * 4 * C);
-        fchGelu[l] = alloc(memory, p + "fch_gelu", N * 4 * C);
-        res3[l] = alloc(memory, p + "res3", N * C);
+        ln1[l] = alloc(memory, p + "ln1", (long) R * C);
+        ln1Mean[l] = alloc(memory, p + "ln1_mean", R);
+        ln1Rstd[l] = alloc(memory, p + "ln1_rstd", R);
+        qkv[l] = alloc(memory, p + "qkv", (long) N * 3 * cl);
+        att[l] = alloc(memory, p + "att", (long) B * nhl * T * T);
+        atty[l] = alloc(memory, p + "atty", (long) N * cl);
+        res2[l] = alloc(memory, p + "res2", (long) R * C);
+        ln2[l] = alloc(memory, p + "ln2", (long) R * C);
+        ln2Mean[l] = alloc(memory, p + "ln2_mean", R);
+        ln2Rstd[l] = alloc(memory, p + "ln2_rstd", R);
+        fch[l] = alloc(memory, p + "fch", (long) N * fl);
+        fchGelu[l] = alloc(memory, p + "fch_gelu", (long) N * fl);
+        res3[l] = alloc(memory, p + "res3", (long) R * C);
       }
-      lnf = alloc(memory, "act.lnf", N * C);
-      lnfMean = alloc(memory, "act.lnf_mean", N);
-      lnfRstd = alloc(memory, "act.lnf_rstd", N);
-      logits = alloc(memory, "act.logits", (long) N * paddedVocab);
+      lnf = alloc(memory, "act.lnf", (long) R * C);
+      lnfMean = alloc(memory, "act.lnf_mean", R);
+      lnfRstd = alloc(memory, "act.lnf_rstd", R);
+      logits = alloc(memory, "act.logits", (long) N * vl);
       losses = alloc(memory, "act.losses", N);
-      dres = alloc(memory, "scratch.dres", N * C);
-      dln = alloc(memory, "scratch.dln", N * C);
-      datty = alloc(memory, "scratch.datty", N * C);
-      dtmp = alloc(memory, "scratch.dtmp", N * C);
-      dqkv = alloc(memory, "scratch.dqkv", N * 3 * C);
-      dfch = alloc(memory, "scratch.dfch", N * 4 * C);
-      dfchGelu = alloc(memory, "scratch.dfch_gelu", N * 4 * C);
+      dres = alloc(memory, "scratch.dres", (long) R * C);
+      dln = alloc(memory, "scratch.dln", (long) N * C);
+      datty = alloc(memory, "scratch.datty", (long) N * cl);
+      dtmp = alloc(memory, "scratch.dtmp", (long) N * C);
+      dqkv = alloc(memory, "scratch.dqkv", (long) N * 3 * cl);
+      dfch = alloc(memory, "scratch.dfch", (long) N * fl);
+      dfchGelu = alloc(memory, "scratch.dfch_gelu", (long) N * fl);
+      full = sp ? alloc(memory, "scratch.full", (long) N * C) : null;
+      dfull = sp ? alloc(memory, "scratch.dfull", (long) N * C) : null;
+      dlnRows = sp ? alloc(memory, "scratch.dln_rows", (long) R * C) : null;
+      rowOut = sp ? alloc(memory, "scratch.row_out", (long) R * C) : null;
     } catch (RuntimeException | Error e) {
       close();
       throw e;
@@ -74,13 +93,23 @@ public final class Activations implements AutoCloseable {
     targets = new int[N];
   }
 
-  /** Bytes these activations take for a given shape, by the formula in the class comment. */
+  /** Bytes of one device's activations at t = 1, by the formula in the class comment. */
   public static long bytesFor(GPT2Config c, int B, int T, int paddedVocab) {
+    return bytesFor(c, B, T, paddedVocab, 1, false);
+  }
+
+  /** Bytes of one tensor-parallel rank's activations, by the formula in the class comment. */
+  public static long bytesFor(GPT2Config c, int B, int T, int paddedVocab, int tp, boolean sp) {
     long N = (long) B * T;
     long C = c.dModel();
-    long perLayer = 16 * N * C + 4 * N + (long) c.heads() * N * T;
-    long floats = c.layers() * perLayer + 2 * N * C + 2 * N + N * paddedVocab + N + 4 * N * C + 3 * N * C + 8 * N * C;
-    return floats * Float.BYTES;
+    long R = sp ? N / tp : N;
+    long cl = C / tp;
+    long fl = 4 * C / tp;
+    long nhl = c.heads() / tp;
+    long perLayer = 4 * R * C + 4 * R + 4 * N * cl + nhl * N * T + 2 * N * fl;
+    long once = 2 * R * C + 2 * R + N * (paddedVocab / tp) + N;
+    long scratch = R * C + 2 * N * C + N * cl + 3 * N * cl + 2 * N * fl + (sp ? 2 * N * C + 2 * R * C : 0);
+    return (c.layers() * perLayer + once + scratch) * Float.BYTES;
   }
 
   private float[] alloc(DeviceMemory memory, String name, long n) {

@@ -10,6 +10,11 @@ import dev.weft.kernels.Linear;
 import dev.weft.kernels.Residual;
 import dev.weft.tensor.DeviceMemory;
 import dev.weft.model.WeightStore.Segment;
+import dev.weft.parallel.tp.ColumnParallelLinear;
+import dev.weft.parallel.tp.Regions;
+import dev.weft.parallel.tp.RowParallelLinear;
+import dev.weft.parallel.tp.TensorParallel;
+import dev.weft.parallel.tp.VocabParallel;
 import java.util.Arrays;
 import java.util.SplittableRandom;
 
@@ -30,21 +35,37 @@ public final class GPT2 implements AutoCloseable {
   private final DeviceMemory memory;
   private final WeightStore store;
   private final FlatWeights flat;
+  private final TensorParallel tp;
 
   /** A model with all weights resident on one device. */
   public GPT2(GPT2Config config, Compute cx, DeviceMemory memory) {
-    this(new ParameterLayout(config), cx, memory, null);
+    this(new ParameterLayout(config), cx, memory, null, TensorParallel.NONE);
   }
 
   /** A model reading its weights through {@code store} (which it closes). */
   public GPT2(ParameterLayout layout, Compute cx, DeviceMemory memory, WeightStore store) {
+    this(layout, cx, memory, store, TensorParallel.NONE);
+  }
+
+  /**
+   * A tensor-parallel rank's share of the model ({@code layout} must be this rank's local layout) reading
+   * its weights through {@code store} (which it closes; null = resident flat buffers).
+   */
+  public GPT2(ParameterLayout layout, Compute cx, DeviceMemory memory, WeightStore store, TensorParallel tp) {
+    if (layout.tp() != tp.size() || layout.tpRank() != tp.rank()) {
+      throw new IllegalArgumentException("layout is for tp rank " + layout.tpRank() + " of " + layout.tp()
+          + " but the group is rank " + tp.rank() + " of " + tp.size());
+    }
     this.config = layout.config();
     this.layout = layout;
     this.cx = cx;
     this.memory = memory;
+    this.tp = tp;
     this.flat = store == null ? new FlatWeights(layout, memory) : (store instanceof FlatWeights f ? f : null);
     this.store = store == null ? flat : store;
   }
+
+  public TensorParallel tensorParallel() { return tp; }
 
   public GPT2Config config() { return config; }
   public ParameterLayout layout() { return layout; }
@@ -94,10 +115,16 @@ public final class GPT2 implements AutoCloseable {
         double std = 0.02;
         if (n.endsWith("c_proj.weight")) std /= Math.sqrt(2.0 * L);
         SplittableRandom rng = streamFor(seed, n);
-        for (int i = off; i < hi; i++) {
-          float v = (float) (rng.nextGaussian() * std);
-          if (i >= lo) dst[i - from] = v;
+        // Draw the full tensor (layout-independent), then keep this rank's slice of it.
+        int fullSize = param.fullShape()[0] * param.fullShape()[1];
+        float[] full = new float[fullSize];
+        for (int i = 0; i < fullSize; i++) full[i] = (float) (rng.nextGaussian() * std);
+        float[] local = full;
+        if (!param.slice().replicated()) {
+          local = new float[param.size()];
+          param.slice().extract(full, 0, param.fullShape(), local, 0, param.shape());
         }
+        System.arraycopy(local, lo - off, dst, lo - from, hi - lo);
       }
     }
   }
@@ -118,36 +145,66 @@ public final class GPT2 implements AutoCloseable {
       throw new dev.weft.WeftInputException("sequence length " + T + " is longer than the model's context "
           + config.context() + ".");
     }
-    return new Activations(memory, config, B, T, config.vocab());
+    if (tp.sp() && (B * T) % tp.size() != 0) {
+      throw new dev.weft.WeftInputException("sequence parallelism splits the " + B * T + " rows of a micro-batch ("
+          + B + " x " + T + ") over --tp " + tp.size() + " ranks, which needs a multiple of " + tp.size()
+          + "; change --micro-batch or the context.");
+    }
+    return new Activations(memory, config, B, T, layout.paddedVocab(), tp.size(), tp.sp());
   }
 
   /**
    * Forward over {@code tokens} (B rows of T+1 ids starting at row {@code rowOffset} of a [rows, T+1]
    * array): inputs are the first T of each row, targets the last T. Returns the mean loss over the B*T
-   * positions. If {@code lossScale} is not NaN, also leaves d(lossScale * sum of losses)/d logits in
-   * {@code act.logits}, ready for {@link #backward}.
+   * positions (the same on every tensor-parallel rank). If {@code lossScale} is not NaN, also leaves
+   * d(lossScale * sum of losses)/d logits in {@code act.logits}, ready for {@link #backward}.
+   *
+   * <p>Per block (R = this rank's rows of the residual stream, N = B T): {@code ln1 = LN(x)} [R,C];
+   * {@code qkv = ColumnParallel(ln1)} [N,3C/t]; {@code atty = attention over the rank's heads} [N,C/t];
+   * {@code x2 = x + RowParallel(atty)} [R,C]; then the MLP the same way with GELU between c_fc and c_proj.
    */
   public float forward(Activations act, int[] tokens, int rowOffset, float lossScale) {
-    int B = act.B, T = act.T, C = config.dModel(), NH = config.heads(), V = config.vocab();
+    int B = act.B, T = act.T, C = config.dModel(), V = config.vocab();
     int N = B * T;
+    int t = tp.size();
+    int cl = C / t, fl = 4 * C / t, nhl = config.heads() / t, vl = layout.localVocab();
+    int R = tp.rows(N);
+    int row0 = tp.rowStart(N);
     for (int b = 0; b < B; b++) {
       int src = (rowOffset + b) * (T + 1);
-      for (int t = 0; t < T; t++) {
-        int in = tokens[src + t];
-        int tg = tokens[src + t + 1];
+      for (int i = 0; i < T; i++) {
+        int in = tokens[src + i];
+        int tg = tokens[src + i + 1];
         if (in < 0 || in >= V || tg < 0 || tg >= V) {
           throw new dev.weft.WeftInputException("token id " + (in < 0 || in >= V ? in : tg)
               + " is outside the model's vocabulary [0, " + V + ").");
         }
-        act.inputs[b * T + t] = in;
-        act.targets[b * T + t] = tg;
+        act.inputs[b * T + i] = in;
+        act.targets[b * T + i] = tg;
       }
     }
     int L = config.layers();
+    // Embedding: vocabulary-parallel lookup, summed over the group (ReduceFromTp / ReduceScatterToSp), + wpe.
     Segment e = store.params(0);
     store.prefetch(1);
-    Encoder.forward(act.encoded, act.inputs, e.array(), e.at(layout.offset("wte.weight")), e.array(),
-        e.at(layout.offset("wpe.weight")), B, T, C, 0);
+    if (t == 1) {
+      Encoder.forward(act.encoded, act.inputs, e.array(), e.at(layout.offset("wte.weight")), e.array(),
+          e.at(layout.offset("wpe.weight")), B, T, C, 0);
+    } else {
+      VocabParallel.embed(act.dtmp, act.inputs, e.array(), e.at(layout.offset("wte.weight")), layout.vocabStart(), vl, N, C);
+      if (tp.sp()) {
+        Regions.ReduceScatterToSp.forward(tp, act.dtmp, act.encoded, R * C);
+      } else {
+        Regions.ReduceFromTp.forward(tp, act.dtmp, 0, N * C);
+        System.arraycopy(act.dtmp, 0, act.encoded, 0, N * C);
+      }
+      float[] w = e.array();
+      int wpe = e.at(layout.offset("wpe.weight"));
+      for (int r = 0; r < R; r++) {
+        int pos = (row0 + r) % T;
+        for (int j = 0; j < C; j++) act.encoded[r * C + j] += w[wpe + pos * C + j];
+      }
+    }
     store.releaseParams(0);
     for (int l = 0; l < L; l++) {
       int r = ParameterLayout.blockRegion(l);
@@ -155,39 +212,41 @@ public final class GPT2 implements AutoCloseable {
       store.prefetch(r + 1);
       float[] p = s.array();
       float[] x = l == 0 ? act.encoded : act.res3[l - 1];
+      float[] rowOut = tp.sp() ? act.rowOut : act.dtmp;
       LayerNorm.forward(cx, act.ln1[l], act.ln1Mean[l], act.ln1Rstd[l], x,
-          p, s.at(layout.offset(l, "ln_1.weight")), p, s.at(layout.offset(l, "ln_1.bias")), N, C);
-      Linear.forward(cx, act.qkv[l], act.ln1[l], p, s.at(layout.offset(l, "attn.c_attn.weight")),
-          p, s.at(layout.offset(l, "attn.c_attn.bias")), N, C, 3 * C);
-      Attention.forward(cx, act.atty[l], act.att[l], act.qkv[l], B, T, C, NH);
-      Linear.forward(cx, act.dtmp, act.atty[l], p, s.at(layout.offset(l, "attn.c_proj.weight")),
-          p, s.at(layout.offset(l, "attn.c_proj.bias")), N, C, C);
-      Residual.forward(cx, act.res2[l], x, act.dtmp, N * C);
+          p, s.at(layout.offset(l, "ln_1.weight")), p, s.at(layout.offset(l, "ln_1.bias")), R, C);
+      ColumnParallelLinear.forward(cx, tp, act.qkv[l], act.ln1[l], act.full, p, s.at(layout.offset(l, "attn.c_attn.weight")),
+          p, s.at(layout.offset(l, "attn.c_attn.bias")), N, C, 3 * cl);
+      Attention.forward(cx, act.atty[l], act.att[l], act.qkv[l], B, T, cl, nhl);
+      RowParallelLinear.forward(cx, tp, rowOut, act.dtmp, act.atty[l], p, s.at(layout.offset(l, "attn.c_proj.weight")),
+          p, s.at(layout.offset(l, "attn.c_proj.bias")), N, cl, C);
+      Residual.forward(cx, act.res2[l], x, rowOut, R * C);
       LayerNorm.forward(cx, act.ln2[l], act.ln2Mean[l], act.ln2Rstd[l], act.res2[l],
-          p, s.at(layout.offset(l, "ln_2.weight")), p, s.at(layout.offset(l, "ln_2.bias")), N, C);
-      Linear.forward(cx, act.fch[l], act.ln2[l], p, s.at(layout.offset(l, "mlp.c_fc.weight")),
-          p, s.at(layout.offset(l, "mlp.c_fc.bias")), N, C, 4 * C);
-      Gelu.forward(cx, act.fchGelu[l], act.fch[l], N * 4 * C);
-      Linear.forward(cx, act.dtmp, act.fchGelu[l], p, s.at(layout.offset(l, "mlp.c_proj.weight")),
-          p, s.at(layout.offset(l, "mlp.c_proj.bias")), N, 4 * C, C);
-      Residual.forward(cx, act.res3[l], act.res2[l], act.dtmp, N * C);
+          p, s.at(layout.offset(l, "ln_2.weight")), p, s.at(layout.offset(l, "ln_2.bias")), R, C);
+      ColumnParallelLinear.forward(cx, tp, act.fch[l], act.ln2[l], act.full, p, s.at(layout.offset(l, "mlp.c_fc.weight")),
+          p, s.at(layout.offset(l, "mlp.c_fc.bias")), N, C, fl);
+      Gelu.forward(cx, act.fchGelu[l], act.fch[l], N * fl);
+      RowParallelLinear.forward(cx, tp, rowOut, act.dtmp, act.fchGelu[l], p, s.at(layout.offset(l, "mlp.c_proj.weight")),
+          p, s.at(layout.offset(l, "mlp.c_proj.bias")), N, fl, C);
+      Residual.forward(cx, act.res3[l], act.res2[l], rowOut, R * C);
       store.releaseParams(r);
     }
     int fr = layout.finalRegion();
     Segment f = store.params(fr);
     store.prefetch(0);
     LayerNorm.forward(cx, act.lnf, act.lnfMean, act.lnfRstd, act.res3[L - 1],
-        f.array(), f.at(layout.offset("ln_f.weight")), f.array(), f.at(layout.offset("ln_f.bias")), N, C);
+        f.array(), f.at(layout.offset("ln_f.weight")), f.array(), f.at(layout.offset("ln_f.bias")), R, C);
     store.releaseParams(fr);
-    // logits [N,V] = lnf [N,C] wte^T
-    Segment w = store.params(0);
-    cx.gemm(false, true, N, V, C, act.lnf, 0, C, w.array(), w.at(layout.offset("wte.weight")), C, 0f, act.logits, 0, V);
-    store.releaseParams(0);
-    if (Float.isNaN(lossScale)) {
-      CrossEntropy.forward(cx, act.losses, act.logits, act.targets, N, V, V);
-    } else {
-      CrossEntropy.forwardBackward(cx, act.losses, act.logits, act.targets, N, V, V, lossScale);
+    // logits [N, Vl] = lnf [N, C] wte_local^T (the rank's vocabulary columns; never gathered)
+    float[] lnfFull = act.lnf;
+    if (tp.sp()) {
+      Regions.GatherFromSp.forward(tp, act.lnf, act.full, R * C);
+      lnfFull = act.full;
     }
+    Segment w = store.params(0);
+    cx.gemm(false, true, N, vl, C, lnfFull, 0, C, w.array(), w.at(layout.offset("wte.weight")), C, 0f, act.logits, 0, vl);
+    store.releaseParams(0);
+    VocabParallel.crossEntropy(cx, tp, act.losses, act.logits, act.targets, N, V, vl, layout.vocabStart(), lossScale);
     double sum = 0;
     for (int i = 0; i < N; i++) sum += act.losses[i];
     return (float) (sum / N);
@@ -195,27 +254,44 @@ public final class GPT2 implements AutoCloseable {
 
   /** Backward after {@link #forward} with a loss scale; accumulates into the gradients. */
   public void backward(Activations act) {
-    int B = act.B, T = act.T, C = config.dModel(), NH = config.heads(), V = config.vocab();
+    int B = act.B, T = act.T, C = config.dModel();
     int N = B * T;
+    int t = tp.size();
+    int cl = C / t, fl = 4 * C / t, nhl = config.heads() / t, vl = layout.localVocab();
+    int R = tp.rows(N);
+    int row0 = tp.rowStart(N);
     int L = config.layers();
     float[] dlogits = act.logits;
-    // dlnf = dlogits wte ; dwte += dlogits^T lnf
+    float[] dlnRows = tp.sp() ? act.dlnRows : act.dln;
+    // d lnf = dlogits wte_local (summed over the group: CopyToTp / GatherFromSp backward);
+    // d wte_local += dlogits^T lnf.
     Segment w = store.params(0);
     int fr = layout.finalRegion();
     store.prefetch(fr);
     Segment gw = store.grads(0);
     int wte = layout.offset("wte.weight");
-    cx.gemm(false, false, N, C, V, dlogits, 0, V, w.array(), w.at(wte), C, 0f, act.dln, 0, C);
-    cx.gemm(true, false, V, C, N, dlogits, 0, V, act.lnf, 0, C, 1f, gw.array(), gw.at(wte), C);
+    float[] lnfFull = act.lnf;
+    if (tp.sp()) {
+      Regions.GatherFromSp.forward(tp, act.lnf, act.full, R * C);
+      lnfFull = act.full;
+    }
+    cx.gemm(false, false, N, C, vl, dlogits, 0, vl, w.array(), w.at(wte), C, 0f, act.dln, 0, C);
+    cx.gemm(true, false, vl, C, N, dlogits, 0, vl, lnfFull, 0, C, 1f, gw.array(), gw.at(wte), C);
     store.releaseParams(0);
+    if (tp.sp()) {
+      Regions.GatherFromSp.backward(tp, act.dln, act.dlnRows, R * C);
+    } else {
+      Regions.CopyToTp.backward(tp, act.dln, 0, N * C);
+    }
     Arrays.fill(act.dres, 0f);
     Segment pf = store.params(fr);
     store.prefetch(ParameterLayout.blockRegion(L - 1));
     Segment gf = store.grads(fr);
     LayerNorm.backward(cx, act.dres, gf.array(), gf.at(layout.offset("ln_f.weight")), gf.array(),
-        gf.at(layout.offset("ln_f.bias")), act.dln, act.res3[L - 1], pf.array(), pf.at(layout.offset("ln_f.weight")),
-        act.lnfMean, act.lnfRstd, N, C);
+        gf.at(layout.offset("ln_f.bias")), dlnRows, act.res3[L - 1], pf.array(), pf.at(layout.offset("ln_f.weight")),
+        act.lnfMean, act.lnfRstd, R, C);
     store.releaseParams(fr);
+    reduceReplicatedGrads(gf, "ln_f.weight", "ln_f.bias");
     store.gradsDone(fr);
     for (int l = L - 1; l >= 0; l--) {
       int r = ParameterLayout.blockRegion(l);
@@ -227,32 +303,72 @@ public final class GPT2 implements AutoCloseable {
       float[] x = l == 0 ? act.encoded : act.res3[l - 1];
       // res3 = res2 + mlp(ln2(res2)): dres flows to res2 unchanged; the MLP branch adds into it.
       Arrays.fill(act.dfchGelu, 0f);
-      Linear.backward(cx, act.dfchGelu, g, gs.at(layout.offset(l, "mlp.c_proj.weight")), g, gs.at(layout.offset(l, "mlp.c_proj.bias")),
-          act.dres, act.fchGelu[l], p, s.at(layout.offset(l, "mlp.c_proj.weight")), N, 4 * C, C);
+      RowParallelLinear.backward(cx, tp, act.dres, act.dfull, act.dfchGelu, g, gs.at(layout.offset(l, "mlp.c_proj.weight")),
+          g, gs.at(layout.offset(l, "mlp.c_proj.bias")), act.fchGelu[l], p, s.at(layout.offset(l, "mlp.c_proj.weight")),
+          N, fl, C);
       Arrays.fill(act.dfch, 0f);
-      Gelu.backward(cx, act.dfch, act.fch[l], act.dfchGelu, N * 4 * C);
-      Arrays.fill(act.dln, 0f);
-      Linear.backward(cx, act.dln, g, gs.at(layout.offset(l, "mlp.c_fc.weight")), g, gs.at(layout.offset(l, "mlp.c_fc.bias")),
-          act.dfch, act.ln2[l], p, s.at(layout.offset(l, "mlp.c_fc.weight")), N, C, 4 * C);
+      Gelu.backward(cx, act.dfch, act.fch[l], act.dfchGelu, N * fl);
+      ColumnParallelLinear.backward(cx, tp, act.dln, dlnRows, g, gs.at(layout.offset(l, "mlp.c_fc.weight")),
+          g, gs.at(layout.offset(l, "mlp.c_fc.bias")), act.dfch, gatheredInput(act, act.ln2[l], R, C), p,
+          s.at(layout.offset(l, "mlp.c_fc.weight")), N, C, fl);
       LayerNorm.backward(cx, act.dres, g, gs.at(layout.offset(l, "ln_2.weight")), g, gs.at(layout.offset(l, "ln_2.bias")),
-          act.dln, act.res2[l], p, s.at(layout.offset(l, "ln_2.weight")), act.ln2Mean[l], act.ln2Rstd[l], N, C);
+          dlnRows, act.res2[l], p, s.at(layout.offset(l, "ln_2.weight")), act.ln2Mean[l], act.ln2Rstd[l], R, C);
       // res2 = x + attn(ln1(x)): likewise.
       Arrays.fill(act.datty, 0f);
-      Linear.backward(cx, act.datty, g, gs.at(layout.offset(l, "attn.c_proj.weight")), g, gs.at(layout.offset(l, "attn.c_proj.bias")),
-          act.dres, act.atty[l], p, s.at(layout.offset(l, "attn.c_proj.weight")), N, C, C);
+      RowParallelLinear.backward(cx, tp, act.dres, act.dfull, act.datty, g, gs.at(layout.offset(l, "attn.c_proj.weight")),
+          g, gs.at(layout.offset(l, "attn.c_proj.bias")), act.atty[l], p, s.at(layout.offset(l, "attn.c_proj.weight")),
+          N, cl, C);
       Arrays.fill(act.dqkv, 0f);
-      Attention.backward(cx, act.dqkv, act.datty, act.qkv[l], act.att[l], B, T, C, NH);
-      Arrays.fill(act.dln, 0f);
-      Linear.backward(cx, act.dln, g, gs.at(layout.offset(l, "attn.c_attn.weight")), g, gs.at(layout.offset(l, "attn.c_attn.bias")),
-          act.dqkv, act.ln1[l], p, s.at(layout.offset(l, "attn.c_attn.weight")), N, C, 3 * C);
+      Attention.backward(cx, act.dqkv, act.datty, act.qkv[l], act.att[l], B, T, cl, nhl);
+      ColumnParallelLinear.backward(cx, tp, act.dln, dlnRows, g, gs.at(layout.offset(l, "attn.c_attn.weight")),
+          g, gs.at(layout.offset(l, "attn.c_attn.bias")), act.dqkv, gatheredInput(act, act.ln1[l], R, C), p,
+          s.at(layout.offset(l, "attn.c_attn.weight")), N, C, 3 * cl);
       LayerNorm.backward(cx, act.dres, g, gs.at(layout.offset(l, "ln_1.weight")), g, gs.at(layout.offset(l, "ln_1.bias")),
-          act.dln, x, p, s.at(layout.offset(l, "ln_1.weight")), act.ln1Mean[l], act.ln1Rstd[l], N, C);
+          dlnRows, x, p, s.at(layout.offset(l, "ln_1.weight")), act.ln1Mean[l], act.ln1Rstd[l], R, C);
       store.releaseParams(r);
+      String h = "h." + l + ".";
+      reduceReplicatedGrads(gs, h + "ln_1.weight", h + "ln_1.bias", h + "attn.c_proj.bias", h + "ln_2.weight",
+          h + "ln_2.bias", h + "mlp.c_proj.bias");
       store.gradsDone(r);
     }
-    Encoder.backward(gw.array(), gw.at(wte), gw.array(), gw.at(layout.offset("wpe.weight")), act.dres, act.inputs,
-        B, T, C, 0);
+    if (t == 1) {
+      Encoder.backward(gw.array(), gw.at(wte), gw.array(), gw.at(layout.offset("wpe.weight")), act.dres, act.inputs,
+          B, T, C, 0);
+    } else {
+      float[] g = gw.array();
+      int wpe = gw.at(layout.offset("wpe.weight"));
+      for (int r = 0; r < R; r++) {
+        int pos = (row0 + r) % T;
+        for (int j = 0; j < C; j++) g[wpe + pos * C + j] += act.dres[r * C + j];
+      }
+      float[] dEmb = act.dres;
+      if (tp.sp()) {
+        Regions.ReduceScatterToSp.backward(tp, act.dres, act.dfull, R * C);
+        dEmb = act.dfull;
+      }
+      VocabParallel.embedBackward(g, gw.at(wte), dEmb, act.inputs, layout.vocabStart(), vl, N, C);
+    }
+    reduceReplicatedGrads(gw, "wpe.weight");
     store.gradsDone(0);
+  }
+
+  /** The full-row input of a column-parallel layer for backward: re-gathered under sequence parallelism. */
+  private float[] gatheredInput(Activations act, float[] rows, int R, int C) {
+    if (!tp.sp()) return rows;
+    Regions.GatherFromSp.forward(tp, rows, act.full, R * C);
+    return act.full;
+  }
+
+  /**
+   * Under sequence parallelism every rank computed the replicated parameters' gradients (LayerNorms, wpe,
+   * the row-parallel biases) from its own rows only: sum them over the group, once per accumulation.
+   */
+  private void reduceReplicatedGrads(Segment g, String... names) {
+    if (!tp.sp() || !store.reduceGradsNow()) return;
+    for (String n : names) {
+      ParameterLayout.Param p = layout.get(n);
+      tp.group().allReduce(g.array(), g.at(p.offset()), p.size(), dev.weft.comm.ReduceOp.SUM);
+    }
   }
 
   @Override

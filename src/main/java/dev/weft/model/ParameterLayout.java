@@ -7,69 +7,147 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Where every GPT-2 parameter lives in one flat float buffer: names and shapes exactly as in the
- * Hugging Face GPT-2 checkpoint, ordered by layer (wte, wpe, h.0.*, ..., h.{L-1}.*, ln_f.*), so that a
- * layer's parameters are contiguous (what ZeRO-3 gathers) and a gradient bucket is a range of the buffer.
+ * Where every GPT-2 parameter of one device lives in one flat float buffer: names and full shapes exactly
+ * as in the Hugging Face GPT-2 checkpoint, ordered by layer (wte, wpe, h.0.*, ..., h.{L-1}.*, ln_f.*), so
+ * that a layer's parameters are contiguous (what ZeRO-3 gathers) and a gradient bucket is a range of the
+ * buffer. Under tensor parallelism of degree t, rank i holds local shapes ({@link TpSlice}): wte rows
+ * [i Vp/t, (i+1) Vp/t) of the vocabulary padded to Vp = t ceil(V / t); c_attn the columns of heads
+ * [i NH/t, (i+1) NH/t) of q, k and v ([C, 3C/t]) and its bias likewise; attn.c_proj rows [i C/t, (i+1) C/t)
+ * ([C/t, C]); mlp.c_fc columns [i 4C/t, ...) ([C, 4C/t]) and bias; mlp.c_proj rows ([4C/t, C]); everything
+ * else (wpe, LayerNorms, the row-parallel biases) replicated.
  *
  * <p>Shapes: wte [V,C], wpe [T,C]; per layer ln_1.weight|bias [C], attn.c_attn.weight [C,3C] (input-major),
  * attn.c_attn.bias [3C], attn.c_proj.weight [C,C], .bias [C], ln_2.weight|bias [C], mlp.c_fc.weight [C,4C],
  * .bias [4C], mlp.c_proj.weight [4C,C], .bias [C]; ln_f.weight|bias [C].
  */
 public final class ParameterLayout {
-  /** One named parameter: its shape, where it starts in the flat buffer, and whether AdamW decays it. */
-  public record Param(String name, int[] shape, int offset, int size) {
+  /**
+   * One named parameter: its local shape, where it starts in the flat buffer, its full (checkpoint) shape and
+   * how the local tensor is cut from the full one.
+   */
+  public record Param(String name, int[] shape, int offset, int size, int[] fullShape, TpSlice slice) {
     /** Matrices (and embeddings) get weight decay; biases and LayerNorm gains do not (GPT-2 practice). */
     public boolean decays() {
       return shape.length >= 2;
     }
+
+    /** Every tensor-parallel rank holds the same values (its gradient must be counted once in norms). */
+    public boolean replicated() {
+      return slice.replicated();
+    }
   }
 
   private final GPT2Config config;
+  private final int tp;
+  private final int tpRank;
+  private final int paddedVocab;
   private final Map<String, Param> byName = new LinkedHashMap<>();
   private final int[] layerStart;
   private final int[] layerEnd;
   private final int total;
 
+  /** The whole model on one device (no tensor parallelism). */
   public ParameterLayout(GPT2Config config) {
+    this(config, 1, 0);
+  }
+
+  /** Rank {@code tpRank}'s share of the model under tensor parallelism of degree {@code tp}. */
+  public ParameterLayout(GPT2Config config, int tp, int tpRank) {
+    checkSplittable(config, tp);
     this.config = config;
+    this.tp = tp;
+    this.tpRank = tpRank;
     int c = config.dModel();
+    int v = config.vocab();
+    this.paddedVocab = (v + tp - 1) / tp * tp;
+    int cl = c / tp;
+    int fl = 4 * c / tp;
+    int vl = paddedVocab / tp;
     int[] off = {0};
-    add("wte.weight", off, config.vocab(), c);
-    add("wpe.weight", off, config.context(), c);
+    add("wte.weight", off, new int[] {v, c}, TpSlice.rows(tpRank * vl), vl, c);
+    add("wpe.weight", off, new int[] {config.context(), c}, TpSlice.REPLICATED, config.context(), c);
     layerStart = new int[config.layers()];
     layerEnd = new int[config.layers()];
+    TpSlice qkvCols = TpSlice.columns(cl, tpRank * cl, c + tpRank * cl, 2 * c + tpRank * cl);
+    TpSlice fcCols = TpSlice.columns(fl, tpRank * fl);
     for (int l = 0; l < config.layers(); l++) {
       layerStart[l] = off[0];
       String p = "h." + l + ".";
-      add(p + "ln_1.weight", off, c);
-      add(p + "ln_1.bias", off, c);
-      add(p + "attn.c_attn.weight", off, c, 3 * c);
-      add(p + "attn.c_attn.bias", off, 3 * c);
-      add(p + "attn.c_proj.weight", off, c, c);
-      add(p + "attn.c_proj.bias", off, c);
-      add(p + "ln_2.weight", off, c);
-      add(p + "ln_2.bias", off, c);
-      add(p + "mlp.c_fc.weight", off, c, 4 * c);
-      add(p + "mlp.c_fc.bias", off, 4 * c);
-      add(p + "mlp.c_proj.weight", off, 4 * c, c);
-      add(p + "mlp.c_proj.bias", off, c);
+      add(p + "ln_1.weight", off, new int[] {c}, TpSlice.REPLICATED, c);
+      add(p + "ln_1.bias", off, new int[] {c}, TpSlice.REPLICATED, c);
+      add(p + "attn.c_attn.weight", off, new int[] {c, 3 * c}, qkvCols, c, 3 * cl);
+      add(p + "attn.c_attn.bias", off, new int[] {3 * c}, qkvCols, 3 * cl);
+      add(p + "attn.c_proj.weight", off, new int[] {c, c}, TpSlice.rows(tpRank * cl), cl, c);
+      add(p + "attn.c_proj.bias", off, new int[] {c}, TpSlice.REPLICATED, c);
+      add(p + "ln_2.weight", off, new int[] {c}, TpSlice.REPLICATED, c);
+      add(p + "ln_2.bias", off, new int[] {c}, TpSlice.REPLICATED, c);
+      add(p + "mlp.c_fc.weight", off, new int[] {c, 4 * c}, fcCols, c, fl);
+      add(p + "mlp.c_fc.bias", off, new int[] {4 * c}, fcCols, fl);
+      add(p + "mlp.c_proj.weight", off, new int[] {4 * c, c}, TpSlice.rows(tpRank * fl), fl, c);
+      add(p + "mlp.c_proj.bias", off, new int[] {c}, TpSlice.REPLICATED, c);
       layerEnd[l] = off[0];
     }
-    add("ln_f.weight", off, c);
-    add("ln_f.bias", off, c);
+    add("ln_f.weight", off, new int[] {c}, TpSlice.REPLICATED, c);
+    add("ln_f.bias", off, new int[] {c}, TpSlice.REPLICATED, c);
     total = off[0];
   }
 
-  private void add(String name, int[] off, int... shape) {
+  /**
+   * Tensor parallelism of degree t splits whole heads (NH % t == 0), the MLP's 4C columns (4C % t == 0) and
+   * the vocabulary (padded up to a multiple of t, the padding masked out of the softmax).
+   */
+  public static void checkSplittable(GPT2Config c, int tp) {
+    if (tp < 1) throw new dev.weft.WeftInputException("--tp must be >= 1, got " + tp + ".");
+    if (c.heads() % tp != 0) {
+      throw new dev.weft.WeftInputException("--tp " + tp + " does not divide the " + c.heads() + " attention heads: "
+          + "tensor parallelism gives every rank whole heads. Choose a --tp that divides " + c.heads() + ".");
+    }
+    if ((4 * c.dModel()) % tp != 0) {
+      throw new dev.weft.WeftInputException("--tp " + tp + " does not divide the MLP width 4C = " + 4 * c.dModel()
+          + "; choose a --tp that divides it.");
+    }
+  }
+
+  private void add(String name, int[] off, int[] fullShape, TpSlice slice, int... shape) {
     long size = 1;
     for (int d : shape) size *= d;
     if (off[0] + size > Integer.MAX_VALUE - 8) {
       throw new dev.weft.WeftInputException("the model has more than 2^31 parameters on one device ("
           + config + "); spread it over more devices (--tp, --pp) or choose a smaller model.");
     }
-    byName.put(name, new Param(name, shape, off[0], (int) size));
+    byName.put(name, new Param(name, shape, off[0], (int) size, fullShape, slice));
     off[0] += (int) size;
   }
+
+  public int tp() { return tp; }
+  public int tpRank() { return tpRank; }
+
+  /** This rank's flat local parameters cut from {@code full}, laid out by {@code fullLayout} (the tp = 1 layout). */
+  public float[] extractFrom(ParameterLayout fullLayout, float[] full) {
+    float[] local = new float[total];
+    for (Param p : byName.values()) {
+      Param f = fullLayout.get(p.name());
+      p.slice().extract(full, f.offset(), f.shape(), local, p.offset(), p.shape());
+    }
+    return local;
+  }
+
+  /** Writes this rank's flat local parameters {@code local} into their places in {@code full}. */
+  public void insertInto(float[] local, ParameterLayout fullLayout, float[] full) {
+    for (Param p : byName.values()) {
+      Param f = fullLayout.get(p.name());
+      p.slice().insert(local, p.offset(), p.shape(), full, f.offset(), f.shape());
+    }
+  }
+
+  /** The vocabulary padded to a multiple of tp. */
+  public int paddedVocab() { return paddedVocab; }
+
+  /** The first vocabulary id of this rank's wte rows. */
+  public int vocabStart() { return tpRank * (paddedVocab / tp); }
+
+  /** Vocabulary rows this rank holds (padding included). */
+  public int localVocab() { return paddedVocab / tp; }
 
   public GPT2Config config() { return config; }
   public int total() { return total; }

@@ -31,6 +31,14 @@ public interface WeightStore extends AutoCloseable {
   /** The gradient accumulator of a region (the same buffer until {@link #gradsDone}). */
   Segment grads(int region);
 
+  /**
+   * Whether gradients written in this micro-batch are to be reduced now (false while they keep accumulating
+   * in resident buffers until the last micro-batch of a step).
+   */
+  default boolean reduceGradsNow() {
+    return true;
+  }
+
   /** Backward has finished writing this region's gradients for the current micro-batch. */
   void gradsDone(int region);
 

@@ -15,13 +15,16 @@ import dev.weft.model.Activations;
 import dev.weft.model.GPT2;
 import dev.weft.model.ParameterLayout;
 import dev.weft.parallel.dp.ZeroWeights;
+import dev.weft.parallel.tp.TensorParallel;
+import dev.weft.parallel.tp.TpGather;
 import dev.weft.tensor.DeviceMemory;
 import java.time.Duration;
 
 /**
  * One forward and backward of given weights on given tokens under a device layout, returning the mean loss
  * and the full gradient gathered from all ranks: what {@code weft grads} writes, and what parity tests
- * compare between layouts. The [B, T+1] tokens are split over the data-parallel replicas (B must divide).
+ * compare between layouts. The [B, T+1] tokens are split over the data-parallel replicas (B must divide);
+ * {@code layout} and {@code weights} are the full (tp = 1) ones, each tensor-parallel rank cuts its slices.
  */
 public final class Gradients {
   /** The loss (mean over B*T positions) and the flat gradient of every parameter. */
@@ -32,6 +35,7 @@ public final class Gradients {
   public static Result compute(ParameterLayout layout, float[] weights, int[] tokens, int B, int T,
                                TrainConfig.Parallelism par, int threads, String gemm) {
     par.validate();
+    ParameterLayout.checkSplittable(layout.config(), par.tp());
     if (B % par.dp() != 0) {
       throw new WeftInputException("the " + B + " sequences of the tokens cannot be split over --dp " + par.dp()
           + " replicas; give a multiple of " + par.dp() + " sequences or another --dp.");
@@ -62,22 +66,25 @@ public final class Gradients {
   private static Result onRank(Backend backend, ParameterLayout layout, float[] weights, int[] tokens, int B, int T,
                                TrainConfig.Parallelism par, int threads, String gemm) {
     int rank = backend.rank();
-    ParallelLayout mesh = ParallelLayout.of(par.dp(), 1, 1, 1, backend.worldSize());
+    ParallelLayout mesh = ParallelLayout.of(par.dp(), 1, 1, par.tp(), backend.worldSize());
     Communicator dp = backend.group(mesh.groupRanks(rank, Axis.DP));
+    TensorParallel tp = par.tp() == 1 ? TensorParallel.NONE
+        : new TensorParallel(backend.group(mesh.groupRanks(rank, Axis.TP)), par.sp());
+    ParameterLayout local = new ParameterLayout(layout.config(), par.tp(), tp.rank());
     DeviceMemory memory = DeviceMemory.unlimited("device " + rank);
     int rows = B / par.dp();
     int replica = mesh.coordinate(rank, Axis.DP);
     try (Compute cx = new Compute(threads, Gemm.byName(gemm))) {
-      ZeroWeights w = new ZeroWeights(par.zero(), layout, dp, memory);
-      try (GPT2 model = new GPT2(layout, cx, memory, w); Activations act = model.newActivations(rows, T)) {
-        w.loadFull(weights);
+      ZeroWeights w = new ZeroWeights(par.zero(), local, dp, memory);
+      try (GPT2 model = new GPT2(local, cx, memory, w, tp); Activations act = model.newActivations(rows, T)) {
+        w.loadFull(TpGather.localPart(local, weights));
         w.zeroGrad();
         w.setLastMicroBatch(true);
         float[] loss = {model.forward(act, tokens, replica * rows, 1f / (B * (float) T))};
         model.backward(act);
         w.finishBackward();
         dp.allReduce(loss, 0, 1, ReduceOp.AVG);
-        return new Result(loss[0], w.gatherFullGrads());
+        return new Result(loss[0], TpGather.assemble(tp, local, w.gatherFullGrads()));
       }
     }
   }

@@ -16,6 +16,8 @@ import dev.weft.model.GPT2Config;
 import dev.weft.model.ParameterLayout;
 import dev.weft.parallel.dp.ZeroOptimizer;
 import dev.weft.parallel.dp.ZeroWeights;
+import dev.weft.parallel.tp.TensorParallel;
+import dev.weft.parallel.tp.TpGather;
 import dev.weft.tensor.DeviceMemory;
 import java.io.PrintStream;
 import java.util.ArrayList;
@@ -47,19 +49,21 @@ final class RankTrainer {
     TrainConfig.Parallelism par = cfg.parallel();
     int rank = backend.rank();
     int world = backend.worldSize();
-    ParallelLayout mesh = ParallelLayout.of(par.dp(), 1, 1, 1, world);
+    ParallelLayout mesh = ParallelLayout.of(par.dp(), 1, 1, par.tp(), world);
     Communicator dp = backend.group(mesh.groupRanks(rank, Axis.DP));
+    TensorParallel tp = par.tp() == 1 ? TensorParallel.NONE
+        : new TensorParallel(backend.group(mesh.groupRanks(rank, Axis.TP)), par.sp());
     Communicator all = backend.world();
     GPT2Config mc = cfg.model();
     int T = mc.context();
-    ParameterLayout layout = new ParameterLayout(mc);
+    ParameterLayout layout = new ParameterLayout(mc, par.tp(), tp.rank());
     BatchSampler sampler = new BatchSampler(corpus, cfg.seed());
     DeviceMemory memory = new DeviceMemory("device " + rank, cfg.deviceMemory());
     boolean report = rank == 0;
     ProgressPrinter progress = new ProgressPrinter(out, cfg.lastStep());
     try (Compute cx = new Compute(threads, Gemm.byName(cfg.gemm()))) {
       ZeroWeights weights = new ZeroWeights(par.zero(), layout, dp, memory);
-      try (GPT2 model = new GPT2(layout, cx, memory, weights);
+      try (GPT2 model = new GPT2(layout, cx, memory, weights, tp);
            ZeroOptimizer opt = new ZeroOptimizer(weights, memory, 0.9f, 0.95f, 1e-8f, (float) cfg.weightDecay());
            Activations act = model.newActivations(cfg.microBatch(), T);
            MetricsWriter metrics = report && cfg.metrics() != null ? new MetricsWriter(cfg.metrics()) : null) {
@@ -67,21 +71,22 @@ final class RankTrainer {
         if (cfg.resume() != null) {
           TrainingState state = TrainingState.read(cfg.resume());
           state.checkCompatible(cfg, out);
-          weights.loadFull(Checkpoint.readWeights(cfg.resume(), layout));
-          Checkpoint.OptimizerState os = Checkpoint.readOptimizer(cfg.resume(), layout);
-          opt.loadFull(os.m(), os.v());
+          ParameterLayout full = new ParameterLayout(mc);
+          weights.loadFull(TpGather.localPart(layout, Checkpoint.readWeights(cfg.resume(), full)));
+          Checkpoint.OptimizerState os = Checkpoint.readOptimizer(cfg.resume(), full);
+          opt.loadFull(TpGather.localPart(layout, os.m()), TpGather.localPart(layout, os.v()));
           opt.setStepCount(os.step());
           startStep = state.step() + 1;
           out.printf("resumed from %s at step %d%n", cfg.resume(), state.step());
         } else if (cfg.init() != null) {
-          weights.loadFull(Checkpoint.readWeights(cfg.init(), layout));
+          weights.loadFull(TpGather.localPart(layout, Checkpoint.readWeights(cfg.init(), new ParameterLayout(mc))));
           out.printf("initialised from %s%n", cfg.init());
         } else {
           weights.initialize(cfg.seed());
         }
-        out.printf("model: %s%nlayout: %d device%s (%s), dp=%d zero=%d | batch %d x %d tokens, %d micro-batch%s of %d per replica"
+        out.printf("model: %s%nlayout: %d device%s (%s), %s | batch %d x %d tokens, %d micro-batch%s of %d per replica"
                 + " | %d steps, lr %.2e | %d compute thread%s per device, %s matmul%n",
-            mc, world, world == 1 ? "" : "s", par.devices(), par.dp(), par.zero(), cfg.batch(), T,
+            mc, world, world == 1 ? "" : "s", par.devices(), par, cfg.batch(), T,
             cfg.accumulationSteps(), cfg.accumulationSteps() == 1 ? "" : "es", cfg.microBatch(), cfg.steps(), cfg.lr(),
             threads, threads == 1 ? "" : "s", cx.gemmImpl().name());
 
@@ -114,7 +119,7 @@ final class RankTrainer {
           weights.finishBackward();
           float[] lossBuf = {(float) (lossSum / k)};
           dp.allReduce(lossBuf, 0, 1, ReduceOp.AVG);
-          double norm = opt.gradNorm();
+          double norm = opt.gradNorm(tp);
           float lr = (float) schedule.at(step);
           opt.step(norm, cfg.gradClip(), lr);
           double ms = (System.nanoTime() - t0) / 1e6;
@@ -139,18 +144,18 @@ final class RankTrainer {
           if (metrics != null) metrics.write(m);
           if (report) progress.step(m);
           if (cfg.save() != null && cfg.saveEvery() > 0 && step % cfg.saveEvery() == 0 && step != cfg.lastStep()) {
-            save(layout, weights, opt, step, report);
+            save(layout, tp, weights, opt, step, report);
           }
         }
         progress.finish();
         double seconds = (System.nanoTime() - runStart) / 1e9;
         if (cfg.save() != null) {
-          save(layout, weights, opt, cfg.lastStep(), report);
+          save(layout, tp, weights, opt, cfg.lastStep(), report);
           out.printf("saved checkpoint to %s%n", cfg.save());
         }
-        float[] finalParams = weights.gatherFull();
+        float[] finalParams = TpGather.assemble(tp, layout, weights.gatherFull());
         long stateByHand = stateBytesByHand(layout.total(), par.dp(), par.zero());
-        long actByHand = Activations.bytesFor(mc, cfg.microBatch(), T, mc.vocab());
+        long actByHand = Activations.bytesFor(mc, cfg.microBatch(), T, layout.paddedVocab(), par.tp(), tp.sp());
         return new Trainer.Result(history, lastVal, memory.peak(), stateByHand, actByHand,
             Trainer.flopsPerStep(mc, cfg.batch(), T), seconds, tokensRun, finalParams);
       }
@@ -167,12 +172,15 @@ final class RankTrainer {
     };
   }
 
-  private void save(ParameterLayout layout, ZeroWeights weights, ZeroOptimizer opt, int step, boolean writer) {
-    float[] params = weights.gatherFull();
+  private void save(ParameterLayout layout, TensorParallel tp, ZeroWeights weights, ZeroOptimizer opt, int step,
+                    boolean writer) {
+    float[] params = TpGather.assemble(tp, layout, weights.gatherFull());
     float[][] mv = opt.gatherFull();
+    float[] m = TpGather.assemble(tp, layout, mv[0]);
+    float[] v = TpGather.assemble(tp, layout, mv[1]);
     if (writer) {
-      Checkpoint.save(cfg.save(), layout, params, new Checkpoint.OptimizerState(mv[0], mv[1], opt.stepCount()),
-          TrainingState.of(cfg, step));
+      Checkpoint.save(cfg.save(), new ParameterLayout(layout.config()), params,
+          new Checkpoint.OptimizerState(m, v, opt.stepCount()), TrainingState.of(cfg, step));
     }
     backend.world().barrier();
   }

@@ -41,23 +41,44 @@ public record TrainConfig(
    * The device layout of a run.
    *
    * @param dp             data-parallel degree (replicas; the batch is split across them)
+   * @param tp             tensor-parallel degree (every weight matrix split across this many ranks)
+   * @param sp             Megatron sequence parallelism inside the tensor-parallel group
    * @param zero           ZeRO stage 0-3 on the data-parallel axis
    * @param devices        "local" (ranks are threads of this process) or "tcp" (this process is one rank
    *                       of a job started by 'weft launch' or another torchrun-style launcher)
    * @param commTimeoutSec bound on every communication wait
    */
-  public record Parallelism(int dp, int zero, String devices, int commTimeoutSec) {
+  public record Parallelism(int dp, int tp, boolean sp, int zero, String devices, int commTimeoutSec) {
     public static Parallelism single() {
-      return new Parallelism(1, 0, "local", 300);
+      return new Parallelism(1, 1, false, 0, "local", 300);
+    }
+
+    /** Data parallelism only. */
+    public static Parallelism dataParallel(int dp, int zero) {
+      return new Parallelism(dp, 1, false, zero, "local", 300);
     }
 
     public int worldSize() {
-      return dp;
+      return dp * tp;
+    }
+
+    /** The same layout run as processes of a tcp job (or as threads). */
+    public Parallelism withDevices(String d) {
+      return new Parallelism(dp, tp, sp, zero, d, commTimeoutSec);
+    }
+
+    @Override
+    public String toString() {
+      return "dp=" + dp + " tp=" + tp + (sp ? " sp" : "") + " zero=" + zero;
     }
 
     /** Checks every constraint of the layout alone, each error naming the option and the fix. */
     public Parallelism validate() {
       if (dp < 1) throw new WeftInputException("--dp must be >= 1, got " + dp + ".");
+      if (tp < 1) throw new WeftInputException("--tp must be >= 1, got " + tp + ".");
+      if (sp && tp == 1) {
+        throw new WeftInputException("--sp (sequence parallelism) works inside a tensor-parallel group; it needs --tp 2 or more.");
+      }
       if (zero < 0 || zero > 3) throw new WeftInputException("--zero must be 0, 1, 2 or 3, got " + zero + ".");
       if (!devices.equals("local") && !devices.equals("tcp")) {
         throw new WeftInputException("--devices must be local (ranks are threads) or tcp (ranks are processes started by "
@@ -99,6 +120,7 @@ public record TrainConfig(
     if (batch <= 0) throw new WeftInputException("--batch must be positive, got " + batch + ".");
     if (microBatch <= 0) throw new WeftInputException("--micro-batch must be positive, got " + microBatch + ".");
     Parallelism p = parallel.validate();
+    dev.weft.model.ParameterLayout.checkSplittable(model, p.tp());
     if (batch % p.dp() != 0) {
       throw new WeftInputException("--batch " + batch + " cannot be split evenly over --dp " + p.dp()
           + " replicas; choose a batch that is a multiple of " + p.dp() + ".");

@@ -39,22 +39,49 @@ public final class ZeroOptimizer implements AutoCloseable {
     this.weightDecay = weightDecay;
   }
 
-  /** The global gradient norm (before clipping), identical on every rank of the group. */
+  /** The global gradient norm (before clipping) without tensor parallelism. */
   public double gradNorm() {
+    return gradNorm(dev.weft.parallel.tp.TensorParallel.NONE);
+  }
+
+  /**
+   * The global gradient norm (before clipping), identical on every rank. Under tensor parallelism the
+   * split parameters' squares are summed over the TP group and the replicated ones counted once (from TP
+   * rank 0). At stage 0 every DP rank holds the same reduced gradients and sums them in flat order (as one
+   * device does); at stages 1-3 each sums its pieces and the partial sums are all-reduced over DP.
+   */
+  public double gradNorm(dev.weft.parallel.tp.TensorParallel tp) {
+    boolean countReplicated = tp.rank() == 0;
+    double local = 0;
     if (weights.stage() == 0) {
       float[] g = weights.fullGradArray();
-      double s = 0;
-      for (float x : g) s += (double) x * x;
-      return Math.sqrt(s);
-    }
-    double local = 0;
-    float[] g = weights.ownedGradArray();
-    for (ShardPlan.Piece pc : weights.plan().pieces()) {
-      int o = weights.ownedGradOffset(pc);
-      for (int i = 0; i < pc.length(); i++) local += (double) g[o + i] * g[o + i];
+      if (tp.size() == 1) {
+        for (float x : g) local += (double) x * x;
+        return Math.sqrt(local);
+      }
+      for (ParameterLayout.Param prm : layout.params()) {
+        if (prm.replicated() && !countReplicated) continue;
+        for (int i = prm.offset(); i < prm.offset() + prm.size(); i++) local += (double) g[i] * g[i];
+      }
+    } else {
+      float[] g = weights.ownedGradArray();
+      for (ShardPlan.Piece pc : weights.plan().pieces()) {
+        int o = weights.ownedGradOffset(pc);
+        int end = pc.flatStart() + pc.length();
+        for (ParameterLayout.Param prm : layout.params()) {
+          int lo = Math.max(pc.flatStart(), prm.offset());
+          int hi = Math.min(end, prm.offset() + prm.size());
+          if (lo >= hi || (prm.replicated() && !countReplicated)) continue;
+          for (int i = lo; i < hi; i++) {
+            float x = g[o + i - pc.flatStart()];
+            local += (double) x * x;
+          }
+        }
+      }
     }
     float[] buf = {(float) local};
-    weights.group().allReduce(buf, 0, 1, ReduceOp.SUM);
+    if (weights.stage() > 0) weights.group().allReduce(buf, 0, 1, ReduceOp.SUM);
+    if (tp.size() > 1) tp.group().allReduce(buf, 0, 1, ReduceOp.SUM);
     return Math.sqrt(buf[0]);
   }
 

@@ -261,6 +261,11 @@ public final class ZeroWeights implements WeightStore {
   }
 
   @Override
+  public boolean reduceGradsNow() {
+    return syncThisMicroBatch;
+  }
+
+  @Override
   public Segment grads(int region) {
     if (stage <= 1) return fullGrads;
     Tensor t = regionGrads.get(region);

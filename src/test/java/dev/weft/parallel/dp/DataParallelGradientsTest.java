@@ -41,7 +41,7 @@ class DataParallelGradientsTest {
   @CsvSource({"2,0", "2,1", "2,2", "2,3", "4,0", "4,1", "4,2", "4,3"})
   void gatheredGradientsEqualOneDevice(int dp, int zero) {
     Gradients.Result g = Gradients.compute(layout, weights, tokens, B, T,
-        new TrainConfig.Parallelism(dp, zero, "local", 60), 1, "vector");
+        new TrainConfig.Parallelism(dp, 1, false, zero, "local", 60), 1, "vector");
     assertThat(Math.abs(g.loss() - (double) serial.loss()) / serial.loss()).isLessThan(1e-5);
     for (ParameterLayout.Param p : layout.params()) {
       double d = 0, n = 0;

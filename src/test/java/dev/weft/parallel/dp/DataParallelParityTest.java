@@ -49,7 +49,7 @@ class DataParallelParityTest {
 
   static TrainConfig config(int dp, int zero, int microBatch) {
     return new TrainConfig(MODEL, STEPS, 0, BATCH, microBatch, 3e-3, 0.1, 3, 0.1, 1.0, 5, 0, 0, 1, "vector",
-        DeviceMemory.UNLIMITED, data, null, null, 0, null, null, new TrainConfig.Parallelism(dp, zero, "local", 60));
+        DeviceMemory.UNLIMITED, data, null, null, 0, null, null, new TrainConfig.Parallelism(dp, 1, false, zero, "local", 60));
   }
 
   static Stream<Arguments> layouts() {

@@ -75,6 +75,6 @@ class ZeroMemoryTest {
 
   static TrainConfig config(GPT2Config m, Path data, long capacity, int dp, int zero) {
     return new TrainConfig(m, 3, 0, 4, 1, 1e-3, 0.1, 0, 0.1, 1.0, 1, 0, 0, 1, "vector", capacity, data, null, null, 0,
-        null, null, new TrainConfig.Parallelism(dp, zero, "local", 30));
+        null, null, new TrainConfig.Parallelism(dp, 1, false, zero, "local", 30));
   }
 }
