@@ -17,12 +17,12 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 class BlockAttentionTest {
-  /** {B, T, NH, hs}: T around and across the 64-row tiles, hs not a multiple of the vector width. */
+  /** {B, T, NH, hs}: T around and across 64-row tiles, hs not a multiple of the vector width. */
   private static final int[][] SHAPES = {
       {2, 1, 2, 3}, {2, 5, 3, 5}, {1, 63, 1, 7}, {1, 64, 2, 6}, {2, 65, 3, 5}, {1, 130, 2, 13}, {1, 130, 1, 20}};
 
   /** Tile sizes: the defaults, and small unequal ones so that even short sequences span many tiles. */
-  private static final int[][] TILES = {{BlockAttention.BQ, BlockAttention.BK}, {16, 24}, {7, 5}};
+  private static final int[][] TILES = {{BlockAttention.BQ, BlockAttention.BK}, {64, 64}, {16, 24}, {7, 5}};
 
   // ------------------------------------------------------------------------------------------------
   // plain kernel, for comparison
