@@ -7,7 +7,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Timing note (prints, asserts nothing): blockwise forward+backward vs the plain {@link Attention} kernel,
- * default gemm, all compute threads of this machine (capped at 2). Median of a few runs after warm-up.
+ * default gemm, all compute threads of this machine (capped at 2). Median of 3 runs after one warm-up; the machine is shared, so expect noise.
  */
 class BlockAttentionPerfTest {
   @Test
@@ -20,9 +20,9 @@ class BlockAttentionPerfTest {
         float[] qkv = randn(rnd, B * T * 3 * C, 1.0), dout = randn(rnd, B * T * C, 1.0);
         float[] out = new float[B * T * C], d = new float[qkv.length];
         float[] att = new float[B * NH * T * T], lse = new float[B * NH * T];
-        int reps = T >= 2048 ? 3 : 5;
+        int reps = 3;
         double[] plainF = new double[reps], plainB = new double[reps], blockF = new double[reps], blockB = new double[reps];
-        for (int warm = 0; warm < 2; warm++) {
+        for (int warm = 0; warm < 1; warm++) {
           Attention.forward(cx, out, att, qkv, B, T, C, NH);
           Attention.backward(cx, d, dout, qkv, att, B, T, C, NH);
           BlockAttention.forward(cx, out, lse, qkv, B, T, C, NH);

@@ -367,6 +367,56 @@ class BlockAttentionTest {
   }
 
   @Test
+  void rowsThatSeeNoKeyFinishToZeroWithMinusInfinityLseAndContributeNoGradient() {
+    Random rnd = new Random(81);
+    int B = 2, Tq = 20, Tk = 30, NH = 2, C = NH * 5, S = B * NH * Tq;
+    float[] q = randn(rnd, B * Tq * C, 1.0), kv = randn(rnd, B * Tk * 2 * C, 1.0), go = randn(rnd, B * Tq * C, 1.0);
+    View qv = View.dense(q, Tq, C), kvK = new View(kv, 0, Tk * 2 * C, 2 * C), kvV = new View(kv, C, Tk * 2 * C, 2 * C);
+    float[] o = randn(rnd, B * Tq * C, 1.0), m = new float[S], l = new float[S], lse = new float[S];
+    View ov = View.dense(o, Tq, C);
+    try (Compute cx = one()) {
+      BlockAttention.init(ov, m, l, B, Tq, C, NH);
+      // queries at positions 0..19, keys at 10..39: rows 0..9 see nothing, row i >= 10 sees i - 9 keys
+      long t = BlockAttention.accumulate(cx, ov, m, l, qv, kvK, kvV, B, Tq, Tk, C, NH, Mask.causal(0, 10), 8, 8);
+      assertThat(t).isEqualTo((long) B * NH * (1 + 2)); // query tiles [8,16) and [16,20) see key tile [0,8)/[8,16)
+      BlockAttention.finish(ov, m, l, lse, B, Tq, C, NH);
+      float[] D = new float[S], dq = new float[B * Tq * C], dkv = new float[kv.length];
+      BlockAttention.rowDot(cx, D, ov, View.dense(go, Tq, C), B, Tq, C, NH);
+      BlockAttention.backward(cx, View.dense(dq, Tq, C), new View(dkv, 0, Tk * 2 * C, 2 * C),
+          new View(dkv, C, Tk * 2 * C, 2 * C), View.dense(go, Tq, C), lse, D, qv, kvK, kvV, B, Tq, Tk, C, NH,
+          Mask.causal(0, 10), 8, 8);
+      for (int b = 0; b < B; b++) {
+        for (int h = 0; h < NH; h++) {
+          for (int i = 0; i < Tq; i++) {
+            float L = lse[(b * NH + h) * Tq + i];
+            if (i < 10) assertThat(L).isEqualTo(Float.NEGATIVE_INFINITY);
+            else assertThat(L).isFinite();
+          }
+        }
+        for (int i = 0; i < Tq; i++) {
+          for (int c = 0; c < C; c++) {
+            float got = o[(b * Tq + i) * C + c], g = dq[(b * Tq + i) * C + c];
+            assertThat(got).isFinite();
+            assertThat(g).isFinite();
+            if (i < 10) {
+              assertThat(got).isZero();
+              assertThat(g).isZero();
+            }
+          }
+        }
+        // keys at positions >= 30 (rows j >= 20) are seen by no query
+        for (int j = 0; j < Tk; j++) {
+          for (int c = 0; c < 2 * C; c++) {
+            float g = dkv[(b * Tk + j) * 2 * C + c];
+            assertThat(g).isFinite();
+            if (j >= 20) assertThat(g).isZero();
+          }
+        }
+      }
+    }
+  }
+
+  @Test
   void masksRejectDecreasingPositionsAndMismatchedLengths() {
     assertThatThrownBy(() -> Mask.positions(new int[] {0, 2, 1}, new int[] {0}))
         .isInstanceOf(IllegalArgumentException.class);
