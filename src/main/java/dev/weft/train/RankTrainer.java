@@ -105,8 +105,8 @@ final class RankTrainer {
         long tokensRun = 0;
         for (int step = startStep; step <= cfg.lastStep(); step++) {
           long t0 = System.nanoTime();
-          long commBefore = commNanos(dp);
-          long bytesBefore = dp.stats().totalBytes();
+          long commBefore = commNanos(dp, tp);
+          long bytesBefore = commBytes(dp, tp);
           int[] tokens = sampler.trainRows(step, replica * rows, rows, T);
           weights.zeroGrad();
           double lossSum = 0;
@@ -134,8 +134,8 @@ final class RankTrainer {
           double exposedMs = weights.takeExposedCommNanos() / 1e6;
           // Gather per-device peaks and summed communication onto every rank (exactly, in float pieces).
           long[] peaks = new long[world];
-          long[] sums = exchange(all, rank, memory.peak(), peaks, (commNanos(dp) - commBefore),
-              dp.stats().totalBytes() - bytesBefore, Math.round(exposedMs * 1e6));
+          long[] sums = exchange(all, rank, memory.peak(), peaks, commNanos(dp, tp) - commBefore,
+              commBytes(dp, tp) - bytesBefore, Math.round(exposedMs * 1e6));
           long peakMax = 0;
           for (long pk : peaks) peakMax = Math.max(peakMax, pk);
           StepMetrics m = new StepMetrics(step, lossBuf[0], lr, norm, tokensPerStep, ms, tokensPerStep / (ms / 1e3),
@@ -195,8 +195,14 @@ final class RankTrainer {
     return sum / cfg.evalBatches();
   }
 
-  private static long commNanos(Communicator c) {
-    return Math.round(c.stats().totalMillis() * 1e6);
+  /** Time in data- and tensor-parallel communication so far on this rank. */
+  private static long commNanos(Communicator dp, TensorParallel tp) {
+    double ms = dp.stats().totalMillis() + (tp.group() == null ? 0 : tp.group().stats().totalMillis());
+    return Math.round(ms * 1e6);
+  }
+
+  private static long commBytes(Communicator dp, TensorParallel tp) {
+    return dp.stats().totalBytes() + (tp.group() == null ? 0 : tp.group().stats().totalBytes());
   }
 
   /**
