@@ -1,0 +1,65 @@
+package dev.weft.parallel.tp;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.weft.model.Activations;
+import dev.weft.model.FlatWeights;
+import dev.weft.model.GPT2Config;
+import dev.weft.model.ParameterLayout;
+import dev.weft.tensor.DeviceMemory;
+import dev.weft.train.TrainConfig;
+import dev.weft.train.Trainer;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/** What tensor and sequence parallelism save, measured on the devices against the predicted figures. */
+class TensorParallelMemoryTest {
+  static final GPT2Config MODEL = new GPT2Config(4, 64, 4, 32, 250);
+
+  /**
+   * Per-device parameter bytes: 1/t of every split matrix (wte padded to a multiple of t), plus the
+   * replicated wpe, LayerNorms and row-parallel biases: 4 (Vp C/t + T C + L (12 C^2/t + 7 C/t + 6 C) + 2 C).
+   */
+  @ParameterizedTest(name = "tp={0}")
+  @ValueSource(ints = {1, 2, 4})
+  void parameterBytesPerDeviceAreTheSplitShareAndTheReplicatedRest(int t) {
+    long c = MODEL.dModel(), vp = (MODEL.vocab() + t - 1) / t * t;
+    long expected = 4 * (vp * c / t + MODEL.context() * c
+        + MODEL.layers() * (12 * c * c / t + 7 * c / t + 6 * c) + 2 * c);
+    for (int rank = 0; rank < t; rank++) {
+      DeviceMemory mem = DeviceMemory.unlimited("device " + rank);
+      try (FlatWeights w = new FlatWeights(new ParameterLayout(MODEL, t, rank), mem)) {
+        long paramBytes = mem.inUse() / 2; // parameters and gradients are the same size
+        assertThat((double) paramBytes / expected).as("rank %d", rank).isBetween(0.95, 1.05);
+      }
+    }
+  }
+
+  /**
+   * Sequence parallelism keeps 1/t of the residual-stream activations (ln1, res2, ln2, res3 per layer, the
+   * embedding output and lnf, and their statistics) and adds gather scratch (two [N,C] and two [N/t,C]):
+   * the measured peak falls by exactly the predicted difference of the activation formulas.
+   */
+  @Test
+  void sequenceParallelismLowersThePeakByThePredictedAmount(@TempDir Path dir) throws Exception {
+    Path data = dir.resolve("d.txt");
+    Files.writeString(data, "class A { int x; }\n".repeat(500));
+    long without = peak(data, false);
+    long with = peak(data, true);
+    long predicted = Activations.bytesFor(MODEL, 4, 32, 252, 2, false) - Activations.bytesFor(MODEL, 4, 32, 252, 2, true);
+    assertThat(predicted).isPositive();
+    assertThat(without - with).isEqualTo(predicted);
+  }
+
+  static long peak(Path data, boolean sp) {
+    TrainConfig cfg = new TrainConfig(MODEL, 2, 0, 4, 4, 1e-3, 0.1, 0, 0.1, 1.0, 1, 0, 0, 1, "vector",
+        DeviceMemory.UNLIMITED, data, null, null, 0, null, null, new TrainConfig.Parallelism(1, 2, sp, 0, "local", 30));
+    return new Trainer(cfg, new PrintStream(OutputStream.nullOutputStream())).run().peakBytes();
+  }
+}
