@@ -14,23 +14,25 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import picocli.CommandLine;
 
 /**
- * Data parallelism over real processes: 'weft launch' starts two ranks that train with --devices tcp at
- * ZeRO-3; their per-step losses equal the same layout run as threads within 1e-5 relative (the tcp ring
- * sums in another order, so only rounding may differ).
+ * Parallel layouts over real processes: 'weft launch' starts two ranks that train with --devices tcp (data
+ * parallel at ZeRO-3; tensor parallel with sequence parallelism); their per-step losses equal the same layout
+ * run as threads within 1e-5 relative (the tcp ring sums in another order, so only rounding may differ).
  */
 class TcpDataParallelTest {
-  @Test
-  void twoProcessesTrainLikeTwoThreads(@TempDir Path dir) throws Exception {
+  @ParameterizedTest(name = "{0}")
+  @ValueSource(strings = {"--dp 2 --zero 3", "--tp 2 --sp"})
+  void twoProcessesTrainLikeTwoThreads(String layout, @TempDir Path dir) throws Exception {
     Path data = dir.resolve("d.txt");
     Files.writeString(data, "public static void main(String[] args) { }\n".repeat(400));
     String[] train = {"train", "--layers", "2", "--d-model", "32", "--heads", "4", "--context", "16", "--steps", "6",
-        "--batch", "4", "--dp", "2", "--zero", "3", "--threads", "1", "--no-mfu", "--eval-batches", "0",
-        "--data", data.toString()};
+        "--batch", "4", "--threads", "1", "--no-mfu", "--eval-batches", "0", "--data", data.toString()};
+    train = concat(train, layout.split(" "));
     Path local = dir.resolve("local.jsonl");
     assertThat(Main.execute(concat(train, "--metrics", local.toString()))).isZero();
 
