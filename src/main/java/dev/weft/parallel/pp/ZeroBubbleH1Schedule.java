@@ -14,8 +14,8 @@ import java.util.List;
  *   <li>warm-up: w = min(p - r - 1, m) forwards, as in 1F1B;</li>
  *   <li>steady state: m - w steps of F(w + i), BI(i), then BW(i - r) once i >= r: rank r holds back r weight
  *       passes;</li>
- *   <li>cool-down: the last w BIs, each followed by one held-back BW, then the remaining BWs, which fill the
- *       tail that 1F1B leaves idle (rank r's last BI ends about r BI-times before rank 0's).</li>
+ *   <li>cool-down: the last w BIs, each followed by one BW while r stay held back, then the r held-back BWs,
+ *       which fill the tail that 1F1B leaves idle (rank r's last BI ends about r BI-times before rank 0's).</li>
  * </ul>
  * Bubble: about (p-1)(F + BI - BW) against 1F1B's (p-1)(F + BI + BW), a third of it when F = BI = BW.
  * Memory: in flight (forwarded, not yet BI) at most p - r on rank r, as 1F1B; stashed until BW at most p on
@@ -39,10 +39,10 @@ public final class ZeroBubbleH1Schedule {
         l.add(Action.compute(BACKWARD_INPUT, r, i));
         if (i >= r) l.add(Action.compute(BACKWARD_WEIGHT, r, nextW++));
       }
-      // cool-down: BI then one held-back BW while gradients arrive
+      // cool-down: each BI is followed by one BW as long as r stay held back
       for (int mb = m - warmup; mb < m; mb++) {
         l.add(Action.compute(BACKWARD_INPUT, r, mb));
-        if (nextW < mb - r + 1 && nextW <= mb) l.add(Action.compute(BACKWARD_WEIGHT, r, nextW++));
+        if (nextW <= mb - r) l.add(Action.compute(BACKWARD_WEIGHT, r, nextW++));
       }
       // the remaining BWs fill the tail bubble
       while (nextW < m) l.add(Action.compute(BACKWARD_WEIGHT, r, nextW++));
