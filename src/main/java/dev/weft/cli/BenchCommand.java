@@ -5,7 +5,8 @@ import picocli.CommandLine.Command;
 /** {@code weft bench}: benchmarks that print their figures as ratios against baselines measured in the same run. */
 @Command(name = "bench", mixinStandardHelpOptions = true,
     description = "Benchmarks: each prints its figure against a baseline measured in the same run.",
-    subcommands = {StepBenchCommand.class, DpBenchCommand.class, TpBenchCommand.class, dev.weft.bench.GemmBenchCommand.class, dev.weft.bench.CommBenchCommand.class})
+    subcommands = {StepBenchCommand.class, DpBenchCommand.class, TpBenchCommand.class,
+        dev.weft.parallel.pp.BubbleBenchCommand.class, dev.weft.bench.GemmBenchCommand.class, dev.weft.bench.CommBenchCommand.class})
 public final class BenchCommand implements Runnable {
   @picocli.CommandLine.Spec
   picocli.CommandLine.Model.CommandSpec spec;
