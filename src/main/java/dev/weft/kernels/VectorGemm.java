@@ -39,9 +39,11 @@ public final class VectorGemm implements Gemm {
 
   static final int DEFAULT_MR = 8;
   static final int DEFAULT_NV = 2;
-  static final int DEFAULT_KC = 256;
+  static final int DEFAULT_KC = 768;
   static final int DEFAULT_MC = 256;
   static final int DEFAULT_NC = 4096;
+  static final boolean DEFAULT_DIRECT_A = true;
+  static final int PACK_CHUNK = 64;
   static final long SMALL = 32L * 32 * 32;
 
   private static final int MODE_SET = 0;    // C = acc (beta == 0, first k block: C is never read)
@@ -52,13 +54,19 @@ public final class VectorGemm implements Gemm {
   private static final int BUF_A = 0, BUF_B = 1, BUF_T = 2;
 
   private final int mr, nv, nr, kcMax, mcMax, ncMax;
+  private final boolean directA;
 
   public VectorGemm() {
-    this(DEFAULT_MR, DEFAULT_NV, DEFAULT_KC, DEFAULT_MC, DEFAULT_NC);
+    this(DEFAULT_MR, DEFAULT_NV, DEFAULT_KC, DEFAULT_MC, DEFAULT_NC, DEFAULT_DIRECT_A);
+  }
+
+  VectorGemm(int mr, int nv, int kc, int mc, int nc) {
+    this(mr, nv, kc, mc, nc, DEFAULT_DIRECT_A);
   }
 
   /** Tuning constructor: register tile mr x (nv vectors), and cache block limits. */
-  VectorGemm(int mr, int nv, int kc, int mc, int nc) {
+  VectorGemm(int mr, int nv, int kc, int mc, int nc, boolean directA) {
+    this.directA = directA && ((mr == 8 && nv == 2) || (mr == 6 && nv == 3));
     if (!supported(mr, nv)) throw new IllegalArgumentException("no micro-kernel for " + mr + "x" + nv);
     this.mr = mr;
     this.nv = nv;
@@ -118,7 +126,7 @@ public final class VectorGemm implements Gemm {
         });
         cx.parallelFor(tiles, 1, (from, to) -> {
           float[][] bufs = BUFFERS.get();
-          float[] aPack = grow(bufs, BUF_A, mcStep * kc);
+          float[] aPack = grow(bufs, BUF_A, mr * kc);
           float[] tmp = grow(bufs, BUF_T, mr * nr);
           for (int t = from; t < to; t++) {
             int mi = t / nSplit, ni = t % nSplit;
@@ -126,23 +134,23 @@ public final class VectorGemm implements Gemm {
             int mc = Math.min(mcStep, m - i0);
             int q0 = ni * panelsPerSplit, q1 = Math.min(nPanels, q0 + panelsPerSplit);
             if (q0 >= q1) continue;
-            int mPanels = ceilDiv(mc, mr);
-            for (int ip = 0; ip < mPanels; ip++) packA(transA, a, aOff, lda, pc0, kc, i0 + ip * mr,
-                Math.min(mr, mc - ip * mr), aPack, ip * mr * kc);
-            for (int q = q0; q < q1; q++) {
-              int j = jc0 + q * nr;
-              int cols = Math.min(nr, n - j);
-              int bi = q * nr * kc;
-              for (int ip = 0; ip < mPanels; ip++) {
-                int rows = Math.min(mr, mc - ip * mr);
-                int ci = cOff + (i0 + ip * mr) * ldc + j;
-                int ai = ip * mr * kc;
-                if (rows == mr && cols == nr) {
-                  kernel(kc, aPack, ai, bPack, bi, c, ci, ldc, mode, beta);
+            for (int i = i0; i < i0 + mc; i += mr) {
+              int rows = Math.min(mr, i0 + mc - i);
+              boolean direct = directA && !transA && rows == mr;
+              if (!direct) packA(transA, a, aOff, lda, pc0, kc, i, rows, aPack, 0);
+              for (int q = q0; q < q1; q++) {
+                int j = jc0 + q * nr;
+                int cols = Math.min(nr, n - j);
+                int bi = q * nr * kc;
+                boolean edge = rows < mr || cols < nr;
+                float[] dst = edge ? tmp : c;
+                int dOff = edge ? 0 : cOff + i * ldc + j, dLd = edge ? nr : ldc, dMode = edge ? MODE_SET : mode;
+                if (direct) {
+                  kernelDirect(kc, a, aOff + i * lda + pc0, lda, bPack, bi, dst, dOff, dLd, dMode, beta);
                 } else {
-                  kernel(kc, aPack, ai, bPack, bi, tmp, 0, nr, MODE_SET, 0f);
-                  merge(tmp, rows, cols, c, ci, ldc, mode, beta);
+                  kernel(kc, aPack, 0, bPack, bi, dst, dOff, dLd, dMode, beta);
                 }
+                if (edge) merge(tmp, rows, cols, c, cOff + i * ldc + j, ldc, mode, beta);
               }
             }
           }
@@ -151,7 +159,14 @@ public final class VectorGemm implements Gemm {
     }
   }
 
-  private void kernel(int kc, float[] ap, int ai, float[] bp, int bi, float[] c, int ci, int ldc,
+
+  void kernelDirect(int kc, float[] a, int ai, int lda, float[] bp, int bi, float[] c, int ci, int ldc,
+                    int mode, float beta) {
+    if (mr == 8 && nv == 2) kernel8x2d(kc, a, ai, lda, bp, bi, c, ci, ldc, mode, beta);
+    else kernel6x3d(kc, a, ai, lda, bp, bi, c, ci, ldc, mode, beta);
+  }
+
+  void kernel(int kc, float[] ap, int ai, float[] bp, int bi, float[] c, int ci, int ldc,
                       int mode, float beta) {
     switch (mr * 16 + nv) {
       case 8 * 16 + 2 -> kernel8x2(kc, ap, ai, bp, bi, c, ci, ldc, mode, beta);
@@ -159,17 +174,20 @@ public final class VectorGemm implements Gemm {
       case 6 * 16 + 3 -> kernel6x3(kc, ap, ai, bp, bi, c, ci, ldc, mode, beta);
       case 14 * 16 + 2 -> kernel14x2(kc, ap, ai, bp, bi, c, ci, ldc, mode, beta);
       case 4 * 16 + 4 -> kernel4x4(kc, ap, ai, bp, bi, c, ci, ldc, mode, beta);
+      case 6 * 16 + 4 -> kernel6x4(kc, ap, ai, bp, bi, c, ci, ldc, mode, beta);
+      case 8 * 16 + 3 -> kernel8x3(kc, ap, ai, bp, bi, c, ci, ldc, mode, beta);
+      case 9 * 16 + 3 -> kernel9x3(kc, ap, ai, bp, bi, c, ci, ldc, mode, beta);
+      case 5 * 16 + 4 -> kernel5x4(kc, ap, ai, bp, bi, c, ci, ldc, mode, beta);
       default -> throw new IllegalStateException();
     }
   }
 
   private static boolean supported(int mr, int nv) {
-    return (mr == 8 && nv == 2) || (mr == 12 && nv == 2) || (mr == 6 && nv == 3)
-        || (mr == 14 && nv == 2) || (mr == 4 && nv == 4);
+    return (mr == 8 && nv == 2) || (mr == 12 && nv == 2) || (mr == 6 && nv == 3) || (mr == 14 && nv == 2) || (mr == 4 && nv == 4) || (mr == 6 && nv == 4) || (mr == 8 && nv == 3) || (mr == 9 && nv == 3) || (mr == 5 && nv == 4);
   }
 
   /** Packs op(A)[i0 .. i0+rows, pc .. pc+kc) as one MR-row micro-panel: ap[dst + p*MR + r]; rows >= `rows` are zero. */
-  private void packA(boolean transA, float[] a, int aOff, int lda, int pc, int kc, int i0, int rows,
+  void packA(boolean transA, float[] a, int aOff, int lda, int pc, int kc, int i0, int rows,
                      float[] ap, int dst) {
     final int mr = this.mr;
     if (transA) {
@@ -191,7 +209,7 @@ public final class VectorGemm implements Gemm {
   }
 
   /** Packs NR-column micro-panel q of op(B)[pc .. pc+kc, jc .. jc+nc): bp[q*NR*kc + p*NR + j]; missing columns are zero. */
-  private void packB(boolean transB, float[] b, int bOff, int ldb, int pc, int kc, int jc, int nc, int q,
+  void packB(boolean transB, float[] b, int bOff, int ldb, int pc, int kc, int jc, int nc, int q,
                      float[] bp) {
     final int nr = this.nr;
     int j0 = jc + q * nr;
@@ -204,13 +222,17 @@ public final class VectorGemm implements Gemm {
         if (cols < nr) Arrays.fill(bp, dst + cols, dst + nr, 0f);
       }
     } else {
-      // op(B)[p][j] = B[j][p]: read each stored row contiguously, write with stride NR.
-      for (int cc = 0; cc < cols; cc++) {
-        int src = bOff + (j0 + cc) * ldb + pc;
-        for (int p = 0, d = dst + cc; p < kc; p++, d += nr) bp[d] = b[src + p];
-      }
-      for (int cc = cols; cc < nr; cc++) {
-        for (int p = 0, d = dst + cc; p < kc; p++, d += nr) bp[d] = 0f;
+      // op(B)[p][j] = B[j][p]: a transpose, done in chunks of PACK_CHUNK values of p so that the
+      // destination rows being filled (PACK_CHUNK x NR floats) stay in L1 while every column visits them.
+      for (int p0 = 0; p0 < kc; p0 += PACK_CHUNK) {
+        int p1 = Math.min(kc, p0 + PACK_CHUNK);
+        for (int cc = 0; cc < cols; cc++) {
+          int src = bOff + (j0 + cc) * ldb + pc;
+          for (int p = p0, d = dst + p0 * nr + cc; p < p1; p++, d += nr) bp[d] = b[src + p];
+        }
+        for (int cc = cols; cc < nr; cc++) {
+          for (int p = p0, d = dst + p0 * nr + cc; p < p1; p++, d += nr) bp[d] = 0f;
+        }
       }
     }
   }
@@ -296,19 +318,18 @@ public final class VectorGemm implements Gemm {
     FloatVector c6_0 = FloatVector.zero(S), c6_1 = FloatVector.zero(S);
     FloatVector c7_0 = FloatVector.zero(S), c7_1 = FloatVector.zero(S);
     for (int p = 0; p < kc; p++) {
-      FloatVector b0 = FloatVector.fromArray(S, bp, bi);
-      FloatVector b1 = FloatVector.fromArray(S, bp, bi + 1 * L);
+      int aq = ai + p * 8, bq = bi + p * (2 * L);
+      FloatVector b0 = FloatVector.fromArray(S, bp, bq);
+      FloatVector b1 = FloatVector.fromArray(S, bp, bq + 1 * L);
       FloatVector a;
-      a = FloatVector.broadcast(S, ap[ai]); c0_0 = a.fma(b0, c0_0); c0_1 = a.fma(b1, c0_1);
-      a = FloatVector.broadcast(S, ap[ai + 1]); c1_0 = a.fma(b0, c1_0); c1_1 = a.fma(b1, c1_1);
-      a = FloatVector.broadcast(S, ap[ai + 2]); c2_0 = a.fma(b0, c2_0); c2_1 = a.fma(b1, c2_1);
-      a = FloatVector.broadcast(S, ap[ai + 3]); c3_0 = a.fma(b0, c3_0); c3_1 = a.fma(b1, c3_1);
-      a = FloatVector.broadcast(S, ap[ai + 4]); c4_0 = a.fma(b0, c4_0); c4_1 = a.fma(b1, c4_1);
-      a = FloatVector.broadcast(S, ap[ai + 5]); c5_0 = a.fma(b0, c5_0); c5_1 = a.fma(b1, c5_1);
-      a = FloatVector.broadcast(S, ap[ai + 6]); c6_0 = a.fma(b0, c6_0); c6_1 = a.fma(b1, c6_1);
-      a = FloatVector.broadcast(S, ap[ai + 7]); c7_0 = a.fma(b0, c7_0); c7_1 = a.fma(b1, c7_1);
-      ai += 8;
-      bi += 2 * L;
+      a = FloatVector.broadcast(S, ap[aq]); c0_0 = a.fma(b0, c0_0); c0_1 = a.fma(b1, c0_1);
+      a = FloatVector.broadcast(S, ap[aq + 1]); c1_0 = a.fma(b0, c1_0); c1_1 = a.fma(b1, c1_1);
+      a = FloatVector.broadcast(S, ap[aq + 2]); c2_0 = a.fma(b0, c2_0); c2_1 = a.fma(b1, c2_1);
+      a = FloatVector.broadcast(S, ap[aq + 3]); c3_0 = a.fma(b0, c3_0); c3_1 = a.fma(b1, c3_1);
+      a = FloatVector.broadcast(S, ap[aq + 4]); c4_0 = a.fma(b0, c4_0); c4_1 = a.fma(b1, c4_1);
+      a = FloatVector.broadcast(S, ap[aq + 5]); c5_0 = a.fma(b0, c5_0); c5_1 = a.fma(b1, c5_1);
+      a = FloatVector.broadcast(S, ap[aq + 6]); c6_0 = a.fma(b0, c6_0); c6_1 = a.fma(b1, c6_1);
+      a = FloatVector.broadcast(S, ap[aq + 7]); c7_0 = a.fma(b0, c7_0); c7_1 = a.fma(b1, c7_1);
     }
     { int o = ci;
       store(c0_0, c, o, mode, beta);
@@ -360,23 +381,22 @@ public final class VectorGemm implements Gemm {
     FloatVector c10_0 = FloatVector.zero(S), c10_1 = FloatVector.zero(S);
     FloatVector c11_0 = FloatVector.zero(S), c11_1 = FloatVector.zero(S);
     for (int p = 0; p < kc; p++) {
-      FloatVector b0 = FloatVector.fromArray(S, bp, bi);
-      FloatVector b1 = FloatVector.fromArray(S, bp, bi + 1 * L);
+      int aq = ai + p * 12, bq = bi + p * (2 * L);
+      FloatVector b0 = FloatVector.fromArray(S, bp, bq);
+      FloatVector b1 = FloatVector.fromArray(S, bp, bq + 1 * L);
       FloatVector a;
-      a = FloatVector.broadcast(S, ap[ai]); c0_0 = a.fma(b0, c0_0); c0_1 = a.fma(b1, c0_1);
-      a = FloatVector.broadcast(S, ap[ai + 1]); c1_0 = a.fma(b0, c1_0); c1_1 = a.fma(b1, c1_1);
-      a = FloatVector.broadcast(S, ap[ai + 2]); c2_0 = a.fma(b0, c2_0); c2_1 = a.fma(b1, c2_1);
-      a = FloatVector.broadcast(S, ap[ai + 3]); c3_0 = a.fma(b0, c3_0); c3_1 = a.fma(b1, c3_1);
-      a = FloatVector.broadcast(S, ap[ai + 4]); c4_0 = a.fma(b0, c4_0); c4_1 = a.fma(b1, c4_1);
-      a = FloatVector.broadcast(S, ap[ai + 5]); c5_0 = a.fma(b0, c5_0); c5_1 = a.fma(b1, c5_1);
-      a = FloatVector.broadcast(S, ap[ai + 6]); c6_0 = a.fma(b0, c6_0); c6_1 = a.fma(b1, c6_1);
-      a = FloatVector.broadcast(S, ap[ai + 7]); c7_0 = a.fma(b0, c7_0); c7_1 = a.fma(b1, c7_1);
-      a = FloatVector.broadcast(S, ap[ai + 8]); c8_0 = a.fma(b0, c8_0); c8_1 = a.fma(b1, c8_1);
-      a = FloatVector.broadcast(S, ap[ai + 9]); c9_0 = a.fma(b0, c9_0); c9_1 = a.fma(b1, c9_1);
-      a = FloatVector.broadcast(S, ap[ai + 10]); c10_0 = a.fma(b0, c10_0); c10_1 = a.fma(b1, c10_1);
-      a = FloatVector.broadcast(S, ap[ai + 11]); c11_0 = a.fma(b0, c11_0); c11_1 = a.fma(b1, c11_1);
-      ai += 12;
-      bi += 2 * L;
+      a = FloatVector.broadcast(S, ap[aq]); c0_0 = a.fma(b0, c0_0); c0_1 = a.fma(b1, c0_1);
+      a = FloatVector.broadcast(S, ap[aq + 1]); c1_0 = a.fma(b0, c1_0); c1_1 = a.fma(b1, c1_1);
+      a = FloatVector.broadcast(S, ap[aq + 2]); c2_0 = a.fma(b0, c2_0); c2_1 = a.fma(b1, c2_1);
+      a = FloatVector.broadcast(S, ap[aq + 3]); c3_0 = a.fma(b0, c3_0); c3_1 = a.fma(b1, c3_1);
+      a = FloatVector.broadcast(S, ap[aq + 4]); c4_0 = a.fma(b0, c4_0); c4_1 = a.fma(b1, c4_1);
+      a = FloatVector.broadcast(S, ap[aq + 5]); c5_0 = a.fma(b0, c5_0); c5_1 = a.fma(b1, c5_1);
+      a = FloatVector.broadcast(S, ap[aq + 6]); c6_0 = a.fma(b0, c6_0); c6_1 = a.fma(b1, c6_1);
+      a = FloatVector.broadcast(S, ap[aq + 7]); c7_0 = a.fma(b0, c7_0); c7_1 = a.fma(b1, c7_1);
+      a = FloatVector.broadcast(S, ap[aq + 8]); c8_0 = a.fma(b0, c8_0); c8_1 = a.fma(b1, c8_1);
+      a = FloatVector.broadcast(S, ap[aq + 9]); c9_0 = a.fma(b0, c9_0); c9_1 = a.fma(b1, c9_1);
+      a = FloatVector.broadcast(S, ap[aq + 10]); c10_0 = a.fma(b0, c10_0); c10_1 = a.fma(b1, c10_1);
+      a = FloatVector.broadcast(S, ap[aq + 11]); c11_0 = a.fma(b0, c11_0); c11_1 = a.fma(b1, c11_1);
     }
     { int o = ci;
       store(c0_0, c, o, mode, beta);
@@ -438,18 +458,17 @@ public final class VectorGemm implements Gemm {
     FloatVector c4_0 = FloatVector.zero(S), c4_1 = FloatVector.zero(S), c4_2 = FloatVector.zero(S);
     FloatVector c5_0 = FloatVector.zero(S), c5_1 = FloatVector.zero(S), c5_2 = FloatVector.zero(S);
     for (int p = 0; p < kc; p++) {
-      FloatVector b0 = FloatVector.fromArray(S, bp, bi);
-      FloatVector b1 = FloatVector.fromArray(S, bp, bi + 1 * L);
-      FloatVector b2 = FloatVector.fromArray(S, bp, bi + 2 * L);
+      int aq = ai + p * 6, bq = bi + p * (3 * L);
+      FloatVector b0 = FloatVector.fromArray(S, bp, bq);
+      FloatVector b1 = FloatVector.fromArray(S, bp, bq + 1 * L);
+      FloatVector b2 = FloatVector.fromArray(S, bp, bq + 2 * L);
       FloatVector a;
-      a = FloatVector.broadcast(S, ap[ai]); c0_0 = a.fma(b0, c0_0); c0_1 = a.fma(b1, c0_1); c0_2 = a.fma(b2, c0_2);
-      a = FloatVector.broadcast(S, ap[ai + 1]); c1_0 = a.fma(b0, c1_0); c1_1 = a.fma(b1, c1_1); c1_2 = a.fma(b2, c1_2);
-      a = FloatVector.broadcast(S, ap[ai + 2]); c2_0 = a.fma(b0, c2_0); c2_1 = a.fma(b1, c2_1); c2_2 = a.fma(b2, c2_2);
-      a = FloatVector.broadcast(S, ap[ai + 3]); c3_0 = a.fma(b0, c3_0); c3_1 = a.fma(b1, c3_1); c3_2 = a.fma(b2, c3_2);
-      a = FloatVector.broadcast(S, ap[ai + 4]); c4_0 = a.fma(b0, c4_0); c4_1 = a.fma(b1, c4_1); c4_2 = a.fma(b2, c4_2);
-      a = FloatVector.broadcast(S, ap[ai + 5]); c5_0 = a.fma(b0, c5_0); c5_1 = a.fma(b1, c5_1); c5_2 = a.fma(b2, c5_2);
-      ai += 6;
-      bi += 3 * L;
+      a = FloatVector.broadcast(S, ap[aq]); c0_0 = a.fma(b0, c0_0); c0_1 = a.fma(b1, c0_1); c0_2 = a.fma(b2, c0_2);
+      a = FloatVector.broadcast(S, ap[aq + 1]); c1_0 = a.fma(b0, c1_0); c1_1 = a.fma(b1, c1_1); c1_2 = a.fma(b2, c1_2);
+      a = FloatVector.broadcast(S, ap[aq + 2]); c2_0 = a.fma(b0, c2_0); c2_1 = a.fma(b1, c2_1); c2_2 = a.fma(b2, c2_2);
+      a = FloatVector.broadcast(S, ap[aq + 3]); c3_0 = a.fma(b0, c3_0); c3_1 = a.fma(b1, c3_1); c3_2 = a.fma(b2, c3_2);
+      a = FloatVector.broadcast(S, ap[aq + 4]); c4_0 = a.fma(b0, c4_0); c4_1 = a.fma(b1, c4_1); c4_2 = a.fma(b2, c4_2);
+      a = FloatVector.broadcast(S, ap[aq + 5]); c5_0 = a.fma(b0, c5_0); c5_1 = a.fma(b1, c5_1); c5_2 = a.fma(b2, c5_2);
     }
     { int o = ci;
       store(c0_0, c, o, mode, beta);
@@ -501,25 +520,24 @@ public final class VectorGemm implements Gemm {
     FloatVector c12_0 = FloatVector.zero(S), c12_1 = FloatVector.zero(S);
     FloatVector c13_0 = FloatVector.zero(S), c13_1 = FloatVector.zero(S);
     for (int p = 0; p < kc; p++) {
-      FloatVector b0 = FloatVector.fromArray(S, bp, bi);
-      FloatVector b1 = FloatVector.fromArray(S, bp, bi + 1 * L);
+      int aq = ai + p * 14, bq = bi + p * (2 * L);
+      FloatVector b0 = FloatVector.fromArray(S, bp, bq);
+      FloatVector b1 = FloatVector.fromArray(S, bp, bq + 1 * L);
       FloatVector a;
-      a = FloatVector.broadcast(S, ap[ai]); c0_0 = a.fma(b0, c0_0); c0_1 = a.fma(b1, c0_1);
-      a = FloatVector.broadcast(S, ap[ai + 1]); c1_0 = a.fma(b0, c1_0); c1_1 = a.fma(b1, c1_1);
-      a = FloatVector.broadcast(S, ap[ai + 2]); c2_0 = a.fma(b0, c2_0); c2_1 = a.fma(b1, c2_1);
-      a = FloatVector.broadcast(S, ap[ai + 3]); c3_0 = a.fma(b0, c3_0); c3_1 = a.fma(b1, c3_1);
-      a = FloatVector.broadcast(S, ap[ai + 4]); c4_0 = a.fma(b0, c4_0); c4_1 = a.fma(b1, c4_1);
-      a = FloatVector.broadcast(S, ap[ai + 5]); c5_0 = a.fma(b0, c5_0); c5_1 = a.fma(b1, c5_1);
-      a = FloatVector.broadcast(S, ap[ai + 6]); c6_0 = a.fma(b0, c6_0); c6_1 = a.fma(b1, c6_1);
-      a = FloatVector.broadcast(S, ap[ai + 7]); c7_0 = a.fma(b0, c7_0); c7_1 = a.fma(b1, c7_1);
-      a = FloatVector.broadcast(S, ap[ai + 8]); c8_0 = a.fma(b0, c8_0); c8_1 = a.fma(b1, c8_1);
-      a = FloatVector.broadcast(S, ap[ai + 9]); c9_0 = a.fma(b0, c9_0); c9_1 = a.fma(b1, c9_1);
-      a = FloatVector.broadcast(S, ap[ai + 10]); c10_0 = a.fma(b0, c10_0); c10_1 = a.fma(b1, c10_1);
-      a = FloatVector.broadcast(S, ap[ai + 11]); c11_0 = a.fma(b0, c11_0); c11_1 = a.fma(b1, c11_1);
-      a = FloatVector.broadcast(S, ap[ai + 12]); c12_0 = a.fma(b0, c12_0); c12_1 = a.fma(b1, c12_1);
-      a = FloatVector.broadcast(S, ap[ai + 13]); c13_0 = a.fma(b0, c13_0); c13_1 = a.fma(b1, c13_1);
-      ai += 14;
-      bi += 2 * L;
+      a = FloatVector.broadcast(S, ap[aq]); c0_0 = a.fma(b0, c0_0); c0_1 = a.fma(b1, c0_1);
+      a = FloatVector.broadcast(S, ap[aq + 1]); c1_0 = a.fma(b0, c1_0); c1_1 = a.fma(b1, c1_1);
+      a = FloatVector.broadcast(S, ap[aq + 2]); c2_0 = a.fma(b0, c2_0); c2_1 = a.fma(b1, c2_1);
+      a = FloatVector.broadcast(S, ap[aq + 3]); c3_0 = a.fma(b0, c3_0); c3_1 = a.fma(b1, c3_1);
+      a = FloatVector.broadcast(S, ap[aq + 4]); c4_0 = a.fma(b0, c4_0); c4_1 = a.fma(b1, c4_1);
+      a = FloatVector.broadcast(S, ap[aq + 5]); c5_0 = a.fma(b0, c5_0); c5_1 = a.fma(b1, c5_1);
+      a = FloatVector.broadcast(S, ap[aq + 6]); c6_0 = a.fma(b0, c6_0); c6_1 = a.fma(b1, c6_1);
+      a = FloatVector.broadcast(S, ap[aq + 7]); c7_0 = a.fma(b0, c7_0); c7_1 = a.fma(b1, c7_1);
+      a = FloatVector.broadcast(S, ap[aq + 8]); c8_0 = a.fma(b0, c8_0); c8_1 = a.fma(b1, c8_1);
+      a = FloatVector.broadcast(S, ap[aq + 9]); c9_0 = a.fma(b0, c9_0); c9_1 = a.fma(b1, c9_1);
+      a = FloatVector.broadcast(S, ap[aq + 10]); c10_0 = a.fma(b0, c10_0); c10_1 = a.fma(b1, c10_1);
+      a = FloatVector.broadcast(S, ap[aq + 11]); c11_0 = a.fma(b0, c11_0); c11_1 = a.fma(b1, c11_1);
+      a = FloatVector.broadcast(S, ap[aq + 12]); c12_0 = a.fma(b0, c12_0); c12_1 = a.fma(b1, c12_1);
+      a = FloatVector.broadcast(S, ap[aq + 13]); c13_0 = a.fma(b0, c13_0); c13_1 = a.fma(b1, c13_1);
     }
     { int o = ci;
       store(c0_0, c, o, mode, beta);
@@ -587,17 +605,16 @@ public final class VectorGemm implements Gemm {
     FloatVector c2_0 = FloatVector.zero(S), c2_1 = FloatVector.zero(S), c2_2 = FloatVector.zero(S), c2_3 = FloatVector.zero(S);
     FloatVector c3_0 = FloatVector.zero(S), c3_1 = FloatVector.zero(S), c3_2 = FloatVector.zero(S), c3_3 = FloatVector.zero(S);
     for (int p = 0; p < kc; p++) {
-      FloatVector b0 = FloatVector.fromArray(S, bp, bi);
-      FloatVector b1 = FloatVector.fromArray(S, bp, bi + 1 * L);
-      FloatVector b2 = FloatVector.fromArray(S, bp, bi + 2 * L);
-      FloatVector b3 = FloatVector.fromArray(S, bp, bi + 3 * L);
+      int aq = ai + p * 4, bq = bi + p * (4 * L);
+      FloatVector b0 = FloatVector.fromArray(S, bp, bq);
+      FloatVector b1 = FloatVector.fromArray(S, bp, bq + 1 * L);
+      FloatVector b2 = FloatVector.fromArray(S, bp, bq + 2 * L);
+      FloatVector b3 = FloatVector.fromArray(S, bp, bq + 3 * L);
       FloatVector a;
-      a = FloatVector.broadcast(S, ap[ai]); c0_0 = a.fma(b0, c0_0); c0_1 = a.fma(b1, c0_1); c0_2 = a.fma(b2, c0_2); c0_3 = a.fma(b3, c0_3);
-      a = FloatVector.broadcast(S, ap[ai + 1]); c1_0 = a.fma(b0, c1_0); c1_1 = a.fma(b1, c1_1); c1_2 = a.fma(b2, c1_2); c1_3 = a.fma(b3, c1_3);
-      a = FloatVector.broadcast(S, ap[ai + 2]); c2_0 = a.fma(b0, c2_0); c2_1 = a.fma(b1, c2_1); c2_2 = a.fma(b2, c2_2); c2_3 = a.fma(b3, c2_3);
-      a = FloatVector.broadcast(S, ap[ai + 3]); c3_0 = a.fma(b0, c3_0); c3_1 = a.fma(b1, c3_1); c3_2 = a.fma(b2, c3_2); c3_3 = a.fma(b3, c3_3);
-      ai += 4;
-      bi += 4 * L;
+      a = FloatVector.broadcast(S, ap[aq]); c0_0 = a.fma(b0, c0_0); c0_1 = a.fma(b1, c0_1); c0_2 = a.fma(b2, c0_2); c0_3 = a.fma(b3, c0_3);
+      a = FloatVector.broadcast(S, ap[aq + 1]); c1_0 = a.fma(b0, c1_0); c1_1 = a.fma(b1, c1_1); c1_2 = a.fma(b2, c1_2); c1_3 = a.fma(b3, c1_3);
+      a = FloatVector.broadcast(S, ap[aq + 2]); c2_0 = a.fma(b0, c2_0); c2_1 = a.fma(b1, c2_1); c2_2 = a.fma(b2, c2_2); c2_3 = a.fma(b3, c2_3);
+      a = FloatVector.broadcast(S, ap[aq + 3]); c3_0 = a.fma(b0, c3_0); c3_1 = a.fma(b1, c3_1); c3_2 = a.fma(b2, c3_2); c3_3 = a.fma(b3, c3_3);
     }
     { int o = ci;
       store(c0_0, c, o, mode, beta);
@@ -625,4 +642,375 @@ public final class VectorGemm implements Gemm {
     }
   }
 
+  /** 6 rows x 4 vectors register tile: 24 accumulators. */
+  private static void kernel6x4(int kc, float[] ap, int ai, float[] bp, int bi,
+                             float[] c, int ci, int ldc, int mode, float beta) {
+    FloatVector c0_0 = FloatVector.zero(S), c0_1 = FloatVector.zero(S), c0_2 = FloatVector.zero(S), c0_3 = FloatVector.zero(S);
+    FloatVector c1_0 = FloatVector.zero(S), c1_1 = FloatVector.zero(S), c1_2 = FloatVector.zero(S), c1_3 = FloatVector.zero(S);
+    FloatVector c2_0 = FloatVector.zero(S), c2_1 = FloatVector.zero(S), c2_2 = FloatVector.zero(S), c2_3 = FloatVector.zero(S);
+    FloatVector c3_0 = FloatVector.zero(S), c3_1 = FloatVector.zero(S), c3_2 = FloatVector.zero(S), c3_3 = FloatVector.zero(S);
+    FloatVector c4_0 = FloatVector.zero(S), c4_1 = FloatVector.zero(S), c4_2 = FloatVector.zero(S), c4_3 = FloatVector.zero(S);
+    FloatVector c5_0 = FloatVector.zero(S), c5_1 = FloatVector.zero(S), c5_2 = FloatVector.zero(S), c5_3 = FloatVector.zero(S);
+    for (int p = 0; p < kc; p++) {
+      int aq = ai + p * 6, bq = bi + p * (4 * L);
+      FloatVector b0 = FloatVector.fromArray(S, bp, bq);
+      FloatVector b1 = FloatVector.fromArray(S, bp, bq + 1 * L);
+      FloatVector b2 = FloatVector.fromArray(S, bp, bq + 2 * L);
+      FloatVector b3 = FloatVector.fromArray(S, bp, bq + 3 * L);
+      FloatVector a;
+      a = FloatVector.broadcast(S, ap[aq]); c0_0 = a.fma(b0, c0_0); c0_1 = a.fma(b1, c0_1); c0_2 = a.fma(b2, c0_2); c0_3 = a.fma(b3, c0_3);
+      a = FloatVector.broadcast(S, ap[aq + 1]); c1_0 = a.fma(b0, c1_0); c1_1 = a.fma(b1, c1_1); c1_2 = a.fma(b2, c1_2); c1_3 = a.fma(b3, c1_3);
+      a = FloatVector.broadcast(S, ap[aq + 2]); c2_0 = a.fma(b0, c2_0); c2_1 = a.fma(b1, c2_1); c2_2 = a.fma(b2, c2_2); c2_3 = a.fma(b3, c2_3);
+      a = FloatVector.broadcast(S, ap[aq + 3]); c3_0 = a.fma(b0, c3_0); c3_1 = a.fma(b1, c3_1); c3_2 = a.fma(b2, c3_2); c3_3 = a.fma(b3, c3_3);
+      a = FloatVector.broadcast(S, ap[aq + 4]); c4_0 = a.fma(b0, c4_0); c4_1 = a.fma(b1, c4_1); c4_2 = a.fma(b2, c4_2); c4_3 = a.fma(b3, c4_3);
+      a = FloatVector.broadcast(S, ap[aq + 5]); c5_0 = a.fma(b0, c5_0); c5_1 = a.fma(b1, c5_1); c5_2 = a.fma(b2, c5_2); c5_3 = a.fma(b3, c5_3);
+    }
+    { int o = ci;
+      store(c0_0, c, o, mode, beta);
+      store(c0_1, c, o + 1 * L, mode, beta);
+      store(c0_2, c, o + 2 * L, mode, beta);
+      store(c0_3, c, o + 3 * L, mode, beta);
+    }
+    { int o = ci + 1 * ldc;
+      store(c1_0, c, o, mode, beta);
+      store(c1_1, c, o + 1 * L, mode, beta);
+      store(c1_2, c, o + 2 * L, mode, beta);
+      store(c1_3, c, o + 3 * L, mode, beta);
+    }
+    { int o = ci + 2 * ldc;
+      store(c2_0, c, o, mode, beta);
+      store(c2_1, c, o + 1 * L, mode, beta);
+      store(c2_2, c, o + 2 * L, mode, beta);
+      store(c2_3, c, o + 3 * L, mode, beta);
+    }
+    { int o = ci + 3 * ldc;
+      store(c3_0, c, o, mode, beta);
+      store(c3_1, c, o + 1 * L, mode, beta);
+      store(c3_2, c, o + 2 * L, mode, beta);
+      store(c3_3, c, o + 3 * L, mode, beta);
+    }
+    { int o = ci + 4 * ldc;
+      store(c4_0, c, o, mode, beta);
+      store(c4_1, c, o + 1 * L, mode, beta);
+      store(c4_2, c, o + 2 * L, mode, beta);
+      store(c4_3, c, o + 3 * L, mode, beta);
+    }
+    { int o = ci + 5 * ldc;
+      store(c5_0, c, o, mode, beta);
+      store(c5_1, c, o + 1 * L, mode, beta);
+      store(c5_2, c, o + 2 * L, mode, beta);
+      store(c5_3, c, o + 3 * L, mode, beta);
+    }
+  }
+
+  /** 8 rows x 3 vectors register tile: 24 accumulators. */
+  private static void kernel8x3(int kc, float[] ap, int ai, float[] bp, int bi,
+                             float[] c, int ci, int ldc, int mode, float beta) {
+    FloatVector c0_0 = FloatVector.zero(S), c0_1 = FloatVector.zero(S), c0_2 = FloatVector.zero(S);
+    FloatVector c1_0 = FloatVector.zero(S), c1_1 = FloatVector.zero(S), c1_2 = FloatVector.zero(S);
+    FloatVector c2_0 = FloatVector.zero(S), c2_1 = FloatVector.zero(S), c2_2 = FloatVector.zero(S);
+    FloatVector c3_0 = FloatVector.zero(S), c3_1 = FloatVector.zero(S), c3_2 = FloatVector.zero(S);
+    FloatVector c4_0 = FloatVector.zero(S), c4_1 = FloatVector.zero(S), c4_2 = FloatVector.zero(S);
+    FloatVector c5_0 = FloatVector.zero(S), c5_1 = FloatVector.zero(S), c5_2 = FloatVector.zero(S);
+    FloatVector c6_0 = FloatVector.zero(S), c6_1 = FloatVector.zero(S), c6_2 = FloatVector.zero(S);
+    FloatVector c7_0 = FloatVector.zero(S), c7_1 = FloatVector.zero(S), c7_2 = FloatVector.zero(S);
+    for (int p = 0; p < kc; p++) {
+      int aq = ai + p * 8, bq = bi + p * (3 * L);
+      FloatVector b0 = FloatVector.fromArray(S, bp, bq);
+      FloatVector b1 = FloatVector.fromArray(S, bp, bq + 1 * L);
+      FloatVector b2 = FloatVector.fromArray(S, bp, bq + 2 * L);
+      FloatVector a;
+      a = FloatVector.broadcast(S, ap[aq]); c0_0 = a.fma(b0, c0_0); c0_1 = a.fma(b1, c0_1); c0_2 = a.fma(b2, c0_2);
+      a = FloatVector.broadcast(S, ap[aq + 1]); c1_0 = a.fma(b0, c1_0); c1_1 = a.fma(b1, c1_1); c1_2 = a.fma(b2, c1_2);
+      a = FloatVector.broadcast(S, ap[aq + 2]); c2_0 = a.fma(b0, c2_0); c2_1 = a.fma(b1, c2_1); c2_2 = a.fma(b2, c2_2);
+      a = FloatVector.broadcast(S, ap[aq + 3]); c3_0 = a.fma(b0, c3_0); c3_1 = a.fma(b1, c3_1); c3_2 = a.fma(b2, c3_2);
+      a = FloatVector.broadcast(S, ap[aq + 4]); c4_0 = a.fma(b0, c4_0); c4_1 = a.fma(b1, c4_1); c4_2 = a.fma(b2, c4_2);
+      a = FloatVector.broadcast(S, ap[aq + 5]); c5_0 = a.fma(b0, c5_0); c5_1 = a.fma(b1, c5_1); c5_2 = a.fma(b2, c5_2);
+      a = FloatVector.broadcast(S, ap[aq + 6]); c6_0 = a.fma(b0, c6_0); c6_1 = a.fma(b1, c6_1); c6_2 = a.fma(b2, c6_2);
+      a = FloatVector.broadcast(S, ap[aq + 7]); c7_0 = a.fma(b0, c7_0); c7_1 = a.fma(b1, c7_1); c7_2 = a.fma(b2, c7_2);
+    }
+    { int o = ci;
+      store(c0_0, c, o, mode, beta);
+      store(c0_1, c, o + 1 * L, mode, beta);
+      store(c0_2, c, o + 2 * L, mode, beta);
+    }
+    { int o = ci + 1 * ldc;
+      store(c1_0, c, o, mode, beta);
+      store(c1_1, c, o + 1 * L, mode, beta);
+      store(c1_2, c, o + 2 * L, mode, beta);
+    }
+    { int o = ci + 2 * ldc;
+      store(c2_0, c, o, mode, beta);
+      store(c2_1, c, o + 1 * L, mode, beta);
+      store(c2_2, c, o + 2 * L, mode, beta);
+    }
+    { int o = ci + 3 * ldc;
+      store(c3_0, c, o, mode, beta);
+      store(c3_1, c, o + 1 * L, mode, beta);
+      store(c3_2, c, o + 2 * L, mode, beta);
+    }
+    { int o = ci + 4 * ldc;
+      store(c4_0, c, o, mode, beta);
+      store(c4_1, c, o + 1 * L, mode, beta);
+      store(c4_2, c, o + 2 * L, mode, beta);
+    }
+    { int o = ci + 5 * ldc;
+      store(c5_0, c, o, mode, beta);
+      store(c5_1, c, o + 1 * L, mode, beta);
+      store(c5_2, c, o + 2 * L, mode, beta);
+    }
+    { int o = ci + 6 * ldc;
+      store(c6_0, c, o, mode, beta);
+      store(c6_1, c, o + 1 * L, mode, beta);
+      store(c6_2, c, o + 2 * L, mode, beta);
+    }
+    { int o = ci + 7 * ldc;
+      store(c7_0, c, o, mode, beta);
+      store(c7_1, c, o + 1 * L, mode, beta);
+      store(c7_2, c, o + 2 * L, mode, beta);
+    }
+  }
+
+  /** 9 rows x 3 vectors register tile: 27 accumulators. */
+  private static void kernel9x3(int kc, float[] ap, int ai, float[] bp, int bi,
+                             float[] c, int ci, int ldc, int mode, float beta) {
+    FloatVector c0_0 = FloatVector.zero(S), c0_1 = FloatVector.zero(S), c0_2 = FloatVector.zero(S);
+    FloatVector c1_0 = FloatVector.zero(S), c1_1 = FloatVector.zero(S), c1_2 = FloatVector.zero(S);
+    FloatVector c2_0 = FloatVector.zero(S), c2_1 = FloatVector.zero(S), c2_2 = FloatVector.zero(S);
+    FloatVector c3_0 = FloatVector.zero(S), c3_1 = FloatVector.zero(S), c3_2 = FloatVector.zero(S);
+    FloatVector c4_0 = FloatVector.zero(S), c4_1 = FloatVector.zero(S), c4_2 = FloatVector.zero(S);
+    FloatVector c5_0 = FloatVector.zero(S), c5_1 = FloatVector.zero(S), c5_2 = FloatVector.zero(S);
+    FloatVector c6_0 = FloatVector.zero(S), c6_1 = FloatVector.zero(S), c6_2 = FloatVector.zero(S);
+    FloatVector c7_0 = FloatVector.zero(S), c7_1 = FloatVector.zero(S), c7_2 = FloatVector.zero(S);
+    FloatVector c8_0 = FloatVector.zero(S), c8_1 = FloatVector.zero(S), c8_2 = FloatVector.zero(S);
+    for (int p = 0; p < kc; p++) {
+      int aq = ai + p * 9, bq = bi + p * (3 * L);
+      FloatVector b0 = FloatVector.fromArray(S, bp, bq);
+      FloatVector b1 = FloatVector.fromArray(S, bp, bq + 1 * L);
+      FloatVector b2 = FloatVector.fromArray(S, bp, bq + 2 * L);
+      FloatVector a;
+      a = FloatVector.broadcast(S, ap[aq]); c0_0 = a.fma(b0, c0_0); c0_1 = a.fma(b1, c0_1); c0_2 = a.fma(b2, c0_2);
+      a = FloatVector.broadcast(S, ap[aq + 1]); c1_0 = a.fma(b0, c1_0); c1_1 = a.fma(b1, c1_1); c1_2 = a.fma(b2, c1_2);
+      a = FloatVector.broadcast(S, ap[aq + 2]); c2_0 = a.fma(b0, c2_0); c2_1 = a.fma(b1, c2_1); c2_2 = a.fma(b2, c2_2);
+      a = FloatVector.broadcast(S, ap[aq + 3]); c3_0 = a.fma(b0, c3_0); c3_1 = a.fma(b1, c3_1); c3_2 = a.fma(b2, c3_2);
+      a = FloatVector.broadcast(S, ap[aq + 4]); c4_0 = a.fma(b0, c4_0); c4_1 = a.fma(b1, c4_1); c4_2 = a.fma(b2, c4_2);
+      a = FloatVector.broadcast(S, ap[aq + 5]); c5_0 = a.fma(b0, c5_0); c5_1 = a.fma(b1, c5_1); c5_2 = a.fma(b2, c5_2);
+      a = FloatVector.broadcast(S, ap[aq + 6]); c6_0 = a.fma(b0, c6_0); c6_1 = a.fma(b1, c6_1); c6_2 = a.fma(b2, c6_2);
+      a = FloatVector.broadcast(S, ap[aq + 7]); c7_0 = a.fma(b0, c7_0); c7_1 = a.fma(b1, c7_1); c7_2 = a.fma(b2, c7_2);
+      a = FloatVector.broadcast(S, ap[aq + 8]); c8_0 = a.fma(b0, c8_0); c8_1 = a.fma(b1, c8_1); c8_2 = a.fma(b2, c8_2);
+    }
+    { int o = ci;
+      store(c0_0, c, o, mode, beta);
+      store(c0_1, c, o + 1 * L, mode, beta);
+      store(c0_2, c, o + 2 * L, mode, beta);
+    }
+    { int o = ci + 1 * ldc;
+      store(c1_0, c, o, mode, beta);
+      store(c1_1, c, o + 1 * L, mode, beta);
+      store(c1_2, c, o + 2 * L, mode, beta);
+    }
+    { int o = ci + 2 * ldc;
+      store(c2_0, c, o, mode, beta);
+      store(c2_1, c, o + 1 * L, mode, beta);
+      store(c2_2, c, o + 2 * L, mode, beta);
+    }
+    { int o = ci + 3 * ldc;
+      store(c3_0, c, o, mode, beta);
+      store(c3_1, c, o + 1 * L, mode, beta);
+      store(c3_2, c, o + 2 * L, mode, beta);
+    }
+    { int o = ci + 4 * ldc;
+      store(c4_0, c, o, mode, beta);
+      store(c4_1, c, o + 1 * L, mode, beta);
+      store(c4_2, c, o + 2 * L, mode, beta);
+    }
+    { int o = ci + 5 * ldc;
+      store(c5_0, c, o, mode, beta);
+      store(c5_1, c, o + 1 * L, mode, beta);
+      store(c5_2, c, o + 2 * L, mode, beta);
+    }
+    { int o = ci + 6 * ldc;
+      store(c6_0, c, o, mode, beta);
+      store(c6_1, c, o + 1 * L, mode, beta);
+      store(c6_2, c, o + 2 * L, mode, beta);
+    }
+    { int o = ci + 7 * ldc;
+      store(c7_0, c, o, mode, beta);
+      store(c7_1, c, o + 1 * L, mode, beta);
+      store(c7_2, c, o + 2 * L, mode, beta);
+    }
+    { int o = ci + 8 * ldc;
+      store(c8_0, c, o, mode, beta);
+      store(c8_1, c, o + 1 * L, mode, beta);
+      store(c8_2, c, o + 2 * L, mode, beta);
+    }
+  }
+
+  /** 5 rows x 4 vectors register tile: 20 accumulators. */
+  private static void kernel5x4(int kc, float[] ap, int ai, float[] bp, int bi,
+                             float[] c, int ci, int ldc, int mode, float beta) {
+    FloatVector c0_0 = FloatVector.zero(S), c0_1 = FloatVector.zero(S), c0_2 = FloatVector.zero(S), c0_3 = FloatVector.zero(S);
+    FloatVector c1_0 = FloatVector.zero(S), c1_1 = FloatVector.zero(S), c1_2 = FloatVector.zero(S), c1_3 = FloatVector.zero(S);
+    FloatVector c2_0 = FloatVector.zero(S), c2_1 = FloatVector.zero(S), c2_2 = FloatVector.zero(S), c2_3 = FloatVector.zero(S);
+    FloatVector c3_0 = FloatVector.zero(S), c3_1 = FloatVector.zero(S), c3_2 = FloatVector.zero(S), c3_3 = FloatVector.zero(S);
+    FloatVector c4_0 = FloatVector.zero(S), c4_1 = FloatVector.zero(S), c4_2 = FloatVector.zero(S), c4_3 = FloatVector.zero(S);
+    for (int p = 0; p < kc; p++) {
+      int aq = ai + p * 5, bq = bi + p * (4 * L);
+      FloatVector b0 = FloatVector.fromArray(S, bp, bq);
+      FloatVector b1 = FloatVector.fromArray(S, bp, bq + 1 * L);
+      FloatVector b2 = FloatVector.fromArray(S, bp, bq + 2 * L);
+      FloatVector b3 = FloatVector.fromArray(S, bp, bq + 3 * L);
+      FloatVector a;
+      a = FloatVector.broadcast(S, ap[aq]); c0_0 = a.fma(b0, c0_0); c0_1 = a.fma(b1, c0_1); c0_2 = a.fma(b2, c0_2); c0_3 = a.fma(b3, c0_3);
+      a = FloatVector.broadcast(S, ap[aq + 1]); c1_0 = a.fma(b0, c1_0); c1_1 = a.fma(b1, c1_1); c1_2 = a.fma(b2, c1_2); c1_3 = a.fma(b3, c1_3);
+      a = FloatVector.broadcast(S, ap[aq + 2]); c2_0 = a.fma(b0, c2_0); c2_1 = a.fma(b1, c2_1); c2_2 = a.fma(b2, c2_2); c2_3 = a.fma(b3, c2_3);
+      a = FloatVector.broadcast(S, ap[aq + 3]); c3_0 = a.fma(b0, c3_0); c3_1 = a.fma(b1, c3_1); c3_2 = a.fma(b2, c3_2); c3_3 = a.fma(b3, c3_3);
+      a = FloatVector.broadcast(S, ap[aq + 4]); c4_0 = a.fma(b0, c4_0); c4_1 = a.fma(b1, c4_1); c4_2 = a.fma(b2, c4_2); c4_3 = a.fma(b3, c4_3);
+    }
+    { int o = ci;
+      store(c0_0, c, o, mode, beta);
+      store(c0_1, c, o + 1 * L, mode, beta);
+      store(c0_2, c, o + 2 * L, mode, beta);
+      store(c0_3, c, o + 3 * L, mode, beta);
+    }
+    { int o = ci + 1 * ldc;
+      store(c1_0, c, o, mode, beta);
+      store(c1_1, c, o + 1 * L, mode, beta);
+      store(c1_2, c, o + 2 * L, mode, beta);
+      store(c1_3, c, o + 3 * L, mode, beta);
+    }
+    { int o = ci + 2 * ldc;
+      store(c2_0, c, o, mode, beta);
+      store(c2_1, c, o + 1 * L, mode, beta);
+      store(c2_2, c, o + 2 * L, mode, beta);
+      store(c2_3, c, o + 3 * L, mode, beta);
+    }
+    { int o = ci + 3 * ldc;
+      store(c3_0, c, o, mode, beta);
+      store(c3_1, c, o + 1 * L, mode, beta);
+      store(c3_2, c, o + 2 * L, mode, beta);
+      store(c3_3, c, o + 3 * L, mode, beta);
+    }
+    { int o = ci + 4 * ldc;
+      store(c4_0, c, o, mode, beta);
+      store(c4_1, c, o + 1 * L, mode, beta);
+      store(c4_2, c, o + 2 * L, mode, beta);
+      store(c4_3, c, o + 3 * L, mode, beta);
+    }
+  }
+
+  /** As kernel8x2, reading A unpacked: row r of the panel is a[ai + r*lda + p] (non-transposed A). */
+  private static void kernel8x2d(int kc, float[] a, int ai, int lda, float[] bp, int bi,
+                             float[] c, int ci, int ldc, int mode, float beta) {
+    int a0 = ai + 0 * lda; int a1 = ai + 1 * lda; int a2 = ai + 2 * lda; int a3 = ai + 3 * lda; int a4 = ai + 4 * lda; int a5 = ai + 5 * lda; int a6 = ai + 6 * lda; int a7 = ai + 7 * lda;
+    FloatVector c0_0 = FloatVector.zero(S), c0_1 = FloatVector.zero(S);
+    FloatVector c1_0 = FloatVector.zero(S), c1_1 = FloatVector.zero(S);
+    FloatVector c2_0 = FloatVector.zero(S), c2_1 = FloatVector.zero(S);
+    FloatVector c3_0 = FloatVector.zero(S), c3_1 = FloatVector.zero(S);
+    FloatVector c4_0 = FloatVector.zero(S), c4_1 = FloatVector.zero(S);
+    FloatVector c5_0 = FloatVector.zero(S), c5_1 = FloatVector.zero(S);
+    FloatVector c6_0 = FloatVector.zero(S), c6_1 = FloatVector.zero(S);
+    FloatVector c7_0 = FloatVector.zero(S), c7_1 = FloatVector.zero(S);
+    for (int p = 0; p < kc; p++) {
+      int bq = bi + p * (2 * L);
+      FloatVector b0 = FloatVector.fromArray(S, bp, bq);
+      FloatVector b1 = FloatVector.fromArray(S, bp, bq + 1 * L);
+      FloatVector x;
+      x = FloatVector.broadcast(S, a[a0 + p]); c0_0 = x.fma(b0, c0_0); c0_1 = x.fma(b1, c0_1);
+      x = FloatVector.broadcast(S, a[a1 + p]); c1_0 = x.fma(b0, c1_0); c1_1 = x.fma(b1, c1_1);
+      x = FloatVector.broadcast(S, a[a2 + p]); c2_0 = x.fma(b0, c2_0); c2_1 = x.fma(b1, c2_1);
+      x = FloatVector.broadcast(S, a[a3 + p]); c3_0 = x.fma(b0, c3_0); c3_1 = x.fma(b1, c3_1);
+      x = FloatVector.broadcast(S, a[a4 + p]); c4_0 = x.fma(b0, c4_0); c4_1 = x.fma(b1, c4_1);
+      x = FloatVector.broadcast(S, a[a5 + p]); c5_0 = x.fma(b0, c5_0); c5_1 = x.fma(b1, c5_1);
+      x = FloatVector.broadcast(S, a[a6 + p]); c6_0 = x.fma(b0, c6_0); c6_1 = x.fma(b1, c6_1);
+      x = FloatVector.broadcast(S, a[a7 + p]); c7_0 = x.fma(b0, c7_0); c7_1 = x.fma(b1, c7_1);
+    }
+    { int o = ci;
+      store(c0_0, c, o, mode, beta);
+      store(c0_1, c, o + 1 * L, mode, beta);
+    }
+    { int o = ci + 1 * ldc;
+      store(c1_0, c, o, mode, beta);
+      store(c1_1, c, o + 1 * L, mode, beta);
+    }
+    { int o = ci + 2 * ldc;
+      store(c2_0, c, o, mode, beta);
+      store(c2_1, c, o + 1 * L, mode, beta);
+    }
+    { int o = ci + 3 * ldc;
+      store(c3_0, c, o, mode, beta);
+      store(c3_1, c, o + 1 * L, mode, beta);
+    }
+    { int o = ci + 4 * ldc;
+      store(c4_0, c, o, mode, beta);
+      store(c4_1, c, o + 1 * L, mode, beta);
+    }
+    { int o = ci + 5 * ldc;
+      store(c5_0, c, o, mode, beta);
+      store(c5_1, c, o + 1 * L, mode, beta);
+    }
+    { int o = ci + 6 * ldc;
+      store(c6_0, c, o, mode, beta);
+      store(c6_1, c, o + 1 * L, mode, beta);
+    }
+    { int o = ci + 7 * ldc;
+      store(c7_0, c, o, mode, beta);
+      store(c7_1, c, o + 1 * L, mode, beta);
+    }
+  }
+
+  /** As kernel6x3, reading A unpacked: row r of the panel is a[ai + r*lda + p] (non-transposed A). */
+  private static void kernel6x3d(int kc, float[] a, int ai, int lda, float[] bp, int bi,
+                             float[] c, int ci, int ldc, int mode, float beta) {
+    int a0 = ai + 0 * lda; int a1 = ai + 1 * lda; int a2 = ai + 2 * lda; int a3 = ai + 3 * lda; int a4 = ai + 4 * lda; int a5 = ai + 5 * lda;
+    FloatVector c0_0 = FloatVector.zero(S), c0_1 = FloatVector.zero(S), c0_2 = FloatVector.zero(S);
+    FloatVector c1_0 = FloatVector.zero(S), c1_1 = FloatVector.zero(S), c1_2 = FloatVector.zero(S);
+    FloatVector c2_0 = FloatVector.zero(S), c2_1 = FloatVector.zero(S), c2_2 = FloatVector.zero(S);
+    FloatVector c3_0 = FloatVector.zero(S), c3_1 = FloatVector.zero(S), c3_2 = FloatVector.zero(S);
+    FloatVector c4_0 = FloatVector.zero(S), c4_1 = FloatVector.zero(S), c4_2 = FloatVector.zero(S);
+    FloatVector c5_0 = FloatVector.zero(S), c5_1 = FloatVector.zero(S), c5_2 = FloatVector.zero(S);
+    for (int p = 0; p < kc; p++) {
+      int bq = bi + p * (3 * L);
+      FloatVector b0 = FloatVector.fromArray(S, bp, bq);
+      FloatVector b1 = FloatVector.fromArray(S, bp, bq + 1 * L);
+      FloatVector b2 = FloatVector.fromArray(S, bp, bq + 2 * L);
+      FloatVector x;
+      x = FloatVector.broadcast(S, a[a0 + p]); c0_0 = x.fma(b0, c0_0); c0_1 = x.fma(b1, c0_1); c0_2 = x.fma(b2, c0_2);
+      x = FloatVector.broadcast(S, a[a1 + p]); c1_0 = x.fma(b0, c1_0); c1_1 = x.fma(b1, c1_1); c1_2 = x.fma(b2, c1_2);
+      x = FloatVector.broadcast(S, a[a2 + p]); c2_0 = x.fma(b0, c2_0); c2_1 = x.fma(b1, c2_1); c2_2 = x.fma(b2, c2_2);
+      x = FloatVector.broadcast(S, a[a3 + p]); c3_0 = x.fma(b0, c3_0); c3_1 = x.fma(b1, c3_1); c3_2 = x.fma(b2, c3_2);
+      x = FloatVector.broadcast(S, a[a4 + p]); c4_0 = x.fma(b0, c4_0); c4_1 = x.fma(b1, c4_1); c4_2 = x.fma(b2, c4_2);
+      x = FloatVector.broadcast(S, a[a5 + p]); c5_0 = x.fma(b0, c5_0); c5_1 = x.fma(b1, c5_1); c5_2 = x.fma(b2, c5_2);
+    }
+    { int o = ci;
+      store(c0_0, c, o, mode, beta);
+      store(c0_1, c, o + 1 * L, mode, beta);
+      store(c0_2, c, o + 2 * L, mode, beta);
+    }
+    { int o = ci + 1 * ldc;
+      store(c1_0, c, o, mode, beta);
+      store(c1_1, c, o + 1 * L, mode, beta);
+      store(c1_2, c, o + 2 * L, mode, beta);
+    }
+    { int o = ci + 2 * ldc;
+      store(c2_0, c, o, mode, beta);
+      store(c2_1, c, o + 1 * L, mode, beta);
+      store(c2_2, c, o + 2 * L, mode, beta);
+    }
+    { int o = ci + 3 * ldc;
+      store(c3_0, c, o, mode, beta);
+      store(c3_1, c, o + 1 * L, mode, beta);
+      store(c3_2, c, o + 2 * L, mode, beta);
+    }
+    { int o = ci + 4 * ldc;
+      store(c4_0, c, o, mode, beta);
+      store(c4_1, c, o + 1 * L, mode, beta);
+      store(c4_2, c, o + 2 * L, mode, beta);
+    }
+    { int o = ci + 5 * ldc;
+      store(c5_0, c, o, mode, beta);
+      store(c5_1, c, o + 1 * L, mode, beta);
+      store(c5_2, c, o + 2 * L, mode, beta);
+    }
+  }
 }
