@@ -7,31 +7,43 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * The default matrix multiply: pure Java on the incubating Vector API, in the GotoBLAS/BLIS structure.
  * Computes {@code C[m,n] = op(A)[m,k] op(B)[k,n] + beta C}, row-major, with the conventions of {@link Gemm}
- * (any transpose, offsets and leading dimensions; beta = 0 never reads C).
+ * (any transpose, offsets and leading dimensions; beta = 0 never reads C). In GPT-2 it runs the linear
+ * layers: forward NN (tokens x 768 times 768 x 3072), input gradient NT and weight gradient TN (beta = 1).
  *
- * <p>Loop nest (V = vector width in floats, 16 with AVX-512):
+ * <p>Loop nest (V = vector width in floats, 16 with AVX-512; NR = 2V = 32, MR = 8):
  * <pre>
- *   for jc in N step NC          B block  kc x nc : packed once, shared by all threads (fits L3)
- *     for pc in K step KC        beta applied on the first pc block only
- *       pack op(B)[pc.., jc..] into NR-column micro-panels, [p][NR] contiguous     (parallel)
- *       parallel over tiles of C (MC rows; also split in N when M is small)
- *         pack op(A)[ic.., pc..] into MR-row micro-panels, [p][MR] contiguous  (per thread, stays in L2)
- *         for jr in nc step NR       one B micro-panel kc x NR stays in L1
- *           for ir in mc step MR     micro-kernel: MR x NR accumulators in registers, one FMA per
- *                                    (row, vector) per p: broadcast A[ir+r][p], times B[p][jr..jr+NR)
+ *   for jc in N step NC            B block kc x nc: packed once per (jc, pc), shared by all threads
+ *     for pc in K step KC          beta is applied on the first pc block only (beta = 0: C is only written)
+ *       pack op(B)[pc.., jc..] into NR-column micro-panels, [p][NR] contiguous          (parallel)
+ *       parallel over tiles of C (MC rows, disjoint; also split along N when M is small)
+ *         for ir in tile step MR     pack op(A)[ir.., pc..] into one micro-panel [p][MR] (12-24 KiB, L1)
+ *           for jr in nc step NR     micro-kernel: MR x NR accumulators in registers; per p, load two
+ *                                    B vectors, broadcast A[ir+r][p] and FMA into row r's two vectors
  * </pre>
  * Packing absorbs the transposes, so one micro-kernel serves NN, NT, TN and TT. Edge tiles (m or n not a
- * multiple of MR or NR) are computed on zero-padded panels into a scratch tile and the valid part is
- * merged into C. Threads own disjoint rectangles of C, so no two threads write the same element.
+ * multiple of MR or NR) run on zero-padded panels into a scratch tile whose valid corner is merged into C.
+ * Threads own disjoint rectangles of C, so no two threads write the same element.
  *
- * <p>Blocking parameters (chosen by measurement on a Zen 5 with AVX-512, 48 KiB L1d, 2 MiB L2 per core):
- * MR x NR = {@value #DEFAULT_MR} x 2V (16 zmm accumulators + 2 B vectors + 1 broadcast out of 32
- * registers: enough independent FMA chains to cover 2 FMA pipes x 4-cycle latency without spilling);
- * KC = {@value #DEFAULT_KC} so that a B micro-panel (KC x NR x 4 bytes) fits comfortably in L1;
- * MC up to {@value #DEFAULT_MC} so that the packed A block (MC x KC) sits in L2; NC up to
- * {@value #DEFAULT_NC} so that the shared packed B block stays in L3. Problems with
- * m*n*k below {@value #SMALL} flops/2 take a plain serial loop, where packing would not pay.
- * Packing buffers are per-thread and reused across calls (they grow to the largest block seen).
+ * <p>Blocking parameters, chosen by measurement on a Zen 5 (AVX-512, 48 KiB L1d, 2 MiB L2 per core,
+ * 32 MiB shared L3), see {@code weft bench gemm}:
+ * <ul>
+ * <li>MR x NR = {@value #DEFAULT_MR} x 2V: 16 zmm accumulators + 2 B vectors + 1 broadcast fit in the 32
+ *     vector registers with no spills, and 16 independent FMA chains cover 2 FMA pipes x 4-cycle latency.
+ *     In an L1-resident test it ran at about 230 GFLOP/s on one core; 12x2 and 6x3 were within 10%,
+ *     and tiles of 24+ accumulators (6x4, 8x3, 14x2) were much slower (register spills in C2).
+ * <li>The A micro-panel, not the B micro-panel, is the L1-resident operand: one 8-row panel of A is
+ *     swept across the whole packed B block, so C is walked along its rows (prefetch-friendly). The
+ *     textbook order (B micro-panel in L1, A block in L2, walking C down its columns) measured 15-25%
+ *     slower here because every micro-tile of C then touched 8 new rows.
+ * <li>KC = {@value #DEFAULT_KC}: each pass over C reads and writes all of C, so a deep k block matters
+ *     more than keeping B in L2 (768 beat 256/384/512 by 5-30%); the 8 x KC A panel (24 KiB) still
+ *     fits L1, and B streams from L3 (2 loads per 16 FMAs).
+ * <li>NC = {@value #DEFAULT_NC} (B block up to 12 MiB, in L3); MC = {@value #DEFAULT_MC} is only the
+ *     unit of work handed to a thread; the number of row blocks is rounded to a multiple of the thread
+ *     count so the split is even.
+ * </ul>
+ * Problems with m n k below {@value #SMALL} take a plain serial loop, where packing would not pay.
+ * Packing buffers are per thread and reused across calls (they grow to the largest block seen).
  */
 public final class VectorGemm implements Gemm {
   static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
@@ -42,7 +54,6 @@ public final class VectorGemm implements Gemm {
   static final int DEFAULT_KC = 768;
   static final int DEFAULT_MC = 256;
   static final int DEFAULT_NC = 4096;
-  static final boolean DEFAULT_DIRECT_A = true;
   static final int PACK_CHUNK = 64;
   static final long SMALL = 32L * 32 * 32;
 
@@ -54,19 +65,13 @@ public final class VectorGemm implements Gemm {
   private static final int BUF_A = 0, BUF_B = 1, BUF_T = 2;
 
   private final int mr, nv, nr, kcMax, mcMax, ncMax;
-  private final boolean directA;
 
   public VectorGemm() {
-    this(DEFAULT_MR, DEFAULT_NV, DEFAULT_KC, DEFAULT_MC, DEFAULT_NC, DEFAULT_DIRECT_A);
-  }
-
-  VectorGemm(int mr, int nv, int kc, int mc, int nc) {
-    this(mr, nv, kc, mc, nc, DEFAULT_DIRECT_A);
+    this(DEFAULT_MR, DEFAULT_NV, DEFAULT_KC, DEFAULT_MC, DEFAULT_NC);
   }
 
   /** Tuning constructor: register tile mr x (nv vectors), and cache block limits. */
-  VectorGemm(int mr, int nv, int kc, int mc, int nc, boolean directA) {
-    this.directA = directA && ((mr == 8 && nv == 2) || (mr == 6 && nv == 3));
+  VectorGemm(int mr, int nv, int kc, int mc, int nc) {
     if (!supported(mr, nv)) throw new IllegalArgumentException("no micro-kernel for " + mr + "x" + nv);
     this.mr = mr;
     this.nv = nv;
@@ -136,8 +141,7 @@ public final class VectorGemm implements Gemm {
             if (q0 >= q1) continue;
             for (int i = i0; i < i0 + mc; i += mr) {
               int rows = Math.min(mr, i0 + mc - i);
-              boolean direct = directA && !transA && rows == mr;
-              if (!direct) packA(transA, a, aOff, lda, pc0, kc, i, rows, aPack, 0);
+              packA(transA, a, aOff, lda, pc0, kc, i, rows, aPack, 0);
               for (int q = q0; q < q1; q++) {
                 int j = jc0 + q * nr;
                 int cols = Math.min(nr, n - j);
@@ -145,11 +149,7 @@ public final class VectorGemm implements Gemm {
                 boolean edge = rows < mr || cols < nr;
                 float[] dst = edge ? tmp : c;
                 int dOff = edge ? 0 : cOff + i * ldc + j, dLd = edge ? nr : ldc, dMode = edge ? MODE_SET : mode;
-                if (direct) {
-                  kernelDirect(kc, a, aOff + i * lda + pc0, lda, bPack, bi, dst, dOff, dLd, dMode, beta);
-                } else {
-                  kernel(kc, aPack, 0, bPack, bi, dst, dOff, dLd, dMode, beta);
-                }
+                kernel(kc, aPack, 0, bPack, bi, dst, dOff, dLd, dMode, beta);
                 if (edge) merge(tmp, rows, cols, c, cOff + i * ldc + j, ldc, mode, beta);
               }
             }
@@ -159,31 +159,20 @@ public final class VectorGemm implements Gemm {
     }
   }
 
-
-  void kernelDirect(int kc, float[] a, int ai, int lda, float[] bp, int bi, float[] c, int ci, int ldc,
-                    int mode, float beta) {
-    if (mr == 8 && nv == 2) kernel8x2d(kc, a, ai, lda, bp, bi, c, ci, ldc, mode, beta);
-    else kernel6x3d(kc, a, ai, lda, bp, bi, c, ci, ldc, mode, beta);
-  }
-
+  /** Runs the MR x NR micro-kernel of this instance on packed panels. */
   void kernel(int kc, float[] ap, int ai, float[] bp, int bi, float[] c, int ci, int ldc,
-                      int mode, float beta) {
+              int mode, float beta) {
     switch (mr * 16 + nv) {
       case 8 * 16 + 2 -> kernel8x2(kc, ap, ai, bp, bi, c, ci, ldc, mode, beta);
       case 12 * 16 + 2 -> kernel12x2(kc, ap, ai, bp, bi, c, ci, ldc, mode, beta);
       case 6 * 16 + 3 -> kernel6x3(kc, ap, ai, bp, bi, c, ci, ldc, mode, beta);
-      case 14 * 16 + 2 -> kernel14x2(kc, ap, ai, bp, bi, c, ci, ldc, mode, beta);
       case 4 * 16 + 4 -> kernel4x4(kc, ap, ai, bp, bi, c, ci, ldc, mode, beta);
-      case 6 * 16 + 4 -> kernel6x4(kc, ap, ai, bp, bi, c, ci, ldc, mode, beta);
-      case 8 * 16 + 3 -> kernel8x3(kc, ap, ai, bp, bi, c, ci, ldc, mode, beta);
-      case 9 * 16 + 3 -> kernel9x3(kc, ap, ai, bp, bi, c, ci, ldc, mode, beta);
-      case 5 * 16 + 4 -> kernel5x4(kc, ap, ai, bp, bi, c, ci, ldc, mode, beta);
       default -> throw new IllegalStateException();
     }
   }
 
   private static boolean supported(int mr, int nv) {
-    return (mr == 8 && nv == 2) || (mr == 12 && nv == 2) || (mr == 6 && nv == 3) || (mr == 14 && nv == 2) || (mr == 4 && nv == 4) || (mr == 6 && nv == 4) || (mr == 8 && nv == 3) || (mr == 9 && nv == 3) || (mr == 5 && nv == 4);
+    return (mr == 8 && nv == 2) || (mr == 12 && nv == 2) || (mr == 6 && nv == 3) || (mr == 4 && nv == 4);
   }
 
   /** Packs op(A)[i0 .. i0+rows, pc .. pc+kc) as one MR-row micro-panel: ap[dst + p*MR + r]; rows >= `rows` are zero. */
@@ -502,101 +491,6 @@ public final class VectorGemm implements Gemm {
     }
   }
 
-  /** 14 rows x 2 vectors register tile: 28 accumulators. */
-  private static void kernel14x2(int kc, float[] ap, int ai, float[] bp, int bi,
-                             float[] c, int ci, int ldc, int mode, float beta) {
-    FloatVector c0_0 = FloatVector.zero(S), c0_1 = FloatVector.zero(S);
-    FloatVector c1_0 = FloatVector.zero(S), c1_1 = FloatVector.zero(S);
-    FloatVector c2_0 = FloatVector.zero(S), c2_1 = FloatVector.zero(S);
-    FloatVector c3_0 = FloatVector.zero(S), c3_1 = FloatVector.zero(S);
-    FloatVector c4_0 = FloatVector.zero(S), c4_1 = FloatVector.zero(S);
-    FloatVector c5_0 = FloatVector.zero(S), c5_1 = FloatVector.zero(S);
-    FloatVector c6_0 = FloatVector.zero(S), c6_1 = FloatVector.zero(S);
-    FloatVector c7_0 = FloatVector.zero(S), c7_1 = FloatVector.zero(S);
-    FloatVector c8_0 = FloatVector.zero(S), c8_1 = FloatVector.zero(S);
-    FloatVector c9_0 = FloatVector.zero(S), c9_1 = FloatVector.zero(S);
-    FloatVector c10_0 = FloatVector.zero(S), c10_1 = FloatVector.zero(S);
-    FloatVector c11_0 = FloatVector.zero(S), c11_1 = FloatVector.zero(S);
-    FloatVector c12_0 = FloatVector.zero(S), c12_1 = FloatVector.zero(S);
-    FloatVector c13_0 = FloatVector.zero(S), c13_1 = FloatVector.zero(S);
-    for (int p = 0; p < kc; p++) {
-      int aq = ai + p * 14, bq = bi + p * (2 * L);
-      FloatVector b0 = FloatVector.fromArray(S, bp, bq);
-      FloatVector b1 = FloatVector.fromArray(S, bp, bq + 1 * L);
-      FloatVector a;
-      a = FloatVector.broadcast(S, ap[aq]); c0_0 = a.fma(b0, c0_0); c0_1 = a.fma(b1, c0_1);
-      a = FloatVector.broadcast(S, ap[aq + 1]); c1_0 = a.fma(b0, c1_0); c1_1 = a.fma(b1, c1_1);
-      a = FloatVector.broadcast(S, ap[aq + 2]); c2_0 = a.fma(b0, c2_0); c2_1 = a.fma(b1, c2_1);
-      a = FloatVector.broadcast(S, ap[aq + 3]); c3_0 = a.fma(b0, c3_0); c3_1 = a.fma(b1, c3_1);
-      a = FloatVector.broadcast(S, ap[aq + 4]); c4_0 = a.fma(b0, c4_0); c4_1 = a.fma(b1, c4_1);
-      a = FloatVector.broadcast(S, ap[aq + 5]); c5_0 = a.fma(b0, c5_0); c5_1 = a.fma(b1, c5_1);
-      a = FloatVector.broadcast(S, ap[aq + 6]); c6_0 = a.fma(b0, c6_0); c6_1 = a.fma(b1, c6_1);
-      a = FloatVector.broadcast(S, ap[aq + 7]); c7_0 = a.fma(b0, c7_0); c7_1 = a.fma(b1, c7_1);
-      a = FloatVector.broadcast(S, ap[aq + 8]); c8_0 = a.fma(b0, c8_0); c8_1 = a.fma(b1, c8_1);
-      a = FloatVector.broadcast(S, ap[aq + 9]); c9_0 = a.fma(b0, c9_0); c9_1 = a.fma(b1, c9_1);
-      a = FloatVector.broadcast(S, ap[aq + 10]); c10_0 = a.fma(b0, c10_0); c10_1 = a.fma(b1, c10_1);
-      a = FloatVector.broadcast(S, ap[aq + 11]); c11_0 = a.fma(b0, c11_0); c11_1 = a.fma(b1, c11_1);
-      a = FloatVector.broadcast(S, ap[aq + 12]); c12_0 = a.fma(b0, c12_0); c12_1 = a.fma(b1, c12_1);
-      a = FloatVector.broadcast(S, ap[aq + 13]); c13_0 = a.fma(b0, c13_0); c13_1 = a.fma(b1, c13_1);
-    }
-    { int o = ci;
-      store(c0_0, c, o, mode, beta);
-      store(c0_1, c, o + 1 * L, mode, beta);
-    }
-    { int o = ci + 1 * ldc;
-      store(c1_0, c, o, mode, beta);
-      store(c1_1, c, o + 1 * L, mode, beta);
-    }
-    { int o = ci + 2 * ldc;
-      store(c2_0, c, o, mode, beta);
-      store(c2_1, c, o + 1 * L, mode, beta);
-    }
-    { int o = ci + 3 * ldc;
-      store(c3_0, c, o, mode, beta);
-      store(c3_1, c, o + 1 * L, mode, beta);
-    }
-    { int o = ci + 4 * ldc;
-      store(c4_0, c, o, mode, beta);
-      store(c4_1, c, o + 1 * L, mode, beta);
-    }
-    { int o = ci + 5 * ldc;
-      store(c5_0, c, o, mode, beta);
-      store(c5_1, c, o + 1 * L, mode, beta);
-    }
-    { int o = ci + 6 * ldc;
-      store(c6_0, c, o, mode, beta);
-      store(c6_1, c, o + 1 * L, mode, beta);
-    }
-    { int o = ci + 7 * ldc;
-      store(c7_0, c, o, mode, beta);
-      store(c7_1, c, o + 1 * L, mode, beta);
-    }
-    { int o = ci + 8 * ldc;
-      store(c8_0, c, o, mode, beta);
-      store(c8_1, c, o + 1 * L, mode, beta);
-    }
-    { int o = ci + 9 * ldc;
-      store(c9_0, c, o, mode, beta);
-      store(c9_1, c, o + 1 * L, mode, beta);
-    }
-    { int o = ci + 10 * ldc;
-      store(c10_0, c, o, mode, beta);
-      store(c10_1, c, o + 1 * L, mode, beta);
-    }
-    { int o = ci + 11 * ldc;
-      store(c11_0, c, o, mode, beta);
-      store(c11_1, c, o + 1 * L, mode, beta);
-    }
-    { int o = ci + 12 * ldc;
-      store(c12_0, c, o, mode, beta);
-      store(c12_1, c, o + 1 * L, mode, beta);
-    }
-    { int o = ci + 13 * ldc;
-      store(c13_0, c, o, mode, beta);
-      store(c13_1, c, o + 1 * L, mode, beta);
-    }
-  }
-
   /** 4 rows x 4 vectors register tile: 16 accumulators. */
   private static void kernel4x4(int kc, float[] ap, int ai, float[] bp, int bi,
                              float[] c, int ci, int ldc, int mode, float beta) {
@@ -639,378 +533,6 @@ public final class VectorGemm implements Gemm {
       store(c3_1, c, o + 1 * L, mode, beta);
       store(c3_2, c, o + 2 * L, mode, beta);
       store(c3_3, c, o + 3 * L, mode, beta);
-    }
-  }
-
-  /** 6 rows x 4 vectors register tile: 24 accumulators. */
-  private static void kernel6x4(int kc, float[] ap, int ai, float[] bp, int bi,
-                             float[] c, int ci, int ldc, int mode, float beta) {
-    FloatVector c0_0 = FloatVector.zero(S), c0_1 = FloatVector.zero(S), c0_2 = FloatVector.zero(S), c0_3 = FloatVector.zero(S);
-    FloatVector c1_0 = FloatVector.zero(S), c1_1 = FloatVector.zero(S), c1_2 = FloatVector.zero(S), c1_3 = FloatVector.zero(S);
-    FloatVector c2_0 = FloatVector.zero(S), c2_1 = FloatVector.zero(S), c2_2 = FloatVector.zero(S), c2_3 = FloatVector.zero(S);
-    FloatVector c3_0 = FloatVector.zero(S), c3_1 = FloatVector.zero(S), c3_2 = FloatVector.zero(S), c3_3 = FloatVector.zero(S);
-    FloatVector c4_0 = FloatVector.zero(S), c4_1 = FloatVector.zero(S), c4_2 = FloatVector.zero(S), c4_3 = FloatVector.zero(S);
-    FloatVector c5_0 = FloatVector.zero(S), c5_1 = FloatVector.zero(S), c5_2 = FloatVector.zero(S), c5_3 = FloatVector.zero(S);
-    for (int p = 0; p < kc; p++) {
-      int aq = ai + p * 6, bq = bi + p * (4 * L);
-      FloatVector b0 = FloatVector.fromArray(S, bp, bq);
-      FloatVector b1 = FloatVector.fromArray(S, bp, bq + 1 * L);
-      FloatVector b2 = FloatVector.fromArray(S, bp, bq + 2 * L);
-      FloatVector b3 = FloatVector.fromArray(S, bp, bq + 3 * L);
-      FloatVector a;
-      a = FloatVector.broadcast(S, ap[aq]); c0_0 = a.fma(b0, c0_0); c0_1 = a.fma(b1, c0_1); c0_2 = a.fma(b2, c0_2); c0_3 = a.fma(b3, c0_3);
-      a = FloatVector.broadcast(S, ap[aq + 1]); c1_0 = a.fma(b0, c1_0); c1_1 = a.fma(b1, c1_1); c1_2 = a.fma(b2, c1_2); c1_3 = a.fma(b3, c1_3);
-      a = FloatVector.broadcast(S, ap[aq + 2]); c2_0 = a.fma(b0, c2_0); c2_1 = a.fma(b1, c2_1); c2_2 = a.fma(b2, c2_2); c2_3 = a.fma(b3, c2_3);
-      a = FloatVector.broadcast(S, ap[aq + 3]); c3_0 = a.fma(b0, c3_0); c3_1 = a.fma(b1, c3_1); c3_2 = a.fma(b2, c3_2); c3_3 = a.fma(b3, c3_3);
-      a = FloatVector.broadcast(S, ap[aq + 4]); c4_0 = a.fma(b0, c4_0); c4_1 = a.fma(b1, c4_1); c4_2 = a.fma(b2, c4_2); c4_3 = a.fma(b3, c4_3);
-      a = FloatVector.broadcast(S, ap[aq + 5]); c5_0 = a.fma(b0, c5_0); c5_1 = a.fma(b1, c5_1); c5_2 = a.fma(b2, c5_2); c5_3 = a.fma(b3, c5_3);
-    }
-    { int o = ci;
-      store(c0_0, c, o, mode, beta);
-      store(c0_1, c, o + 1 * L, mode, beta);
-      store(c0_2, c, o + 2 * L, mode, beta);
-      store(c0_3, c, o + 3 * L, mode, beta);
-    }
-    { int o = ci + 1 * ldc;
-      store(c1_0, c, o, mode, beta);
-      store(c1_1, c, o + 1 * L, mode, beta);
-      store(c1_2, c, o + 2 * L, mode, beta);
-      store(c1_3, c, o + 3 * L, mode, beta);
-    }
-    { int o = ci + 2 * ldc;
-      store(c2_0, c, o, mode, beta);
-      store(c2_1, c, o + 1 * L, mode, beta);
-      store(c2_2, c, o + 2 * L, mode, beta);
-      store(c2_3, c, o + 3 * L, mode, beta);
-    }
-    { int o = ci + 3 * ldc;
-      store(c3_0, c, o, mode, beta);
-      store(c3_1, c, o + 1 * L, mode, beta);
-      store(c3_2, c, o + 2 * L, mode, beta);
-      store(c3_3, c, o + 3 * L, mode, beta);
-    }
-    { int o = ci + 4 * ldc;
-      store(c4_0, c, o, mode, beta);
-      store(c4_1, c, o + 1 * L, mode, beta);
-      store(c4_2, c, o + 2 * L, mode, beta);
-      store(c4_3, c, o + 3 * L, mode, beta);
-    }
-    { int o = ci + 5 * ldc;
-      store(c5_0, c, o, mode, beta);
-      store(c5_1, c, o + 1 * L, mode, beta);
-      store(c5_2, c, o + 2 * L, mode, beta);
-      store(c5_3, c, o + 3 * L, mode, beta);
-    }
-  }
-
-  /** 8 rows x 3 vectors register tile: 24 accumulators. */
-  private static void kernel8x3(int kc, float[] ap, int ai, float[] bp, int bi,
-                             float[] c, int ci, int ldc, int mode, float beta) {
-    FloatVector c0_0 = FloatVector.zero(S), c0_1 = FloatVector.zero(S), c0_2 = FloatVector.zero(S);
-    FloatVector c1_0 = FloatVector.zero(S), c1_1 = FloatVector.zero(S), c1_2 = FloatVector.zero(S);
-    FloatVector c2_0 = FloatVector.zero(S), c2_1 = FloatVector.zero(S), c2_2 = FloatVector.zero(S);
-    FloatVector c3_0 = FloatVector.zero(S), c3_1 = FloatVector.zero(S), c3_2 = FloatVector.zero(S);
-    FloatVector c4_0 = FloatVector.zero(S), c4_1 = FloatVector.zero(S), c4_2 = FloatVector.zero(S);
-    FloatVector c5_0 = FloatVector.zero(S), c5_1 = FloatVector.zero(S), c5_2 = FloatVector.zero(S);
-    FloatVector c6_0 = FloatVector.zero(S), c6_1 = FloatVector.zero(S), c6_2 = FloatVector.zero(S);
-    FloatVector c7_0 = FloatVector.zero(S), c7_1 = FloatVector.zero(S), c7_2 = FloatVector.zero(S);
-    for (int p = 0; p < kc; p++) {
-      int aq = ai + p * 8, bq = bi + p * (3 * L);
-      FloatVector b0 = FloatVector.fromArray(S, bp, bq);
-      FloatVector b1 = FloatVector.fromArray(S, bp, bq + 1 * L);
-      FloatVector b2 = FloatVector.fromArray(S, bp, bq + 2 * L);
-      FloatVector a;
-      a = FloatVector.broadcast(S, ap[aq]); c0_0 = a.fma(b0, c0_0); c0_1 = a.fma(b1, c0_1); c0_2 = a.fma(b2, c0_2);
-      a = FloatVector.broadcast(S, ap[aq + 1]); c1_0 = a.fma(b0, c1_0); c1_1 = a.fma(b1, c1_1); c1_2 = a.fma(b2, c1_2);
-      a = FloatVector.broadcast(S, ap[aq + 2]); c2_0 = a.fma(b0, c2_0); c2_1 = a.fma(b1, c2_1); c2_2 = a.fma(b2, c2_2);
-      a = FloatVector.broadcast(S, ap[aq + 3]); c3_0 = a.fma(b0, c3_0); c3_1 = a.fma(b1, c3_1); c3_2 = a.fma(b2, c3_2);
-      a = FloatVector.broadcast(S, ap[aq + 4]); c4_0 = a.fma(b0, c4_0); c4_1 = a.fma(b1, c4_1); c4_2 = a.fma(b2, c4_2);
-      a = FloatVector.broadcast(S, ap[aq + 5]); c5_0 = a.fma(b0, c5_0); c5_1 = a.fma(b1, c5_1); c5_2 = a.fma(b2, c5_2);
-      a = FloatVector.broadcast(S, ap[aq + 6]); c6_0 = a.fma(b0, c6_0); c6_1 = a.fma(b1, c6_1); c6_2 = a.fma(b2, c6_2);
-      a = FloatVector.broadcast(S, ap[aq + 7]); c7_0 = a.fma(b0, c7_0); c7_1 = a.fma(b1, c7_1); c7_2 = a.fma(b2, c7_2);
-    }
-    { int o = ci;
-      store(c0_0, c, o, mode, beta);
-      store(c0_1, c, o + 1 * L, mode, beta);
-      store(c0_2, c, o + 2 * L, mode, beta);
-    }
-    { int o = ci + 1 * ldc;
-      store(c1_0, c, o, mode, beta);
-      store(c1_1, c, o + 1 * L, mode, beta);
-      store(c1_2, c, o + 2 * L, mode, beta);
-    }
-    { int o = ci + 2 * ldc;
-      store(c2_0, c, o, mode, beta);
-      store(c2_1, c, o + 1 * L, mode, beta);
-      store(c2_2, c, o + 2 * L, mode, beta);
-    }
-    { int o = ci + 3 * ldc;
-      store(c3_0, c, o, mode, beta);
-      store(c3_1, c, o + 1 * L, mode, beta);
-      store(c3_2, c, o + 2 * L, mode, beta);
-    }
-    { int o = ci + 4 * ldc;
-      store(c4_0, c, o, mode, beta);
-      store(c4_1, c, o + 1 * L, mode, beta);
-      store(c4_2, c, o + 2 * L, mode, beta);
-    }
-    { int o = ci + 5 * ldc;
-      store(c5_0, c, o, mode, beta);
-      store(c5_1, c, o + 1 * L, mode, beta);
-      store(c5_2, c, o + 2 * L, mode, beta);
-    }
-    { int o = ci + 6 * ldc;
-      store(c6_0, c, o, mode, beta);
-      store(c6_1, c, o + 1 * L, mode, beta);
-      store(c6_2, c, o + 2 * L, mode, beta);
-    }
-    { int o = ci + 7 * ldc;
-      store(c7_0, c, o, mode, beta);
-      store(c7_1, c, o + 1 * L, mode, beta);
-      store(c7_2, c, o + 2 * L, mode, beta);
-    }
-  }
-
-  /** 9 rows x 3 vectors register tile: 27 accumulators. */
-  private static void kernel9x3(int kc, float[] ap, int ai, float[] bp, int bi,
-                             float[] c, int ci, int ldc, int mode, float beta) {
-    FloatVector c0_0 = FloatVector.zero(S), c0_1 = FloatVector.zero(S), c0_2 = FloatVector.zero(S);
-    FloatVector c1_0 = FloatVector.zero(S), c1_1 = FloatVector.zero(S), c1_2 = FloatVector.zero(S);
-    FloatVector c2_0 = FloatVector.zero(S), c2_1 = FloatVector.zero(S), c2_2 = FloatVector.zero(S);
-    FloatVector c3_0 = FloatVector.zero(S), c3_1 = FloatVector.zero(S), c3_2 = FloatVector.zero(S);
-    FloatVector c4_0 = FloatVector.zero(S), c4_1 = FloatVector.zero(S), c4_2 = FloatVector.zero(S);
-    FloatVector c5_0 = FloatVector.zero(S), c5_1 = FloatVector.zero(S), c5_2 = FloatVector.zero(S);
-    FloatVector c6_0 = FloatVector.zero(S), c6_1 = FloatVector.zero(S), c6_2 = FloatVector.zero(S);
-    FloatVector c7_0 = FloatVector.zero(S), c7_1 = FloatVector.zero(S), c7_2 = FloatVector.zero(S);
-    FloatVector c8_0 = FloatVector.zero(S), c8_1 = FloatVector.zero(S), c8_2 = FloatVector.zero(S);
-    for (int p = 0; p < kc; p++) {
-      int aq = ai + p * 9, bq = bi + p * (3 * L);
-      FloatVector b0 = FloatVector.fromArray(S, bp, bq);
-      FloatVector b1 = FloatVector.fromArray(S, bp, bq + 1 * L);
-      FloatVector b2 = FloatVector.fromArray(S, bp, bq + 2 * L);
-      FloatVector a;
-      a = FloatVector.broadcast(S, ap[aq]); c0_0 = a.fma(b0, c0_0); c0_1 = a.fma(b1, c0_1); c0_2 = a.fma(b2, c0_2);
-      a = FloatVector.broadcast(S, ap[aq + 1]); c1_0 = a.fma(b0, c1_0); c1_1 = a.fma(b1, c1_1); c1_2 = a.fma(b2, c1_2);
-      a = FloatVector.broadcast(S, ap[aq + 2]); c2_0 = a.fma(b0, c2_0); c2_1 = a.fma(b1, c2_1); c2_2 = a.fma(b2, c2_2);
-      a = FloatVector.broadcast(S, ap[aq + 3]); c3_0 = a.fma(b0, c3_0); c3_1 = a.fma(b1, c3_1); c3_2 = a.fma(b2, c3_2);
-      a = FloatVector.broadcast(S, ap[aq + 4]); c4_0 = a.fma(b0, c4_0); c4_1 = a.fma(b1, c4_1); c4_2 = a.fma(b2, c4_2);
-      a = FloatVector.broadcast(S, ap[aq + 5]); c5_0 = a.fma(b0, c5_0); c5_1 = a.fma(b1, c5_1); c5_2 = a.fma(b2, c5_2);
-      a = FloatVector.broadcast(S, ap[aq + 6]); c6_0 = a.fma(b0, c6_0); c6_1 = a.fma(b1, c6_1); c6_2 = a.fma(b2, c6_2);
-      a = FloatVector.broadcast(S, ap[aq + 7]); c7_0 = a.fma(b0, c7_0); c7_1 = a.fma(b1, c7_1); c7_2 = a.fma(b2, c7_2);
-      a = FloatVector.broadcast(S, ap[aq + 8]); c8_0 = a.fma(b0, c8_0); c8_1 = a.fma(b1, c8_1); c8_2 = a.fma(b2, c8_2);
-    }
-    { int o = ci;
-      store(c0_0, c, o, mode, beta);
-      store(c0_1, c, o + 1 * L, mode, beta);
-      store(c0_2, c, o + 2 * L, mode, beta);
-    }
-    { int o = ci + 1 * ldc;
-      store(c1_0, c, o, mode, beta);
-      store(c1_1, c, o + 1 * L, mode, beta);
-      store(c1_2, c, o + 2 * L, mode, beta);
-    }
-    { int o = ci + 2 * ldc;
-      store(c2_0, c, o, mode, beta);
-      store(c2_1, c, o + 1 * L, mode, beta);
-      store(c2_2, c, o + 2 * L, mode, beta);
-    }
-    { int o = ci + 3 * ldc;
-      store(c3_0, c, o, mode, beta);
-      store(c3_1, c, o + 1 * L, mode, beta);
-      store(c3_2, c, o + 2 * L, mode, beta);
-    }
-    { int o = ci + 4 * ldc;
-      store(c4_0, c, o, mode, beta);
-      store(c4_1, c, o + 1 * L, mode, beta);
-      store(c4_2, c, o + 2 * L, mode, beta);
-    }
-    { int o = ci + 5 * ldc;
-      store(c5_0, c, o, mode, beta);
-      store(c5_1, c, o + 1 * L, mode, beta);
-      store(c5_2, c, o + 2 * L, mode, beta);
-    }
-    { int o = ci + 6 * ldc;
-      store(c6_0, c, o, mode, beta);
-      store(c6_1, c, o + 1 * L, mode, beta);
-      store(c6_2, c, o + 2 * L, mode, beta);
-    }
-    { int o = ci + 7 * ldc;
-      store(c7_0, c, o, mode, beta);
-      store(c7_1, c, o + 1 * L, mode, beta);
-      store(c7_2, c, o + 2 * L, mode, beta);
-    }
-    { int o = ci + 8 * ldc;
-      store(c8_0, c, o, mode, beta);
-      store(c8_1, c, o + 1 * L, mode, beta);
-      store(c8_2, c, o + 2 * L, mode, beta);
-    }
-  }
-
-  /** 5 rows x 4 vectors register tile: 20 accumulators. */
-  private static void kernel5x4(int kc, float[] ap, int ai, float[] bp, int bi,
-                             float[] c, int ci, int ldc, int mode, float beta) {
-    FloatVector c0_0 = FloatVector.zero(S), c0_1 = FloatVector.zero(S), c0_2 = FloatVector.zero(S), c0_3 = FloatVector.zero(S);
-    FloatVector c1_0 = FloatVector.zero(S), c1_1 = FloatVector.zero(S), c1_2 = FloatVector.zero(S), c1_3 = FloatVector.zero(S);
-    FloatVector c2_0 = FloatVector.zero(S), c2_1 = FloatVector.zero(S), c2_2 = FloatVector.zero(S), c2_3 = FloatVector.zero(S);
-    FloatVector c3_0 = FloatVector.zero(S), c3_1 = FloatVector.zero(S), c3_2 = FloatVector.zero(S), c3_3 = FloatVector.zero(S);
-    FloatVector c4_0 = FloatVector.zero(S), c4_1 = FloatVector.zero(S), c4_2 = FloatVector.zero(S), c4_3 = FloatVector.zero(S);
-    for (int p = 0; p < kc; p++) {
-      int aq = ai + p * 5, bq = bi + p * (4 * L);
-      FloatVector b0 = FloatVector.fromArray(S, bp, bq);
-      FloatVector b1 = FloatVector.fromArray(S, bp, bq + 1 * L);
-      FloatVector b2 = FloatVector.fromArray(S, bp, bq + 2 * L);
-      FloatVector b3 = FloatVector.fromArray(S, bp, bq + 3 * L);
-      FloatVector a;
-      a = FloatVector.broadcast(S, ap[aq]); c0_0 = a.fma(b0, c0_0); c0_1 = a.fma(b1, c0_1); c0_2 = a.fma(b2, c0_2); c0_3 = a.fma(b3, c0_3);
-      a = FloatVector.broadcast(S, ap[aq + 1]); c1_0 = a.fma(b0, c1_0); c1_1 = a.fma(b1, c1_1); c1_2 = a.fma(b2, c1_2); c1_3 = a.fma(b3, c1_3);
-      a = FloatVector.broadcast(S, ap[aq + 2]); c2_0 = a.fma(b0, c2_0); c2_1 = a.fma(b1, c2_1); c2_2 = a.fma(b2, c2_2); c2_3 = a.fma(b3, c2_3);
-      a = FloatVector.broadcast(S, ap[aq + 3]); c3_0 = a.fma(b0, c3_0); c3_1 = a.fma(b1, c3_1); c3_2 = a.fma(b2, c3_2); c3_3 = a.fma(b3, c3_3);
-      a = FloatVector.broadcast(S, ap[aq + 4]); c4_0 = a.fma(b0, c4_0); c4_1 = a.fma(b1, c4_1); c4_2 = a.fma(b2, c4_2); c4_3 = a.fma(b3, c4_3);
-    }
-    { int o = ci;
-      store(c0_0, c, o, mode, beta);
-      store(c0_1, c, o + 1 * L, mode, beta);
-      store(c0_2, c, o + 2 * L, mode, beta);
-      store(c0_3, c, o + 3 * L, mode, beta);
-    }
-    { int o = ci + 1 * ldc;
-      store(c1_0, c, o, mode, beta);
-      store(c1_1, c, o + 1 * L, mode, beta);
-      store(c1_2, c, o + 2 * L, mode, beta);
-      store(c1_3, c, o + 3 * L, mode, beta);
-    }
-    { int o = ci + 2 * ldc;
-      store(c2_0, c, o, mode, beta);
-      store(c2_1, c, o + 1 * L, mode, beta);
-      store(c2_2, c, o + 2 * L, mode, beta);
-      store(c2_3, c, o + 3 * L, mode, beta);
-    }
-    { int o = ci + 3 * ldc;
-      store(c3_0, c, o, mode, beta);
-      store(c3_1, c, o + 1 * L, mode, beta);
-      store(c3_2, c, o + 2 * L, mode, beta);
-      store(c3_3, c, o + 3 * L, mode, beta);
-    }
-    { int o = ci + 4 * ldc;
-      store(c4_0, c, o, mode, beta);
-      store(c4_1, c, o + 1 * L, mode, beta);
-      store(c4_2, c, o + 2 * L, mode, beta);
-      store(c4_3, c, o + 3 * L, mode, beta);
-    }
-  }
-
-  /** As kernel8x2, reading A unpacked: row r of the panel is a[ai + r*lda + p] (non-transposed A). */
-  private static void kernel8x2d(int kc, float[] a, int ai, int lda, float[] bp, int bi,
-                             float[] c, int ci, int ldc, int mode, float beta) {
-    int a0 = ai + 0 * lda; int a1 = ai + 1 * lda; int a2 = ai + 2 * lda; int a3 = ai + 3 * lda; int a4 = ai + 4 * lda; int a5 = ai + 5 * lda; int a6 = ai + 6 * lda; int a7 = ai + 7 * lda;
-    FloatVector c0_0 = FloatVector.zero(S), c0_1 = FloatVector.zero(S);
-    FloatVector c1_0 = FloatVector.zero(S), c1_1 = FloatVector.zero(S);
-    FloatVector c2_0 = FloatVector.zero(S), c2_1 = FloatVector.zero(S);
-    FloatVector c3_0 = FloatVector.zero(S), c3_1 = FloatVector.zero(S);
-    FloatVector c4_0 = FloatVector.zero(S), c4_1 = FloatVector.zero(S);
-    FloatVector c5_0 = FloatVector.zero(S), c5_1 = FloatVector.zero(S);
-    FloatVector c6_0 = FloatVector.zero(S), c6_1 = FloatVector.zero(S);
-    FloatVector c7_0 = FloatVector.zero(S), c7_1 = FloatVector.zero(S);
-    for (int p = 0; p < kc; p++) {
-      int bq = bi + p * (2 * L);
-      FloatVector b0 = FloatVector.fromArray(S, bp, bq);
-      FloatVector b1 = FloatVector.fromArray(S, bp, bq + 1 * L);
-      FloatVector x;
-      x = FloatVector.broadcast(S, a[a0 + p]); c0_0 = x.fma(b0, c0_0); c0_1 = x.fma(b1, c0_1);
-      x = FloatVector.broadcast(S, a[a1 + p]); c1_0 = x.fma(b0, c1_0); c1_1 = x.fma(b1, c1_1);
-      x = FloatVector.broadcast(S, a[a2 + p]); c2_0 = x.fma(b0, c2_0); c2_1 = x.fma(b1, c2_1);
-      x = FloatVector.broadcast(S, a[a3 + p]); c3_0 = x.fma(b0, c3_0); c3_1 = x.fma(b1, c3_1);
-      x = FloatVector.broadcast(S, a[a4 + p]); c4_0 = x.fma(b0, c4_0); c4_1 = x.fma(b1, c4_1);
-      x = FloatVector.broadcast(S, a[a5 + p]); c5_0 = x.fma(b0, c5_0); c5_1 = x.fma(b1, c5_1);
-      x = FloatVector.broadcast(S, a[a6 + p]); c6_0 = x.fma(b0, c6_0); c6_1 = x.fma(b1, c6_1);
-      x = FloatVector.broadcast(S, a[a7 + p]); c7_0 = x.fma(b0, c7_0); c7_1 = x.fma(b1, c7_1);
-    }
-    { int o = ci;
-      store(c0_0, c, o, mode, beta);
-      store(c0_1, c, o + 1 * L, mode, beta);
-    }
-    { int o = ci + 1 * ldc;
-      store(c1_0, c, o, mode, beta);
-      store(c1_1, c, o + 1 * L, mode, beta);
-    }
-    { int o = ci + 2 * ldc;
-      store(c2_0, c, o, mode, beta);
-      store(c2_1, c, o + 1 * L, mode, beta);
-    }
-    { int o = ci + 3 * ldc;
-      store(c3_0, c, o, mode, beta);
-      store(c3_1, c, o + 1 * L, mode, beta);
-    }
-    { int o = ci + 4 * ldc;
-      store(c4_0, c, o, mode, beta);
-      store(c4_1, c, o + 1 * L, mode, beta);
-    }
-    { int o = ci + 5 * ldc;
-      store(c5_0, c, o, mode, beta);
-      store(c5_1, c, o + 1 * L, mode, beta);
-    }
-    { int o = ci + 6 * ldc;
-      store(c6_0, c, o, mode, beta);
-      store(c6_1, c, o + 1 * L, mode, beta);
-    }
-    { int o = ci + 7 * ldc;
-      store(c7_0, c, o, mode, beta);
-      store(c7_1, c, o + 1 * L, mode, beta);
-    }
-  }
-
-  /** As kernel6x3, reading A unpacked: row r of the panel is a[ai + r*lda + p] (non-transposed A). */
-  private static void kernel6x3d(int kc, float[] a, int ai, int lda, float[] bp, int bi,
-                             float[] c, int ci, int ldc, int mode, float beta) {
-    int a0 = ai + 0 * lda; int a1 = ai + 1 * lda; int a2 = ai + 2 * lda; int a3 = ai + 3 * lda; int a4 = ai + 4 * lda; int a5 = ai + 5 * lda;
-    FloatVector c0_0 = FloatVector.zero(S), c0_1 = FloatVector.zero(S), c0_2 = FloatVector.zero(S);
-    FloatVector c1_0 = FloatVector.zero(S), c1_1 = FloatVector.zero(S), c1_2 = FloatVector.zero(S);
-    FloatVector c2_0 = FloatVector.zero(S), c2_1 = FloatVector.zero(S), c2_2 = FloatVector.zero(S);
-    FloatVector c3_0 = FloatVector.zero(S), c3_1 = FloatVector.zero(S), c3_2 = FloatVector.zero(S);
-    FloatVector c4_0 = FloatVector.zero(S), c4_1 = FloatVector.zero(S), c4_2 = FloatVector.zero(S);
-    FloatVector c5_0 = FloatVector.zero(S), c5_1 = FloatVector.zero(S), c5_2 = FloatVector.zero(S);
-    for (int p = 0; p < kc; p++) {
-      int bq = bi + p * (3 * L);
-      FloatVector b0 = FloatVector.fromArray(S, bp, bq);
-      FloatVector b1 = FloatVector.fromArray(S, bp, bq + 1 * L);
-      FloatVector b2 = FloatVector.fromArray(S, bp, bq + 2 * L);
-      FloatVector x;
-      x = FloatVector.broadcast(S, a[a0 + p]); c0_0 = x.fma(b0, c0_0); c0_1 = x.fma(b1, c0_1); c0_2 = x.fma(b2, c0_2);
-      x = FloatVector.broadcast(S, a[a1 + p]); c1_0 = x.fma(b0, c1_0); c1_1 = x.fma(b1, c1_1); c1_2 = x.fma(b2, c1_2);
-      x = FloatVector.broadcast(S, a[a2 + p]); c2_0 = x.fma(b0, c2_0); c2_1 = x.fma(b1, c2_1); c2_2 = x.fma(b2, c2_2);
-      x = FloatVector.broadcast(S, a[a3 + p]); c3_0 = x.fma(b0, c3_0); c3_1 = x.fma(b1, c3_1); c3_2 = x.fma(b2, c3_2);
-      x = FloatVector.broadcast(S, a[a4 + p]); c4_0 = x.fma(b0, c4_0); c4_1 = x.fma(b1, c4_1); c4_2 = x.fma(b2, c4_2);
-      x = FloatVector.broadcast(S, a[a5 + p]); c5_0 = x.fma(b0, c5_0); c5_1 = x.fma(b1, c5_1); c5_2 = x.fma(b2, c5_2);
-    }
-    { int o = ci;
-      store(c0_0, c, o, mode, beta);
-      store(c0_1, c, o + 1 * L, mode, beta);
-      store(c0_2, c, o + 2 * L, mode, beta);
-    }
-    { int o = ci + 1 * ldc;
-      store(c1_0, c, o, mode, beta);
-      store(c1_1, c, o + 1 * L, mode, beta);
-      store(c1_2, c, o + 2 * L, mode, beta);
-    }
-    { int o = ci + 2 * ldc;
-      store(c2_0, c, o, mode, beta);
-      store(c2_1, c, o + 1 * L, mode, beta);
-      store(c2_2, c, o + 2 * L, mode, beta);
-    }
-    { int o = ci + 3 * ldc;
-      store(c3_0, c, o, mode, beta);
-      store(c3_1, c, o + 1 * L, mode, beta);
-      store(c3_2, c, o + 2 * L, mode, beta);
-    }
-    { int o = ci + 4 * ldc;
-      store(c4_0, c, o, mode, beta);
-      store(c4_1, c, o + 1 * L, mode, beta);
-      store(c4_2, c, o + 2 * L, mode, beta);
-    }
-    { int o = ci + 5 * ldc;
-      store(c5_0, c, o, mode, beta);
-      store(c5_1, c, o + 1 * L, mode, beta);
-      store(c5_2, c, o + 2 * L, mode, beta);
     }
   }
 }

@@ -31,10 +31,10 @@ class VectorGemmTest {
   @Test
   void smallerTuningBlocksStillMatchTheReference() {
     // Exercise many k, m and n blocks (and N-splitting) with small cache blocks and every micro-kernel.
-    int[][] tiles = {{8, 2, 1}, {8, 2, 0}, {12, 2, 0}, {6, 3, 1}, {6, 3, 0}, {14, 2, 0}, {4, 4, 0}, {6, 4, 0}, {8, 3, 0}, {9, 3, 0}, {5, 4, 0}};
+    int[][] tiles = {{8, 2}, {12, 2}, {6, 3}, {4, 4}};
     long seed = 100;
     for (int[] tile : tiles) {
-      Gemm g = new VectorGemm(tile[0], tile[1], 37, 3 * tile[0], 2 * tile[1] * VectorGemm.L, tile[2] == 1);
+      Gemm g = new VectorGemm(tile[0], tile[1], 37, 3 * tile[0], 2 * tile[1] * VectorGemm.L);
       for (int threads : new int[] {1, 2}) {
         try (Compute cx = new Compute(threads, g)) {
           for (int t = 0; t < 4; t++) {
