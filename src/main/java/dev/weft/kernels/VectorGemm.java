@@ -127,7 +127,11 @@ public final class VectorGemm implements Gemm {
         final int mode = pc > 0 || beta == 1f ? MODE_ADD : beta == 0f ? MODE_SET : MODE_SCALE;
         final int jc0 = jc, pc0 = pc;
         cx.parallelFor(nPanels, Math.max(1, 64 * 256 / (kc * nv)), (from, to) -> {
-          for (int q = from; q < to; q++) packB(transB, b, bOff, ldb, pc0, kc, jc0, nc, q, bPack);
+          if (transB) {
+            for (int q = from; q < to; q++) packTransposedB(b, bOff, ldb, pc0, kc, jc0, nc, q, bPack);
+          } else {
+            packRowsOfB(b, bOff, ldb, pc0, kc, jc0, nc, from, to, bPack);
+          }
         });
         cx.parallelFor(tiles, 1, (from, to) -> {
           float[][] bufs = BUFFERS.get();
@@ -186,6 +190,20 @@ public final class VectorGemm implements Gemm {
         System.arraycopy(a, src, ap, dst, rows);
         for (int r = rows; r < mr; r++) ap[dst + r] = 0f;
       }
+    } else if (mr == 8 && rows == 8) {
+      // The common full panel: interleave 8 rows, writing sequentially (8 sequential read streams).
+      int s0 = aOff + i0 * lda + pc, s1 = s0 + lda, s2 = s1 + lda, s3 = s2 + lda;
+      int s4 = s3 + lda, s5 = s4 + lda, s6 = s5 + lda, s7 = s6 + lda;
+      for (int p = 0, d = dst; p < kc; p++, d += 8) {
+        ap[d] = a[s0 + p];
+        ap[d + 1] = a[s1 + p];
+        ap[d + 2] = a[s2 + p];
+        ap[d + 3] = a[s3 + p];
+        ap[d + 4] = a[s4 + p];
+        ap[d + 5] = a[s5 + p];
+        ap[d + 6] = a[s6 + p];
+        ap[d + 7] = a[s7 + p];
+      }
     } else {
       for (int r = 0; r < rows; r++) {
         int src = aOff + (i0 + r) * lda + pc;
@@ -197,31 +215,42 @@ public final class VectorGemm implements Gemm {
     }
   }
 
-  /** Packs NR-column micro-panel q of op(B)[pc .. pc+kc, jc .. jc+nc): bp[q*NR*kc + p*NR + j]; missing columns are zero. */
-  void packB(boolean transB, float[] b, int bOff, int ldb, int pc, int kc, int jc, int nc, int q,
-                     float[] bp) {
+  /**
+   * Packs NR-column micro-panel q of op(B)[pc .. pc+kc, jc .. jc+nc) for a transposed B (stored n x k):
+   * bp[q*NR*kc + p*NR + j] = B[jc + q*NR + j][pc + p]; missing columns are zero. This is a transpose,
+   * done in chunks of PACK_CHUNK values of p so that the destination rows being filled
+   * (PACK_CHUNK x NR floats) stay in L1 while every column visits them.
+   */
+  void packTransposedB(float[] b, int bOff, int ldb, int pc, int kc, int jc, int nc, int q, float[] bp) {
     final int nr = this.nr;
     int j0 = jc + q * nr;
     int cols = Math.min(nr, jc + nc - j0);
     int dst = q * nr * kc;
-    if (!transB) {
-      int src = bOff + pc * ldb + j0;
-      for (int p = 0; p < kc; p++, src += ldb, dst += nr) {
-        System.arraycopy(b, src, bp, dst, cols);
-        if (cols < nr) Arrays.fill(bp, dst + cols, dst + nr, 0f);
+    for (int p0 = 0; p0 < kc; p0 += PACK_CHUNK) {
+      int p1 = Math.min(kc, p0 + PACK_CHUNK);
+      for (int cc = 0; cc < cols; cc++) {
+        int src = bOff + (j0 + cc) * ldb + pc;
+        for (int p = p0, d = dst + p0 * nr + cc; p < p1; p++, d += nr) bp[d] = b[src + p];
       }
-    } else {
-      // op(B)[p][j] = B[j][p]: a transpose, done in chunks of PACK_CHUNK values of p so that the
-      // destination rows being filled (PACK_CHUNK x NR floats) stay in L1 while every column visits them.
-      for (int p0 = 0; p0 < kc; p0 += PACK_CHUNK) {
-        int p1 = Math.min(kc, p0 + PACK_CHUNK);
-        for (int cc = 0; cc < cols; cc++) {
-          int src = bOff + (j0 + cc) * ldb + pc;
-          for (int p = p0, d = dst + p0 * nr + cc; p < p1; p++, d += nr) bp[d] = b[src + p];
-        }
-        for (int cc = cols; cc < nr; cc++) {
-          for (int p = p0, d = dst + p0 * nr + cc; p < p1; p++, d += nr) bp[d] = 0f;
-        }
+      for (int cc = cols; cc < nr; cc++) {
+        for (int p = p0, d = dst + p0 * nr + cc; p < p1; p++, d += nr) bp[d] = 0f;
+      }
+    }
+  }
+
+  /**
+   * Packs micro-panels [q0, q1) of a non-transposed B row by row: each stored row of B is read
+   * sequentially (prefetch-friendly) and scattered in NR-float pieces to the panels.
+   */
+  void packRowsOfB(float[] b, int bOff, int ldb, int pc, int kc, int jc, int nc, int q0, int q1, float[] bp) {
+    final int nr = this.nr;
+    for (int p = 0; p < kc; p++) {
+      int src = bOff + (pc + p) * ldb + jc;
+      for (int q = q0; q < q1; q++) {
+        int cols = Math.min(nr, nc - q * nr);
+        int dst = q * nr * kc + p * nr;
+        System.arraycopy(b, src + q * nr, bp, dst, cols);
+        if (cols < nr) Arrays.fill(bp, dst + cols, dst + nr, 0f);
       }
     }
   }
