@@ -38,9 +38,10 @@ import jdk.incubator.vector.VectorSpecies;
  * <li>KC = {@value #DEFAULT_KC}: each pass over C reads and writes all of C, so a deep k block matters
  *     more than keeping B in L2 (768 beat 256/384/512 by 5-30%); the 8 x KC A panel (24 KiB) still
  *     fits L1, and B streams from L3 (2 loads per 16 FMAs).
- * <li>NC = {@value #DEFAULT_NC} (B block up to 12 MiB, in L3); MC = {@value #DEFAULT_MC} is only the
- *     unit of work handed to a thread; the number of row blocks is rounded to a multiple of the thread
- *     count so the split is even.
+ * <li>NC = {@value #DEFAULT_NC} (B block up to 12 MiB, in L3). MC = {@value #DEFAULT_MC} rows is only
+ *     the unit of work handed to a thread (A is packed one micro-panel at a time, so tile size costs
+ *     nothing): small tiles let the dynamic scheduling of {@link Compute#parallelFor} even out threads
+ *     slowed by other processes; the number of row blocks is rounded to a multiple of the thread count.
  * </ul>
  * Problems with m n k below {@value #SMALL} take a plain serial loop, where packing would not pay.
  * Packing buffers are per thread and reused across calls (they grow to the largest block seen).
@@ -52,7 +53,7 @@ public final class VectorGemm implements Gemm {
   static final int DEFAULT_MR = 8;
   static final int DEFAULT_NV = 2;
   static final int DEFAULT_KC = 768;
-  static final int DEFAULT_MC = 256;
+  static final int DEFAULT_MC = 64;
   static final int DEFAULT_NC = 4096;
   static final int PACK_CHUNK = 64;
   static final long SMALL = 32L * 32 * 32;
