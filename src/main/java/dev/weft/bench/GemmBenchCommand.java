@@ -20,6 +20,12 @@ import picocli.CommandLine.Option;
  * (TN, m=768, n=3072, k=2048, beta=1). Prints a table and, per shape, the ratio vector/openblas against
  * the 85% target. {@link #measureGflops} is the reusable figure of "this machine's measured fp32 matmul
  * throughput" (e.g. for MFU).
+ *
+ * <p>Reading the figures: implementations are interleaved call by call so that load from other processes
+ * hits them alike; "openblas" is {@link BlasGemm} as Weft calls it (including the copies between Java
+ * arrays and native memory), "openblas-native" is the library alone on native buffers. OpenBLAS picks its
+ * kernels per CPU unless the environment variable OPENBLAS_CORETYPE forces a set (the header line says
+ * which); a forced older set (e.g. Haswell, AVX2, on an AVX-512 machine) halves its throughput.
  */
 @Command(name = "gemm", mixinStandardHelpOptions = true,
     description = "Measure fp32 GEMM throughput (GFLOP/s) of the vector, openblas and scalar kernels on the "
