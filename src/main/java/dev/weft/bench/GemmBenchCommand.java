@@ -21,8 +21,9 @@ import picocli.CommandLine.Option;
  * the 85% target. {@link #measureGflops} is the reusable figure of "this machine's measured fp32 matmul
  * throughput" (e.g. for MFU).
  *
- * <p>Reading the figures: implementations are interleaved call by call so that load from other processes
- * hits them alike; "openblas" is {@link BlasGemm} as Weft calls it (including the copies between Java
+ * <p>Reading the figures: implementations are interleaved in short blocks so that load from other
+ * processes hits them alike, with a pause at each switch (OpenBLAS's threads spin for a while after a call
+ * and would otherwise slow whatever runs next); "openblas" is {@link BlasGemm} as Weft calls it (including the copies between Java
  * arrays and native memory), "openblas-native" is the library alone on native buffers. OpenBLAS picks its
  * kernels per CPU unless the environment variable OPENBLAS_CORETYPE forces a set (the header line says
  * which); a forced older set (e.g. Haswell, AVX2, on an AVX-512 machine) halves its throughput.
@@ -85,7 +86,7 @@ public final class GemmBenchCommand implements Callable<Integer> {
       if (!impl.equals("scalar") && !impl.equals("openblas-native")) timed.add(Gemm.byName(impl));
     }
     System.out.printf(Locale.ROOT, "fp32 GEMM throughput, %d thread(s), median of timed repetitions%s%n", threads,
-        timed.size() > 1 ? " (implementations interleaved call by call)" : "");
+        timed.size() > 1 ? " (implementations interleaved in blocks of 3 calls)" : "");
     if (impls.stream().anyMatch(i -> i.startsWith("openblas"))) {
       String env = System.getenv("OPENBLAS_CORETYPE");
       System.out.printf("OpenBLAS kernels: %s%s%n", BlasGemm.coreName(), env == null
@@ -158,13 +159,24 @@ public final class GemmBenchCommand implements Callable<Integer> {
       }
       List<List<Double>> times = new ArrayList<>();
       for (int i = 0; i < count; i++) times.add(new ArrayList<>());
+      // Blocks of BLOCK timed calls per implementation, alternating. On switching, pause and make one
+      // untimed call: OpenBLAS's worker threads keep spinning for a while after a call and would steal a
+      // core from whatever runs next.
       long end = System.nanoTime() + (long) (seconds * count * 1e9);
-      for (int r = 0; iterations > 0 ? r < iterations : r < 3 || System.nanoTime() < end; r++) {
+      for (int r = 0; iterations > 0 ? times.get(0).size() < iterations : r < 1 || System.nanoTime() < end; r++) {
         for (int i = 0; i < count; i++) {
-          long t0 = System.nanoTime();
-          gemms.get(i).gemm(cxs[i], shape.transA(), shape.transB(), m, n, k, a, 0, lda, b, 0, ldb, shape.beta(),
-              c, 0, n);
-          times.get(i).add((System.nanoTime() - t0) * 1e-9);
+          if (count > 1) {
+            settle();
+            gemms.get(i).gemm(cxs[i], shape.transA(), shape.transB(), m, n, k, a, 0, lda, b, 0, ldb,
+                shape.beta(), c, 0, n);
+          }
+          int block = iterations > 0 ? Math.min(BLOCK, iterations - times.get(i).size()) : BLOCK;
+          for (int rep = 0; rep < block; rep++) {
+            long t0 = System.nanoTime();
+            gemms.get(i).gemm(cxs[i], shape.transA(), shape.transB(), m, n, k, a, 0, lda, b, 0, ldb,
+                shape.beta(), c, 0, n);
+            times.get(i).add((System.nanoTime() - t0) * 1e-9);
+          }
         }
       }
       double[] out = new double[count];
@@ -175,6 +187,17 @@ public final class GemmBenchCommand implements Callable<Integer> {
       return out;
     } finally {
       for (Compute cx : cxs) if (cx != null) cx.close();
+    }
+  }
+
+  private static final int BLOCK = 3;
+  private static final long SETTLE_MILLIS = 300;
+
+  private static void settle() {
+    try {
+      Thread.sleep(SETTLE_MILLIS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
   }
 

@@ -16,8 +16,9 @@ import jdk.incubator.vector.VectorSpecies;
  *     for pc in K step KC          beta is applied on the first pc block only (beta = 0: C is only written)
  *       pack op(B)[pc.., jc..] into NR-column micro-panels, [p][NR] contiguous          (parallel)
  *       parallel over tiles of C (MC rows, disjoint; also split along N when M is small)
- *         for ir in tile step MR     pack op(A)[ir.., pc..] into one micro-panel [p][MR] (12-24 KiB, L1)
- *           for jr in nc step NR     micro-kernel: MR x NR accumulators in registers; per p, load two
+ *         pack op(A)[tile rows, pc..] into MR-row micro-panels, [p][MR] contiguous  (MC x KC, in L2)
+ *         for jr in nc step NR       one B micro-panel (KC x NR) comes from L3 and is reused from L2/L1
+ *           for ir in tile step MR   micro-kernel: MR x NR accumulators in registers; per p, load two
  *                                    B vectors, broadcast A[ir+r][p] and FMA into row r's two vectors
  * </pre>
  * Packing absorbs the transposes, so one micro-kernel serves NN, NT, TN and TT. Edge tiles (m or n not a
@@ -25,23 +26,22 @@ import jdk.incubator.vector.VectorSpecies;
  * Threads own disjoint rectangles of C, so no two threads write the same element.
  *
  * <p>Blocking parameters, chosen by measurement on a Zen 5 (AVX-512, 48 KiB L1d, 2 MiB L2 per core,
- * 32 MiB shared L3), see {@code weft bench gemm}:
+ * 32 MiB L3), see {@code weft bench gemm}:
  * <ul>
  * <li>MR x NR = {@value #DEFAULT_MR} x 2V: 16 zmm accumulators + 2 B vectors + 1 broadcast fit in the 32
  *     vector registers with no spills, and 16 independent FMA chains cover 2 FMA pipes x 4-cycle latency.
- *     In an L1-resident test it ran at about 230 GFLOP/s on one core; 12x2 and 6x3 were within 10%,
- *     and tiles of 24+ accumulators (6x4, 8x3, 14x2) were much slower (register spills in C2).
- * <li>The A micro-panel, not the B micro-panel, is the L1-resident operand: one 8-row panel of A is
- *     swept across the whole packed B block, so C is walked along its rows (prefetch-friendly). The
- *     textbook order (B micro-panel in L1, A block in L2, walking C down its columns) measured 15-25%
- *     slower here because every micro-tile of C then touched 8 new rows.
- * <li>KC = {@value #DEFAULT_KC}: each pass over C reads and writes all of C, so a deep k block matters
- *     more than keeping B in L2 (768 beat 256/384/512 by 5-30%); the 8 x KC A panel (24 KiB) still
- *     fits L1, and B streams from L3 (2 loads per 16 FMAs).
- * <li>NC = {@value #DEFAULT_NC} (B block up to 12 MiB, in L3). MC = {@value #DEFAULT_MC} rows is only
- *     the unit of work handed to a thread (A is packed one micro-panel at a time, so tile size costs
- *     nothing): small tiles let the dynamic scheduling of {@link Compute#parallelFor} even out threads
- *     slowed by other processes; the number of row blocks is rounded to a multiple of the thread count.
+ *     In an L1-resident test it ran at about 230 GFLOP/s on one core; 4x4, 6x3 and 12x2 were 1-13%
+ *     slower, and tiles of 24+ accumulators (6x4, 8x3, 14x2) much slower (register spills in C2).
+ * <li>KC = {@value #DEFAULT_KC}: deep k blocks amortise the per-call cost of loading and storing the C
+ *     tile and reduce the passes over C; 768 beat 256/384/512 by 5-30% on one thread. An 8 x KC A panel
+ *     is 24 KiB; a B micro-panel is 96 KiB (L2).
+ * <li>MC = {@value #DEFAULT_MC}: each B micro-panel fetched from L3 is reused by MC/MR = 16 A panels.
+ *     With MC = MR (one A panel per sweep of B) one thread was as fast, but two threads only reached
+ *     about 1.2x, limited by L3 bandwidth; from MC = 64 up they scale about 2x. The A block
+ *     (MC x KC = 384 KiB) stays in L2. MC is also the unit of work handed to a thread; the number of row
+ *     blocks is rounded to a multiple of the thread count so the split is even.
+ * <li>NC = {@value #DEFAULT_NC}: the packed B block (up to 12 MiB) lives in L3; the GPT-2 shapes need
+ *     a single jc block.
  * </ul>
  * Problems with m n k below {@value #SMALL} take a plain serial loop, where packing would not pay.
  * Packing buffers are per thread and reused across calls (they grow to the largest block seen).
@@ -53,7 +53,7 @@ public final class VectorGemm implements Gemm {
   static final int DEFAULT_MR = 8;
   static final int DEFAULT_NV = 2;
   static final int DEFAULT_KC = 768;
-  static final int DEFAULT_MC = 64;
+  static final int DEFAULT_MC = 128;
   static final int DEFAULT_NC = 4096;
   static final int PACK_CHUNK = 64;
   static final long SMALL = 32L * 32 * 32;
@@ -136,7 +136,7 @@ public final class VectorGemm implements Gemm {
         });
         cx.parallelFor(tiles, 1, (from, to) -> {
           float[][] bufs = BUFFERS.get();
-          float[] aPack = grow(bufs, BUF_A, mr * kc);
+          float[] aPack = grow(bufs, BUF_A, mcStep * kc);
           float[] tmp = grow(bufs, BUF_T, mr * nr);
           for (int t = from; t < to; t++) {
             int mi = t / nSplit, ni = t % nSplit;
@@ -144,17 +144,21 @@ public final class VectorGemm implements Gemm {
             int mc = Math.min(mcStep, m - i0);
             int q0 = ni * panelsPerSplit, q1 = Math.min(nPanels, q0 + panelsPerSplit);
             if (q0 >= q1) continue;
-            for (int i = i0; i < i0 + mc; i += mr) {
-              int rows = Math.min(mr, i0 + mc - i);
-              packA(transA, a, aOff, lda, pc0, kc, i, rows, aPack, 0);
-              for (int q = q0; q < q1; q++) {
-                int j = jc0 + q * nr;
-                int cols = Math.min(nr, n - j);
-                int bi = q * nr * kc;
+            int mPanels = ceilDiv(mc, mr);
+            for (int ip = 0; ip < mPanels; ip++) {
+              packA(transA, a, aOff, lda, pc0, kc, i0 + ip * mr, Math.min(mr, mc - ip * mr), aPack, ip * mr * kc);
+            }
+            for (int q = q0; q < q1; q++) {
+              int j = jc0 + q * nr;
+              int cols = Math.min(nr, n - j);
+              int bi = q * nr * kc;
+              for (int ip = 0; ip < mPanels; ip++) {
+                int i = i0 + ip * mr;
+                int rows = Math.min(mr, mc - ip * mr);
                 boolean edge = rows < mr || cols < nr;
                 float[] dst = edge ? tmp : c;
                 int dOff = edge ? 0 : cOff + i * ldc + j, dLd = edge ? nr : ldc, dMode = edge ? MODE_SET : mode;
-                kernel(kc, aPack, 0, bPack, bi, dst, dOff, dLd, dMode, beta);
+                kernel(kc, aPack, ip * mr * kc, bPack, bi, dst, dOff, dLd, dMode, beta);
                 if (edge) merge(tmp, rows, cols, c, cOff + i * ldc + j, ldc, mode, beta);
               }
             }
