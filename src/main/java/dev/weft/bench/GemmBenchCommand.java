@@ -5,7 +5,6 @@ import dev.weft.kernels.BlasGemm;
 import dev.weft.kernels.Compute;
 import dev.weft.kernels.Gemm;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Random;
@@ -21,6 +20,13 @@ import picocli.CommandLine.Option;
  * (TN, m=768, n=3072, k=2048, beta=1). Prints a table and, per shape, the ratio vector/openblas against
  * the 85% target. {@link #measureGflops} is the reusable figure of "this machine's measured fp32 matmul
  * throughput" (e.g. for MFU).
+ *
+ * <p>Reading the figures: implementations are interleaved in short blocks so that load from other
+ * processes hits them alike, with a pause at each switch (OpenBLAS's threads spin for a while after a call
+ * and would otherwise slow whatever runs next); "openblas" is {@link BlasGemm} as Weft calls it (including the copies between Java
+ * arrays and native memory), "openblas-native" is the library alone on native buffers. OpenBLAS picks its
+ * kernels per CPU unless the environment variable OPENBLAS_CORETYPE forces a set (the header line says
+ * which); a forced older set (e.g. Haswell, AVX2, on an AVX-512 machine) halves its throughput.
  */
 @Command(name = "gemm", mixinStandardHelpOptions = true,
     description = "Measure fp32 GEMM throughput (GFLOP/s) of the vector, openblas and scalar kernels on the "
@@ -75,20 +81,41 @@ public final class GemmBenchCommand implements Callable<Integer> {
   public Integer call() {
     if (threads < 1) throw new WeftInputException("--threads must be >= 1, got " + threads);
     if (seconds <= 0 && iterations <= 0) throw new WeftInputException("--seconds must be > 0 (or give --iterations)");
-    System.out.printf(Locale.ROOT, "fp32 GEMM throughput, %d thread(s), median of timed repetitions%n", threads);
+    List<Gemm> timed = new ArrayList<>();
+    for (String impl : impls) {
+      if (!impl.equals("scalar") && !impl.equals("openblas-native")) timed.add(Gemm.byName(impl));
+    }
+    System.out.printf(Locale.ROOT, "fp32 GEMM throughput, %d thread(s), median of timed repetitions%s%n", threads,
+        timed.size() > 1 ? " (implementations interleaved in blocks of 3 calls)" : "");
+    if (impls.stream().anyMatch(i -> i.startsWith("openblas"))) {
+      String env = System.getenv("OPENBLAS_CORETYPE");
+      System.out.printf("OpenBLAS kernels: %s%s%n", BlasGemm.coreName(), env == null
+          ? " (auto-detected)"
+          : " (forced by OPENBLAS_CORETYPE=" + env + " in the environment; unset it to let OpenBLAS pick its "
+            + "kernels for this CPU, which may be much faster, e.g. its AVX-512 ones)");
+    }
     System.out.printf(Locale.ROOT, "%-12s %-3s %5s %5s %5s %4s  %-16s %9s%n",
         "shape", "op", "m", "n", "k", "beta", "impl", "GFLOP/s");
     List<Result> results = new ArrayList<>();
     for (Shape s : TRANSFORMER_SHAPES) {
+      double[] gf = measureInterleaved(timed, threads, s, seconds, iterations);
+      for (int i = 0; i < timed.size(); i++) results.add(new Result(timed.get(i).name(), threads, s, gf[i]));
+      if (impls.contains("openblas-native")) {
+        double sec = BlasGemm.medianNativeSeconds(threads, s.transA(), s.transB(), s.m(), s.n(), s.k(), s.beta(),
+            Math.max(3, iterations > 0 ? iterations : 7));
+        results.add(new Result("openblas-native", threads, s, s.flops() / sec / 1e9));
+      }
+      if (impls.contains("scalar")) {
+        Shape small = s.scaled(4);
+        results.add(new Result("scalar", threads, small,
+            measureGflops(Gemm.byName("scalar"), threads, small, seconds, iterations)));
+      }
       for (String impl : impls) {
-        Shape run = impl.equals("scalar") ? s.scaled(4) : s;
-        double gf = impl.equals("openblas-native")
-            ? run.flops() / BlasGemm.medianNativeSeconds(threads, run.transA(), run.transB(), run.m(), run.n(),
-                run.k(), run.beta(), Math.max(3, iterations > 0 ? iterations : 7)) / 1e9
-            : measureGflops(Gemm.byName(impl), threads, run, seconds, iterations);
-        results.add(new Result(impl, threads, run, gf));
+        Result r = results.stream().filter(x -> x.impl().equals(impl) && x.shape().name().equals(s.name()))
+            .findFirst().orElseThrow();
+        Shape run = r.shape();
         System.out.printf(Locale.ROOT, "%-12s %-3s %5d %5d %5d %4.0f  %-16s %9.1f%n",
-            run.name(), run.op(), run.m(), run.n(), run.k(), run.beta(), impl, gf);
+            run.name(), run.op(), run.m(), run.n(), run.k(), run.beta(), impl, r.gflops());
       }
     }
     if (impls.contains("vector") && (impls.contains("openblas") || impls.contains("openblas-native"))) {
@@ -106,6 +133,74 @@ public final class GemmBenchCommand implements Callable<Integer> {
     return 0;
   }
 
+  /**
+   * Measures several implementations on one shape in the same conditions: each is warmed up, then timed
+   * calls alternate between them (so that load from other processes hits all alike). Returns GFLOP/s per
+   * implementation (2 m n k / median time), in the order given.
+   */
+  public static double[] measureInterleaved(List<Gemm> gemms, int threads, Shape shape, double seconds,
+                                            int iterations) {
+    int m = shape.m(), n = shape.n(), k = shape.k();
+    int lda = shape.transA() ? m : k, ldb = shape.transB() ? k : n;
+    Random rnd = new Random(42);
+    float[] a = new float[m * k], b = new float[k * n], c = new float[m * n];
+    for (int i = 0; i < a.length; i++) a[i] = rnd.nextFloat() - 0.5f;
+    for (int i = 0; i < b.length; i++) b[i] = rnd.nextFloat() - 0.5f;
+    int count = gemms.size();
+    Compute[] cxs = new Compute[count];
+    try {
+      for (int i = 0; i < count; i++) cxs[i] = new Compute(threads, gemms.get(i));
+      for (int i = 0; i < count; i++) {
+        Gemm g = gemms.get(i);
+        long warmEnd = System.nanoTime() + (long) (Math.max(seconds, 0.2) * 0.5e9);
+        for (int w = 0; w < 3 || System.nanoTime() < warmEnd; w++) {
+          g.gemm(cxs[i], shape.transA(), shape.transB(), m, n, k, a, 0, lda, b, 0, ldb, shape.beta(), c, 0, n);
+        }
+      }
+      List<List<Double>> times = new ArrayList<>();
+      for (int i = 0; i < count; i++) times.add(new ArrayList<>());
+      // Blocks of BLOCK timed calls per implementation, alternating. On switching, pause and make one
+      // untimed call: OpenBLAS's worker threads keep spinning for a while after a call and would steal a
+      // core from whatever runs next.
+      long end = System.nanoTime() + (long) (seconds * count * 1e9);
+      for (int r = 0; iterations > 0 ? times.get(0).size() < iterations : r < 1 || System.nanoTime() < end; r++) {
+        for (int i = 0; i < count; i++) {
+          if (count > 1) {
+            settle();
+            gemms.get(i).gemm(cxs[i], shape.transA(), shape.transB(), m, n, k, a, 0, lda, b, 0, ldb,
+                shape.beta(), c, 0, n);
+          }
+          int block = iterations > 0 ? Math.min(BLOCK, iterations - times.get(i).size()) : BLOCK;
+          for (int rep = 0; rep < block; rep++) {
+            long t0 = System.nanoTime();
+            gemms.get(i).gemm(cxs[i], shape.transA(), shape.transB(), m, n, k, a, 0, lda, b, 0, ldb,
+                shape.beta(), c, 0, n);
+            times.get(i).add((System.nanoTime() - t0) * 1e-9);
+          }
+        }
+      }
+      double[] out = new double[count];
+      for (int i = 0; i < count; i++) {
+        double[] t = times.get(i).stream().mapToDouble(Double::doubleValue).sorted().toArray();
+        out[i] = shape.flops() / t[t.length / 2] / 1e9;
+      }
+      return out;
+    } finally {
+      for (Compute cx : cxs) if (cx != null) cx.close();
+    }
+  }
+
+  private static final int BLOCK = 3;
+  private static final long SETTLE_MILLIS = 300;
+
+  private static void settle() {
+    try {
+      Thread.sleep(SETTLE_MILLIS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
   private static double find(List<Result> results, String impl, Shape s) {
     return results.stream().filter(r -> r.impl().equals(impl) && r.shape().name().equals(s.name()))
         .mapToDouble(Result::gflops).findFirst().orElse(Double.NaN);
@@ -117,28 +212,7 @@ public final class GemmBenchCommand implements Callable<Integer> {
    * as fit in {@code seconds}, at least 3), returning 2 m n k / median time in GFLOP/s.
    */
   public static double measureGflops(Gemm g, int threads, Shape shape, double seconds, int iterations) {
-    int m = shape.m(), n = shape.n(), k = shape.k();
-    int lda = shape.transA() ? m : k, ldb = shape.transB() ? k : n;
-    Random rnd = new Random(42);
-    float[] a = new float[m * k], b = new float[k * n], c = new float[m * n];
-    for (int i = 0; i < a.length; i++) a[i] = rnd.nextFloat() - 0.5f;
-    for (int i = 0; i < b.length; i++) b[i] = rnd.nextFloat() - 0.5f;
-    try (Compute cx = new Compute(threads, g)) {
-      Runnable call = () -> g.gemm(cx, shape.transA(), shape.transB(), m, n, k, a, 0, lda, b, 0, ldb,
-          shape.beta(), c, 0, n);
-      long warmEnd = System.nanoTime() + (long) (Math.max(seconds, 0.2) * 0.5e9);
-      for (int i = 0; i < 3 || System.nanoTime() < warmEnd; i++) call.run();
-      List<Double> times = new ArrayList<>();
-      long end = System.nanoTime() + (long) (seconds * 1e9);
-      while (iterations > 0 ? times.size() < iterations : times.size() < 3 || System.nanoTime() < end) {
-        long t0 = System.nanoTime();
-        call.run();
-        times.add((System.nanoTime() - t0) * 1e-9);
-      }
-      double[] t = times.stream().mapToDouble(Double::doubleValue).toArray();
-      Arrays.sort(t);
-      return shape.flops() / t[t.length / 2] / 1e9;
-    }
+    return measureInterleaved(List.of(g), threads, shape, seconds, iterations)[0];
   }
 
   /** Measures {@code g} on every transformer shape; figures in GFLOP/s, in {@link #TRANSFORMER_SHAPES} order. */

@@ -142,6 +142,16 @@ public final class BlasGemm implements Gemm {
     }
   }
 
+  /**
+   * The CPU kernel set OpenBLAS selected (e.g. "Haswell", "SkylakeX"). Its runtime detection may not know
+   * a new CPU and fall back to an older kernel set; the environment variable OPENBLAS_CORETYPE (read when
+   * the library loads) overrides the choice.
+   */
+  public static String coreName() {
+    ensureLoaded();
+    return openblas_full.openblas_get_corename().getString();
+  }
+
   /** OpenBLAS's current (process-global) thread count. */
   public static int nativeThreads() {
     ensureLoaded();

@@ -7,31 +7,44 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * The default matrix multiply: pure Java on the incubating Vector API, in the GotoBLAS/BLIS structure.
  * Computes {@code C[m,n] = op(A)[m,k] op(B)[k,n] + beta C}, row-major, with the conventions of {@link Gemm}
- * (any transpose, offsets and leading dimensions; beta = 0 never reads C).
+ * (any transpose, offsets and leading dimensions; beta = 0 never reads C). In GPT-2 it runs the linear
+ * layers: forward NN (tokens x 768 times 768 x 3072), input gradient NT and weight gradient TN (beta = 1).
  *
- * <p>Loop nest (V = vector width in floats, 16 with AVX-512):
+ * <p>Loop nest (V = vector width in floats, 16 with AVX-512; NR = 2V = 32, MR = 8):
  * <pre>
- *   for jc in N step NC          B block  kc x nc : packed once, shared by all threads (fits L3)
- *     for pc in K step KC        beta applied on the first pc block only
- *       pack op(B)[pc.., jc..] into NR-column micro-panels, [p][NR] contiguous     (parallel)
- *       parallel over tiles of C (MC rows; also split in N when M is small)
- *         pack op(A)[ic.., pc..] into MR-row micro-panels, [p][MR] contiguous  (per thread, stays in L2)
- *         for jr in nc step NR       one B micro-panel kc x NR stays in L1
- *           for ir in mc step MR     micro-kernel: MR x NR accumulators in registers, one FMA per
- *                                    (row, vector) per p: broadcast A[ir+r][p], times B[p][jr..jr+NR)
+ *   for jc in N step NC            B block kc x nc: packed once per (jc, pc), shared by all threads
+ *     for pc in K step KC          beta is applied on the first pc block only (beta = 0: C is only written)
+ *       pack op(B)[pc.., jc..] into NR-column micro-panels, [p][NR] contiguous          (parallel)
+ *       parallel over tiles of C (MC rows, disjoint; also split along N when M is small)
+ *         pack op(A)[tile rows, pc..] into MR-row micro-panels, [p][MR] contiguous  (MC x KC, in L2)
+ *         for jr in nc step NR       one B micro-panel (KC x NR) comes from L3 and is reused from L2/L1
+ *           for ir in tile step MR   micro-kernel: MR x NR accumulators in registers; per p, load two
+ *                                    B vectors, broadcast A[ir+r][p] and FMA into row r's two vectors
  * </pre>
  * Packing absorbs the transposes, so one micro-kernel serves NN, NT, TN and TT. Edge tiles (m or n not a
- * multiple of MR or NR) are computed on zero-padded panels into a scratch tile and the valid part is
- * merged into C. Threads own disjoint rectangles of C, so no two threads write the same element.
+ * multiple of MR or NR) run on zero-padded panels into a scratch tile whose valid corner is merged into C.
+ * Threads own disjoint rectangles of C, so no two threads write the same element.
  *
- * <p>Blocking parameters (chosen by measurement on a Zen 5 with AVX-512, 48 KiB L1d, 2 MiB L2 per core):
- * MR x NR = {@value #DEFAULT_MR} x 2V (16 zmm accumulators + 2 B vectors + 1 broadcast out of 32
- * registers: enough independent FMA chains to cover 2 FMA pipes x 4-cycle latency without spilling);
- * KC = {@value #DEFAULT_KC} so that a B micro-panel (KC x NR x 4 bytes) fits comfortably in L1;
- * MC up to {@value #DEFAULT_MC} so that the packed A block (MC x KC) sits in L2; NC up to
- * {@value #DEFAULT_NC} so that the shared packed B block stays in L3. Problems with
- * m*n*k below {@value #SMALL} flops/2 take a plain serial loop, where packing would not pay.
- * Packing buffers are per-thread and reused across calls (they grow to the largest block seen).
+ * <p>Blocking parameters, chosen by measurement on a Zen 5 (AVX-512, 48 KiB L1d, 2 MiB L2 per core,
+ * 32 MiB L3), see {@code weft bench gemm}:
+ * <ul>
+ * <li>MR x NR = {@value #DEFAULT_MR} x 2V: 16 zmm accumulators + 2 B vectors + 1 broadcast fit in the 32
+ *     vector registers with no spills, and 16 independent FMA chains cover 2 FMA pipes x 4-cycle latency.
+ *     In an L1-resident test it ran at about 230 GFLOP/s on one core; 4x4, 6x3 and 12x2 were 1-13%
+ *     slower, and tiles of 24+ accumulators (6x4, 8x3, 14x2) much slower (register spills in C2).
+ * <li>KC = {@value #DEFAULT_KC}: deep k blocks amortise the per-call cost of loading and storing the C
+ *     tile and reduce the passes over C; 768 beat 256/384/512 by 5-30% on one thread. An 8 x KC A panel
+ *     is 24 KiB; a B micro-panel is 96 KiB (L2).
+ * <li>MC = {@value #DEFAULT_MC}: each B micro-panel fetched from L3 is reused by MC/MR = 16 A panels.
+ *     With MC = MR (one A panel per sweep of B) one thread was as fast, but two threads only reached
+ *     about 1.2x, limited by L3 bandwidth; from MC = 64 up they scale about 2x. The A block
+ *     (MC x KC = 384 KiB) stays in L2. MC is also the unit of work handed to a thread; the number of row
+ *     blocks is rounded to a multiple of the thread count so the split is even.
+ * <li>NC = {@value #DEFAULT_NC}: the packed B block (up to 12 MiB) lives in L3; the GPT-2 shapes need
+ *     a single jc block.
+ * </ul>
+ * Problems with m n k below {@value #SMALL} take a plain serial loop, where packing would not pay.
+ * Packing buffers are per thread and reused across calls (they grow to the largest block seen).
  */
 public final class VectorGemm implements Gemm {
   static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
@@ -39,9 +52,10 @@ public final class VectorGemm implements Gemm {
 
   static final int DEFAULT_MR = 8;
   static final int DEFAULT_NV = 2;
-  static final int DEFAULT_KC = 256;
-  static final int DEFAULT_MC = 256;
+  static final int DEFAULT_KC = 768;
+  static final int DEFAULT_MC = 128;
   static final int DEFAULT_NC = 4096;
+  static final int PACK_CHUNK = 64;
   static final long SMALL = 32L * 32 * 32;
 
   private static final int MODE_SET = 0;    // C = acc (beta == 0, first k block: C is never read)
@@ -114,7 +128,11 @@ public final class VectorGemm implements Gemm {
         final int mode = pc > 0 || beta == 1f ? MODE_ADD : beta == 0f ? MODE_SET : MODE_SCALE;
         final int jc0 = jc, pc0 = pc;
         cx.parallelFor(nPanels, Math.max(1, 64 * 256 / (kc * nv)), (from, to) -> {
-          for (int q = from; q < to; q++) packB(transB, b, bOff, ldb, pc0, kc, jc0, nc, q, bPack);
+          if (transB) {
+            for (int q = from; q < to; q++) packTransposedB(b, bOff, ldb, pc0, kc, jc0, nc, q, bPack);
+          } else {
+            packRowsOfB(b, bOff, ldb, pc0, kc, jc0, nc, from, to, bPack);
+          }
         });
         cx.parallelFor(tiles, 1, (from, to) -> {
           float[][] bufs = BUFFERS.get();
@@ -127,22 +145,21 @@ public final class VectorGemm implements Gemm {
             int q0 = ni * panelsPerSplit, q1 = Math.min(nPanels, q0 + panelsPerSplit);
             if (q0 >= q1) continue;
             int mPanels = ceilDiv(mc, mr);
-            for (int ip = 0; ip < mPanels; ip++) packA(transA, a, aOff, lda, pc0, kc, i0 + ip * mr,
-                Math.min(mr, mc - ip * mr), aPack, ip * mr * kc);
+            for (int ip = 0; ip < mPanels; ip++) {
+              packA(transA, a, aOff, lda, pc0, kc, i0 + ip * mr, Math.min(mr, mc - ip * mr), aPack, ip * mr * kc);
+            }
             for (int q = q0; q < q1; q++) {
               int j = jc0 + q * nr;
               int cols = Math.min(nr, n - j);
               int bi = q * nr * kc;
               for (int ip = 0; ip < mPanels; ip++) {
+                int i = i0 + ip * mr;
                 int rows = Math.min(mr, mc - ip * mr);
-                int ci = cOff + (i0 + ip * mr) * ldc + j;
-                int ai = ip * mr * kc;
-                if (rows == mr && cols == nr) {
-                  kernel(kc, aPack, ai, bPack, bi, c, ci, ldc, mode, beta);
-                } else {
-                  kernel(kc, aPack, ai, bPack, bi, tmp, 0, nr, MODE_SET, 0f);
-                  merge(tmp, rows, cols, c, ci, ldc, mode, beta);
-                }
+                boolean edge = rows < mr || cols < nr;
+                float[] dst = edge ? tmp : c;
+                int dOff = edge ? 0 : cOff + i * ldc + j, dLd = edge ? nr : ldc, dMode = edge ? MODE_SET : mode;
+                kernel(kc, aPack, ip * mr * kc, bPack, bi, dst, dOff, dLd, dMode, beta);
+                if (edge) merge(tmp, rows, cols, c, cOff + i * ldc + j, ldc, mode, beta);
               }
             }
           }
@@ -151,25 +168,24 @@ public final class VectorGemm implements Gemm {
     }
   }
 
-  private void kernel(int kc, float[] ap, int ai, float[] bp, int bi, float[] c, int ci, int ldc,
-                      int mode, float beta) {
+  /** Runs the MR x NR micro-kernel of this instance on packed panels. */
+  void kernel(int kc, float[] ap, int ai, float[] bp, int bi, float[] c, int ci, int ldc,
+              int mode, float beta) {
     switch (mr * 16 + nv) {
       case 8 * 16 + 2 -> kernel8x2(kc, ap, ai, bp, bi, c, ci, ldc, mode, beta);
       case 12 * 16 + 2 -> kernel12x2(kc, ap, ai, bp, bi, c, ci, ldc, mode, beta);
       case 6 * 16 + 3 -> kernel6x3(kc, ap, ai, bp, bi, c, ci, ldc, mode, beta);
-      case 14 * 16 + 2 -> kernel14x2(kc, ap, ai, bp, bi, c, ci, ldc, mode, beta);
       case 4 * 16 + 4 -> kernel4x4(kc, ap, ai, bp, bi, c, ci, ldc, mode, beta);
       default -> throw new IllegalStateException();
     }
   }
 
   private static boolean supported(int mr, int nv) {
-    return (mr == 8 && nv == 2) || (mr == 12 && nv == 2) || (mr == 6 && nv == 3)
-        || (mr == 14 && nv == 2) || (mr == 4 && nv == 4);
+    return (mr == 8 && nv == 2) || (mr == 12 && nv == 2) || (mr == 6 && nv == 3) || (mr == 4 && nv == 4);
   }
 
   /** Packs op(A)[i0 .. i0+rows, pc .. pc+kc) as one MR-row micro-panel: ap[dst + p*MR + r]; rows >= `rows` are zero. */
-  private void packA(boolean transA, float[] a, int aOff, int lda, int pc, int kc, int i0, int rows,
+  void packA(boolean transA, float[] a, int aOff, int lda, int pc, int kc, int i0, int rows,
                      float[] ap, int dst) {
     final int mr = this.mr;
     if (transA) {
@@ -178,6 +194,20 @@ public final class VectorGemm implements Gemm {
       for (int p = 0; p < kc; p++, src += lda, dst += mr) {
         System.arraycopy(a, src, ap, dst, rows);
         for (int r = rows; r < mr; r++) ap[dst + r] = 0f;
+      }
+    } else if (mr == 8 && rows == 8) {
+      // The common full panel: interleave 8 rows, writing sequentially (8 sequential read streams).
+      int s0 = aOff + i0 * lda + pc, s1 = s0 + lda, s2 = s1 + lda, s3 = s2 + lda;
+      int s4 = s3 + lda, s5 = s4 + lda, s6 = s5 + lda, s7 = s6 + lda;
+      for (int p = 0, d = dst; p < kc; p++, d += 8) {
+        ap[d] = a[s0 + p];
+        ap[d + 1] = a[s1 + p];
+        ap[d + 2] = a[s2 + p];
+        ap[d + 3] = a[s3 + p];
+        ap[d + 4] = a[s4 + p];
+        ap[d + 5] = a[s5 + p];
+        ap[d + 6] = a[s6 + p];
+        ap[d + 7] = a[s7 + p];
       }
     } else {
       for (int r = 0; r < rows; r++) {
@@ -190,27 +220,42 @@ public final class VectorGemm implements Gemm {
     }
   }
 
-  /** Packs NR-column micro-panel q of op(B)[pc .. pc+kc, jc .. jc+nc): bp[q*NR*kc + p*NR + j]; missing columns are zero. */
-  private void packB(boolean transB, float[] b, int bOff, int ldb, int pc, int kc, int jc, int nc, int q,
-                     float[] bp) {
+  /**
+   * Packs NR-column micro-panel q of op(B)[pc .. pc+kc, jc .. jc+nc) for a transposed B (stored n x k):
+   * bp[q*NR*kc + p*NR + j] = B[jc + q*NR + j][pc + p]; missing columns are zero. This is a transpose,
+   * done in chunks of PACK_CHUNK values of p so that the destination rows being filled
+   * (PACK_CHUNK x NR floats) stay in L1 while every column visits them.
+   */
+  void packTransposedB(float[] b, int bOff, int ldb, int pc, int kc, int jc, int nc, int q, float[] bp) {
     final int nr = this.nr;
     int j0 = jc + q * nr;
     int cols = Math.min(nr, jc + nc - j0);
     int dst = q * nr * kc;
-    if (!transB) {
-      int src = bOff + pc * ldb + j0;
-      for (int p = 0; p < kc; p++, src += ldb, dst += nr) {
-        System.arraycopy(b, src, bp, dst, cols);
-        if (cols < nr) Arrays.fill(bp, dst + cols, dst + nr, 0f);
-      }
-    } else {
-      // op(B)[p][j] = B[j][p]: read each stored row contiguously, write with stride NR.
+    for (int p0 = 0; p0 < kc; p0 += PACK_CHUNK) {
+      int p1 = Math.min(kc, p0 + PACK_CHUNK);
       for (int cc = 0; cc < cols; cc++) {
         int src = bOff + (j0 + cc) * ldb + pc;
-        for (int p = 0, d = dst + cc; p < kc; p++, d += nr) bp[d] = b[src + p];
+        for (int p = p0, d = dst + p0 * nr + cc; p < p1; p++, d += nr) bp[d] = b[src + p];
       }
       for (int cc = cols; cc < nr; cc++) {
-        for (int p = 0, d = dst + cc; p < kc; p++, d += nr) bp[d] = 0f;
+        for (int p = p0, d = dst + p0 * nr + cc; p < p1; p++, d += nr) bp[d] = 0f;
+      }
+    }
+  }
+
+  /**
+   * Packs micro-panels [q0, q1) of a non-transposed B row by row: each stored row of B is read
+   * sequentially (prefetch-friendly) and scattered in NR-float pieces to the panels.
+   */
+  void packRowsOfB(float[] b, int bOff, int ldb, int pc, int kc, int jc, int nc, int q0, int q1, float[] bp) {
+    final int nr = this.nr;
+    for (int p = 0; p < kc; p++) {
+      int src = bOff + (pc + p) * ldb + jc;
+      for (int q = q0; q < q1; q++) {
+        int cols = Math.min(nr, nc - q * nr);
+        int dst = q * nr * kc + p * nr;
+        System.arraycopy(b, src + q * nr, bp, dst, cols);
+        if (cols < nr) Arrays.fill(bp, dst + cols, dst + nr, 0f);
       }
     }
   }
@@ -227,14 +272,11 @@ public final class VectorGemm implements Gemm {
     }
   }
 
-  private static void store(FloatVector acc, float[] c, int o, int mode, float beta) {
-    if (mode == MODE_SET) {
-      acc.intoArray(c, o);
-    } else if (mode == MODE_ADD) {
-      acc.add(FloatVector.fromArray(S, c, o)).intoArray(c, o);
-    } else {
-      FloatVector.fromArray(S, c, o).fma(FloatVector.broadcast(S, beta), acc).intoArray(c, o);
-    }
+  /** Starting value of an accumulator: zero (beta = 0, first k block), C, or beta C. */
+  private static FloatVector init(float[] c, int o, int mode, float beta) {
+    if (mode == MODE_SET) return FloatVector.zero(S);
+    FloatVector v = FloatVector.fromArray(S, c, o);
+    return mode == MODE_ADD ? v : v.mul(beta);
   }
 
   /** C = beta C (k = 0); beta = 0 writes zeros without reading C. */
@@ -282,347 +324,249 @@ public final class VectorGemm implements Gemm {
     return ceilDiv(x, y) * y;
   }
 
-  // ---- micro-kernels (register tiles), generated shape by shape so that accumulators stay in registers ----
+  // ---- micro-kernels (register tiles), generated shape by shape so that accumulators stay in registers.
+  // Accumulators start from C (or beta C, or zero), so C is read at the start of a call and only stored
+  // at the end; measured 5-15% faster on the accumulating (k-blocked, beta = 1) cases than adding C at
+  // the end.
 
   /** 8 rows x 2 vectors register tile: 16 accumulators. */
   private static void kernel8x2(int kc, float[] ap, int ai, float[] bp, int bi,
                              float[] c, int ci, int ldc, int mode, float beta) {
-    FloatVector c0_0 = FloatVector.zero(S), c0_1 = FloatVector.zero(S);
-    FloatVector c1_0 = FloatVector.zero(S), c1_1 = FloatVector.zero(S);
-    FloatVector c2_0 = FloatVector.zero(S), c2_1 = FloatVector.zero(S);
-    FloatVector c3_0 = FloatVector.zero(S), c3_1 = FloatVector.zero(S);
-    FloatVector c4_0 = FloatVector.zero(S), c4_1 = FloatVector.zero(S);
-    FloatVector c5_0 = FloatVector.zero(S), c5_1 = FloatVector.zero(S);
-    FloatVector c6_0 = FloatVector.zero(S), c6_1 = FloatVector.zero(S);
-    FloatVector c7_0 = FloatVector.zero(S), c7_1 = FloatVector.zero(S);
+    FloatVector c0_0 = init(c, ci + 0 * ldc + 0 * L, mode, beta), c0_1 = init(c, ci + 0 * ldc + 1 * L, mode, beta);
+    FloatVector c1_0 = init(c, ci + 1 * ldc + 0 * L, mode, beta), c1_1 = init(c, ci + 1 * ldc + 1 * L, mode, beta);
+    FloatVector c2_0 = init(c, ci + 2 * ldc + 0 * L, mode, beta), c2_1 = init(c, ci + 2 * ldc + 1 * L, mode, beta);
+    FloatVector c3_0 = init(c, ci + 3 * ldc + 0 * L, mode, beta), c3_1 = init(c, ci + 3 * ldc + 1 * L, mode, beta);
+    FloatVector c4_0 = init(c, ci + 4 * ldc + 0 * L, mode, beta), c4_1 = init(c, ci + 4 * ldc + 1 * L, mode, beta);
+    FloatVector c5_0 = init(c, ci + 5 * ldc + 0 * L, mode, beta), c5_1 = init(c, ci + 5 * ldc + 1 * L, mode, beta);
+    FloatVector c6_0 = init(c, ci + 6 * ldc + 0 * L, mode, beta), c6_1 = init(c, ci + 6 * ldc + 1 * L, mode, beta);
+    FloatVector c7_0 = init(c, ci + 7 * ldc + 0 * L, mode, beta), c7_1 = init(c, ci + 7 * ldc + 1 * L, mode, beta);
     for (int p = 0; p < kc; p++) {
-      FloatVector b0 = FloatVector.fromArray(S, bp, bi);
-      FloatVector b1 = FloatVector.fromArray(S, bp, bi + 1 * L);
+      int aq = ai + p * 8, bq = bi + p * (2 * L);
+      FloatVector b0 = FloatVector.fromArray(S, bp, bq);
+      FloatVector b1 = FloatVector.fromArray(S, bp, bq + 1 * L);
       FloatVector a;
-      a = FloatVector.broadcast(S, ap[ai]); c0_0 = a.fma(b0, c0_0); c0_1 = a.fma(b1, c0_1);
-      a = FloatVector.broadcast(S, ap[ai + 1]); c1_0 = a.fma(b0, c1_0); c1_1 = a.fma(b1, c1_1);
-      a = FloatVector.broadcast(S, ap[ai + 2]); c2_0 = a.fma(b0, c2_0); c2_1 = a.fma(b1, c2_1);
-      a = FloatVector.broadcast(S, ap[ai + 3]); c3_0 = a.fma(b0, c3_0); c3_1 = a.fma(b1, c3_1);
-      a = FloatVector.broadcast(S, ap[ai + 4]); c4_0 = a.fma(b0, c4_0); c4_1 = a.fma(b1, c4_1);
-      a = FloatVector.broadcast(S, ap[ai + 5]); c5_0 = a.fma(b0, c5_0); c5_1 = a.fma(b1, c5_1);
-      a = FloatVector.broadcast(S, ap[ai + 6]); c6_0 = a.fma(b0, c6_0); c6_1 = a.fma(b1, c6_1);
-      a = FloatVector.broadcast(S, ap[ai + 7]); c7_0 = a.fma(b0, c7_0); c7_1 = a.fma(b1, c7_1);
-      ai += 8;
-      bi += 2 * L;
+      a = FloatVector.broadcast(S, ap[aq]); c0_0 = a.fma(b0, c0_0); c0_1 = a.fma(b1, c0_1);
+      a = FloatVector.broadcast(S, ap[aq + 1]); c1_0 = a.fma(b0, c1_0); c1_1 = a.fma(b1, c1_1);
+      a = FloatVector.broadcast(S, ap[aq + 2]); c2_0 = a.fma(b0, c2_0); c2_1 = a.fma(b1, c2_1);
+      a = FloatVector.broadcast(S, ap[aq + 3]); c3_0 = a.fma(b0, c3_0); c3_1 = a.fma(b1, c3_1);
+      a = FloatVector.broadcast(S, ap[aq + 4]); c4_0 = a.fma(b0, c4_0); c4_1 = a.fma(b1, c4_1);
+      a = FloatVector.broadcast(S, ap[aq + 5]); c5_0 = a.fma(b0, c5_0); c5_1 = a.fma(b1, c5_1);
+      a = FloatVector.broadcast(S, ap[aq + 6]); c6_0 = a.fma(b0, c6_0); c6_1 = a.fma(b1, c6_1);
+      a = FloatVector.broadcast(S, ap[aq + 7]); c7_0 = a.fma(b0, c7_0); c7_1 = a.fma(b1, c7_1);
     }
     { int o = ci;
-      store(c0_0, c, o, mode, beta);
-      store(c0_1, c, o + 1 * L, mode, beta);
+      c0_0.intoArray(c, o);
+      c0_1.intoArray(c, o + 1 * L);
     }
     { int o = ci + 1 * ldc;
-      store(c1_0, c, o, mode, beta);
-      store(c1_1, c, o + 1 * L, mode, beta);
+      c1_0.intoArray(c, o);
+      c1_1.intoArray(c, o + 1 * L);
     }
     { int o = ci + 2 * ldc;
-      store(c2_0, c, o, mode, beta);
-      store(c2_1, c, o + 1 * L, mode, beta);
+      c2_0.intoArray(c, o);
+      c2_1.intoArray(c, o + 1 * L);
     }
     { int o = ci + 3 * ldc;
-      store(c3_0, c, o, mode, beta);
-      store(c3_1, c, o + 1 * L, mode, beta);
+      c3_0.intoArray(c, o);
+      c3_1.intoArray(c, o + 1 * L);
     }
     { int o = ci + 4 * ldc;
-      store(c4_0, c, o, mode, beta);
-      store(c4_1, c, o + 1 * L, mode, beta);
+      c4_0.intoArray(c, o);
+      c4_1.intoArray(c, o + 1 * L);
     }
     { int o = ci + 5 * ldc;
-      store(c5_0, c, o, mode, beta);
-      store(c5_1, c, o + 1 * L, mode, beta);
+      c5_0.intoArray(c, o);
+      c5_1.intoArray(c, o + 1 * L);
     }
     { int o = ci + 6 * ldc;
-      store(c6_0, c, o, mode, beta);
-      store(c6_1, c, o + 1 * L, mode, beta);
+      c6_0.intoArray(c, o);
+      c6_1.intoArray(c, o + 1 * L);
     }
     { int o = ci + 7 * ldc;
-      store(c7_0, c, o, mode, beta);
-      store(c7_1, c, o + 1 * L, mode, beta);
+      c7_0.intoArray(c, o);
+      c7_1.intoArray(c, o + 1 * L);
     }
   }
 
   /** 12 rows x 2 vectors register tile: 24 accumulators. */
   private static void kernel12x2(int kc, float[] ap, int ai, float[] bp, int bi,
                              float[] c, int ci, int ldc, int mode, float beta) {
-    FloatVector c0_0 = FloatVector.zero(S), c0_1 = FloatVector.zero(S);
-    FloatVector c1_0 = FloatVector.zero(S), c1_1 = FloatVector.zero(S);
-    FloatVector c2_0 = FloatVector.zero(S), c2_1 = FloatVector.zero(S);
-    FloatVector c3_0 = FloatVector.zero(S), c3_1 = FloatVector.zero(S);
-    FloatVector c4_0 = FloatVector.zero(S), c4_1 = FloatVector.zero(S);
-    FloatVector c5_0 = FloatVector.zero(S), c5_1 = FloatVector.zero(S);
-    FloatVector c6_0 = FloatVector.zero(S), c6_1 = FloatVector.zero(S);
-    FloatVector c7_0 = FloatVector.zero(S), c7_1 = FloatVector.zero(S);
-    FloatVector c8_0 = FloatVector.zero(S), c8_1 = FloatVector.zero(S);
-    FloatVector c9_0 = FloatVector.zero(S), c9_1 = FloatVector.zero(S);
-    FloatVector c10_0 = FloatVector.zero(S), c10_1 = FloatVector.zero(S);
-    FloatVector c11_0 = FloatVector.zero(S), c11_1 = FloatVector.zero(S);
+    FloatVector c0_0 = init(c, ci + 0 * ldc + 0 * L, mode, beta), c0_1 = init(c, ci + 0 * ldc + 1 * L, mode, beta);
+    FloatVector c1_0 = init(c, ci + 1 * ldc + 0 * L, mode, beta), c1_1 = init(c, ci + 1 * ldc + 1 * L, mode, beta);
+    FloatVector c2_0 = init(c, ci + 2 * ldc + 0 * L, mode, beta), c2_1 = init(c, ci + 2 * ldc + 1 * L, mode, beta);
+    FloatVector c3_0 = init(c, ci + 3 * ldc + 0 * L, mode, beta), c3_1 = init(c, ci + 3 * ldc + 1 * L, mode, beta);
+    FloatVector c4_0 = init(c, ci + 4 * ldc + 0 * L, mode, beta), c4_1 = init(c, ci + 4 * ldc + 1 * L, mode, beta);
+    FloatVector c5_0 = init(c, ci + 5 * ldc + 0 * L, mode, beta), c5_1 = init(c, ci + 5 * ldc + 1 * L, mode, beta);
+    FloatVector c6_0 = init(c, ci + 6 * ldc + 0 * L, mode, beta), c6_1 = init(c, ci + 6 * ldc + 1 * L, mode, beta);
+    FloatVector c7_0 = init(c, ci + 7 * ldc + 0 * L, mode, beta), c7_1 = init(c, ci + 7 * ldc + 1 * L, mode, beta);
+    FloatVector c8_0 = init(c, ci + 8 * ldc + 0 * L, mode, beta), c8_1 = init(c, ci + 8 * ldc + 1 * L, mode, beta);
+    FloatVector c9_0 = init(c, ci + 9 * ldc + 0 * L, mode, beta), c9_1 = init(c, ci + 9 * ldc + 1 * L, mode, beta);
+    FloatVector c10_0 = init(c, ci + 10 * ldc + 0 * L, mode, beta), c10_1 = init(c, ci + 10 * ldc + 1 * L, mode, beta);
+    FloatVector c11_0 = init(c, ci + 11 * ldc + 0 * L, mode, beta), c11_1 = init(c, ci + 11 * ldc + 1 * L, mode, beta);
     for (int p = 0; p < kc; p++) {
-      FloatVector b0 = FloatVector.fromArray(S, bp, bi);
-      FloatVector b1 = FloatVector.fromArray(S, bp, bi + 1 * L);
+      int aq = ai + p * 12, bq = bi + p * (2 * L);
+      FloatVector b0 = FloatVector.fromArray(S, bp, bq);
+      FloatVector b1 = FloatVector.fromArray(S, bp, bq + 1 * L);
       FloatVector a;
-      a = FloatVector.broadcast(S, ap[ai]); c0_0 = a.fma(b0, c0_0); c0_1 = a.fma(b1, c0_1);
-      a = FloatVector.broadcast(S, ap[ai + 1]); c1_0 = a.fma(b0, c1_0); c1_1 = a.fma(b1, c1_1);
-      a = FloatVector.broadcast(S, ap[ai + 2]); c2_0 = a.fma(b0, c2_0); c2_1 = a.fma(b1, c2_1);
-      a = FloatVector.broadcast(S, ap[ai + 3]); c3_0 = a.fma(b0, c3_0); c3_1 = a.fma(b1, c3_1);
-      a = FloatVector.broadcast(S, ap[ai + 4]); c4_0 = a.fma(b0, c4_0); c4_1 = a.fma(b1, c4_1);
-      a = FloatVector.broadcast(S, ap[ai + 5]); c5_0 = a.fma(b0, c5_0); c5_1 = a.fma(b1, c5_1);
-      a = FloatVector.broadcast(S, ap[ai + 6]); c6_0 = a.fma(b0, c6_0); c6_1 = a.fma(b1, c6_1);
-      a = FloatVector.broadcast(S, ap[ai + 7]); c7_0 = a.fma(b0, c7_0); c7_1 = a.fma(b1, c7_1);
-      a = FloatVector.broadcast(S, ap[ai + 8]); c8_0 = a.fma(b0, c8_0); c8_1 = a.fma(b1, c8_1);
-      a = FloatVector.broadcast(S, ap[ai + 9]); c9_0 = a.fma(b0, c9_0); c9_1 = a.fma(b1, c9_1);
-      a = FloatVector.broadcast(S, ap[ai + 10]); c10_0 = a.fma(b0, c10_0); c10_1 = a.fma(b1, c10_1);
-      a = FloatVector.broadcast(S, ap[ai + 11]); c11_0 = a.fma(b0, c11_0); c11_1 = a.fma(b1, c11_1);
-      ai += 12;
-      bi += 2 * L;
+      a = FloatVector.broadcast(S, ap[aq]); c0_0 = a.fma(b0, c0_0); c0_1 = a.fma(b1, c0_1);
+      a = FloatVector.broadcast(S, ap[aq + 1]); c1_0 = a.fma(b0, c1_0); c1_1 = a.fma(b1, c1_1);
+      a = FloatVector.broadcast(S, ap[aq + 2]); c2_0 = a.fma(b0, c2_0); c2_1 = a.fma(b1, c2_1);
+      a = FloatVector.broadcast(S, ap[aq + 3]); c3_0 = a.fma(b0, c3_0); c3_1 = a.fma(b1, c3_1);
+      a = FloatVector.broadcast(S, ap[aq + 4]); c4_0 = a.fma(b0, c4_0); c4_1 = a.fma(b1, c4_1);
+      a = FloatVector.broadcast(S, ap[aq + 5]); c5_0 = a.fma(b0, c5_0); c5_1 = a.fma(b1, c5_1);
+      a = FloatVector.broadcast(S, ap[aq + 6]); c6_0 = a.fma(b0, c6_0); c6_1 = a.fma(b1, c6_1);
+      a = FloatVector.broadcast(S, ap[aq + 7]); c7_0 = a.fma(b0, c7_0); c7_1 = a.fma(b1, c7_1);
+      a = FloatVector.broadcast(S, ap[aq + 8]); c8_0 = a.fma(b0, c8_0); c8_1 = a.fma(b1, c8_1);
+      a = FloatVector.broadcast(S, ap[aq + 9]); c9_0 = a.fma(b0, c9_0); c9_1 = a.fma(b1, c9_1);
+      a = FloatVector.broadcast(S, ap[aq + 10]); c10_0 = a.fma(b0, c10_0); c10_1 = a.fma(b1, c10_1);
+      a = FloatVector.broadcast(S, ap[aq + 11]); c11_0 = a.fma(b0, c11_0); c11_1 = a.fma(b1, c11_1);
     }
     { int o = ci;
-      store(c0_0, c, o, mode, beta);
-      store(c0_1, c, o + 1 * L, mode, beta);
+      c0_0.intoArray(c, o);
+      c0_1.intoArray(c, o + 1 * L);
     }
     { int o = ci + 1 * ldc;
-      store(c1_0, c, o, mode, beta);
-      store(c1_1, c, o + 1 * L, mode, beta);
+      c1_0.intoArray(c, o);
+      c1_1.intoArray(c, o + 1 * L);
     }
     { int o = ci + 2 * ldc;
-      store(c2_0, c, o, mode, beta);
-      store(c2_1, c, o + 1 * L, mode, beta);
+      c2_0.intoArray(c, o);
+      c2_1.intoArray(c, o + 1 * L);
     }
     { int o = ci + 3 * ldc;
-      store(c3_0, c, o, mode, beta);
-      store(c3_1, c, o + 1 * L, mode, beta);
+      c3_0.intoArray(c, o);
+      c3_1.intoArray(c, o + 1 * L);
     }
     { int o = ci + 4 * ldc;
-      store(c4_0, c, o, mode, beta);
-      store(c4_1, c, o + 1 * L, mode, beta);
+      c4_0.intoArray(c, o);
+      c4_1.intoArray(c, o + 1 * L);
     }
     { int o = ci + 5 * ldc;
-      store(c5_0, c, o, mode, beta);
-      store(c5_1, c, o + 1 * L, mode, beta);
+      c5_0.intoArray(c, o);
+      c5_1.intoArray(c, o + 1 * L);
     }
     { int o = ci + 6 * ldc;
-      store(c6_0, c, o, mode, beta);
-      store(c6_1, c, o + 1 * L, mode, beta);
+      c6_0.intoArray(c, o);
+      c6_1.intoArray(c, o + 1 * L);
     }
     { int o = ci + 7 * ldc;
-      store(c7_0, c, o, mode, beta);
-      store(c7_1, c, o + 1 * L, mode, beta);
+      c7_0.intoArray(c, o);
+      c7_1.intoArray(c, o + 1 * L);
     }
     { int o = ci + 8 * ldc;
-      store(c8_0, c, o, mode, beta);
-      store(c8_1, c, o + 1 * L, mode, beta);
+      c8_0.intoArray(c, o);
+      c8_1.intoArray(c, o + 1 * L);
     }
     { int o = ci + 9 * ldc;
-      store(c9_0, c, o, mode, beta);
-      store(c9_1, c, o + 1 * L, mode, beta);
+      c9_0.intoArray(c, o);
+      c9_1.intoArray(c, o + 1 * L);
     }
     { int o = ci + 10 * ldc;
-      store(c10_0, c, o, mode, beta);
-      store(c10_1, c, o + 1 * L, mode, beta);
+      c10_0.intoArray(c, o);
+      c10_1.intoArray(c, o + 1 * L);
     }
     { int o = ci + 11 * ldc;
-      store(c11_0, c, o, mode, beta);
-      store(c11_1, c, o + 1 * L, mode, beta);
+      c11_0.intoArray(c, o);
+      c11_1.intoArray(c, o + 1 * L);
     }
   }
 
   /** 6 rows x 3 vectors register tile: 18 accumulators. */
   private static void kernel6x3(int kc, float[] ap, int ai, float[] bp, int bi,
                              float[] c, int ci, int ldc, int mode, float beta) {
-    FloatVector c0_0 = FloatVector.zero(S), c0_1 = FloatVector.zero(S), c0_2 = FloatVector.zero(S);
-    FloatVector c1_0 = FloatVector.zero(S), c1_1 = FloatVector.zero(S), c1_2 = FloatVector.zero(S);
-    FloatVector c2_0 = FloatVector.zero(S), c2_1 = FloatVector.zero(S), c2_2 = FloatVector.zero(S);
-    FloatVector c3_0 = FloatVector.zero(S), c3_1 = FloatVector.zero(S), c3_2 = FloatVector.zero(S);
-    FloatVector c4_0 = FloatVector.zero(S), c4_1 = FloatVector.zero(S), c4_2 = FloatVector.zero(S);
-    FloatVector c5_0 = FloatVector.zero(S), c5_1 = FloatVector.zero(S), c5_2 = FloatVector.zero(S);
+    FloatVector c0_0 = init(c, ci + 0 * ldc + 0 * L, mode, beta), c0_1 = init(c, ci + 0 * ldc + 1 * L, mode, beta), c0_2 = init(c, ci + 0 * ldc + 2 * L, mode, beta);
+    FloatVector c1_0 = init(c, ci + 1 * ldc + 0 * L, mode, beta), c1_1 = init(c, ci + 1 * ldc + 1 * L, mode, beta), c1_2 = init(c, ci + 1 * ldc + 2 * L, mode, beta);
+    FloatVector c2_0 = init(c, ci + 2 * ldc + 0 * L, mode, beta), c2_1 = init(c, ci + 2 * ldc + 1 * L, mode, beta), c2_2 = init(c, ci + 2 * ldc + 2 * L, mode, beta);
+    FloatVector c3_0 = init(c, ci + 3 * ldc + 0 * L, mode, beta), c3_1 = init(c, ci + 3 * ldc + 1 * L, mode, beta), c3_2 = init(c, ci + 3 * ldc + 2 * L, mode, beta);
+    FloatVector c4_0 = init(c, ci + 4 * ldc + 0 * L, mode, beta), c4_1 = init(c, ci + 4 * ldc + 1 * L, mode, beta), c4_2 = init(c, ci + 4 * ldc + 2 * L, mode, beta);
+    FloatVector c5_0 = init(c, ci + 5 * ldc + 0 * L, mode, beta), c5_1 = init(c, ci + 5 * ldc + 1 * L, mode, beta), c5_2 = init(c, ci + 5 * ldc + 2 * L, mode, beta);
     for (int p = 0; p < kc; p++) {
-      FloatVector b0 = FloatVector.fromArray(S, bp, bi);
-      FloatVector b1 = FloatVector.fromArray(S, bp, bi + 1 * L);
-      FloatVector b2 = FloatVector.fromArray(S, bp, bi + 2 * L);
+      int aq = ai + p * 6, bq = bi + p * (3 * L);
+      FloatVector b0 = FloatVector.fromArray(S, bp, bq);
+      FloatVector b1 = FloatVector.fromArray(S, bp, bq + 1 * L);
+      FloatVector b2 = FloatVector.fromArray(S, bp, bq + 2 * L);
       FloatVector a;
-      a = FloatVector.broadcast(S, ap[ai]); c0_0 = a.fma(b0, c0_0); c0_1 = a.fma(b1, c0_1); c0_2 = a.fma(b2, c0_2);
-      a = FloatVector.broadcast(S, ap[ai + 1]); c1_0 = a.fma(b0, c1_0); c1_1 = a.fma(b1, c1_1); c1_2 = a.fma(b2, c1_2);
-      a = FloatVector.broadcast(S, ap[ai + 2]); c2_0 = a.fma(b0, c2_0); c2_1 = a.fma(b1, c2_1); c2_2 = a.fma(b2, c2_2);
-      a = FloatVector.broadcast(S, ap[ai + 3]); c3_0 = a.fma(b0, c3_0); c3_1 = a.fma(b1, c3_1); c3_2 = a.fma(b2, c3_2);
-      a = FloatVector.broadcast(S, ap[ai + 4]); c4_0 = a.fma(b0, c4_0); c4_1 = a.fma(b1, c4_1); c4_2 = a.fma(b2, c4_2);
-      a = FloatVector.broadcast(S, ap[ai + 5]); c5_0 = a.fma(b0, c5_0); c5_1 = a.fma(b1, c5_1); c5_2 = a.fma(b2, c5_2);
-      ai += 6;
-      bi += 3 * L;
+      a = FloatVector.broadcast(S, ap[aq]); c0_0 = a.fma(b0, c0_0); c0_1 = a.fma(b1, c0_1); c0_2 = a.fma(b2, c0_2);
+      a = FloatVector.broadcast(S, ap[aq + 1]); c1_0 = a.fma(b0, c1_0); c1_1 = a.fma(b1, c1_1); c1_2 = a.fma(b2, c1_2);
+      a = FloatVector.broadcast(S, ap[aq + 2]); c2_0 = a.fma(b0, c2_0); c2_1 = a.fma(b1, c2_1); c2_2 = a.fma(b2, c2_2);
+      a = FloatVector.broadcast(S, ap[aq + 3]); c3_0 = a.fma(b0, c3_0); c3_1 = a.fma(b1, c3_1); c3_2 = a.fma(b2, c3_2);
+      a = FloatVector.broadcast(S, ap[aq + 4]); c4_0 = a.fma(b0, c4_0); c4_1 = a.fma(b1, c4_1); c4_2 = a.fma(b2, c4_2);
+      a = FloatVector.broadcast(S, ap[aq + 5]); c5_0 = a.fma(b0, c5_0); c5_1 = a.fma(b1, c5_1); c5_2 = a.fma(b2, c5_2);
     }
     { int o = ci;
-      store(c0_0, c, o, mode, beta);
-      store(c0_1, c, o + 1 * L, mode, beta);
-      store(c0_2, c, o + 2 * L, mode, beta);
+      c0_0.intoArray(c, o);
+      c0_1.intoArray(c, o + 1 * L);
+      c0_2.intoArray(c, o + 2 * L);
     }
     { int o = ci + 1 * ldc;
-      store(c1_0, c, o, mode, beta);
-      store(c1_1, c, o + 1 * L, mode, beta);
-      store(c1_2, c, o + 2 * L, mode, beta);
+      c1_0.intoArray(c, o);
+      c1_1.intoArray(c, o + 1 * L);
+      c1_2.intoArray(c, o + 2 * L);
     }
     { int o = ci + 2 * ldc;
-      store(c2_0, c, o, mode, beta);
-      store(c2_1, c, o + 1 * L, mode, beta);
-      store(c2_2, c, o + 2 * L, mode, beta);
+      c2_0.intoArray(c, o);
+      c2_1.intoArray(c, o + 1 * L);
+      c2_2.intoArray(c, o + 2 * L);
     }
     { int o = ci + 3 * ldc;
-      store(c3_0, c, o, mode, beta);
-      store(c3_1, c, o + 1 * L, mode, beta);
-      store(c3_2, c, o + 2 * L, mode, beta);
+      c3_0.intoArray(c, o);
+      c3_1.intoArray(c, o + 1 * L);
+      c3_2.intoArray(c, o + 2 * L);
     }
     { int o = ci + 4 * ldc;
-      store(c4_0, c, o, mode, beta);
-      store(c4_1, c, o + 1 * L, mode, beta);
-      store(c4_2, c, o + 2 * L, mode, beta);
+      c4_0.intoArray(c, o);
+      c4_1.intoArray(c, o + 1 * L);
+      c4_2.intoArray(c, o + 2 * L);
     }
     { int o = ci + 5 * ldc;
-      store(c5_0, c, o, mode, beta);
-      store(c5_1, c, o + 1 * L, mode, beta);
-      store(c5_2, c, o + 2 * L, mode, beta);
-    }
-  }
-
-  /** 14 rows x 2 vectors register tile: 28 accumulators. */
-  private static void kernel14x2(int kc, float[] ap, int ai, float[] bp, int bi,
-                             float[] c, int ci, int ldc, int mode, float beta) {
-    FloatVector c0_0 = FloatVector.zero(S), c0_1 = FloatVector.zero(S);
-    FloatVector c1_0 = FloatVector.zero(S), c1_1 = FloatVector.zero(S);
-    FloatVector c2_0 = FloatVector.zero(S), c2_1 = FloatVector.zero(S);
-    FloatVector c3_0 = FloatVector.zero(S), c3_1 = FloatVector.zero(S);
-    FloatVector c4_0 = FloatVector.zero(S), c4_1 = FloatVector.zero(S);
-    FloatVector c5_0 = FloatVector.zero(S), c5_1 = FloatVector.zero(S);
-    FloatVector c6_0 = FloatVector.zero(S), c6_1 = FloatVector.zero(S);
-    FloatVector c7_0 = FloatVector.zero(S), c7_1 = FloatVector.zero(S);
-    FloatVector c8_0 = FloatVector.zero(S), c8_1 = FloatVector.zero(S);
-    FloatVector c9_0 = FloatVector.zero(S), c9_1 = FloatVector.zero(S);
-    FloatVector c10_0 = FloatVector.zero(S), c10_1 = FloatVector.zero(S);
-    FloatVector c11_0 = FloatVector.zero(S), c11_1 = FloatVector.zero(S);
-    FloatVector c12_0 = FloatVector.zero(S), c12_1 = FloatVector.zero(S);
-    FloatVector c13_0 = FloatVector.zero(S), c13_1 = FloatVector.zero(S);
-    for (int p = 0; p < kc; p++) {
-      FloatVector b0 = FloatVector.fromArray(S, bp, bi);
-      FloatVector b1 = FloatVector.fromArray(S, bp, bi + 1 * L);
-      FloatVector a;
-      a = FloatVector.broadcast(S, ap[ai]); c0_0 = a.fma(b0, c0_0); c0_1 = a.fma(b1, c0_1);
-      a = FloatVector.broadcast(S, ap[ai + 1]); c1_0 = a.fma(b0, c1_0); c1_1 = a.fma(b1, c1_1);
-      a = FloatVector.broadcast(S, ap[ai + 2]); c2_0 = a.fma(b0, c2_0); c2_1 = a.fma(b1, c2_1);
-      a = FloatVector.broadcast(S, ap[ai + 3]); c3_0 = a.fma(b0, c3_0); c3_1 = a.fma(b1, c3_1);
-      a = FloatVector.broadcast(S, ap[ai + 4]); c4_0 = a.fma(b0, c4_0); c4_1 = a.fma(b1, c4_1);
-      a = FloatVector.broadcast(S, ap[ai + 5]); c5_0 = a.fma(b0, c5_0); c5_1 = a.fma(b1, c5_1);
-      a = FloatVector.broadcast(S, ap[ai + 6]); c6_0 = a.fma(b0, c6_0); c6_1 = a.fma(b1, c6_1);
-      a = FloatVector.broadcast(S, ap[ai + 7]); c7_0 = a.fma(b0, c7_0); c7_1 = a.fma(b1, c7_1);
-      a = FloatVector.broadcast(S, ap[ai + 8]); c8_0 = a.fma(b0, c8_0); c8_1 = a.fma(b1, c8_1);
-      a = FloatVector.broadcast(S, ap[ai + 9]); c9_0 = a.fma(b0, c9_0); c9_1 = a.fma(b1, c9_1);
-      a = FloatVector.broadcast(S, ap[ai + 10]); c10_0 = a.fma(b0, c10_0); c10_1 = a.fma(b1, c10_1);
-      a = FloatVector.broadcast(S, ap[ai + 11]); c11_0 = a.fma(b0, c11_0); c11_1 = a.fma(b1, c11_1);
-      a = FloatVector.broadcast(S, ap[ai + 12]); c12_0 = a.fma(b0, c12_0); c12_1 = a.fma(b1, c12_1);
-      a = FloatVector.broadcast(S, ap[ai + 13]); c13_0 = a.fma(b0, c13_0); c13_1 = a.fma(b1, c13_1);
-      ai += 14;
-      bi += 2 * L;
-    }
-    { int o = ci;
-      store(c0_0, c, o, mode, beta);
-      store(c0_1, c, o + 1 * L, mode, beta);
-    }
-    { int o = ci + 1 * ldc;
-      store(c1_0, c, o, mode, beta);
-      store(c1_1, c, o + 1 * L, mode, beta);
-    }
-    { int o = ci + 2 * ldc;
-      store(c2_0, c, o, mode, beta);
-      store(c2_1, c, o + 1 * L, mode, beta);
-    }
-    { int o = ci + 3 * ldc;
-      store(c3_0, c, o, mode, beta);
-      store(c3_1, c, o + 1 * L, mode, beta);
-    }
-    { int o = ci + 4 * ldc;
-      store(c4_0, c, o, mode, beta);
-      store(c4_1, c, o + 1 * L, mode, beta);
-    }
-    { int o = ci + 5 * ldc;
-      store(c5_0, c, o, mode, beta);
-      store(c5_1, c, o + 1 * L, mode, beta);
-    }
-    { int o = ci + 6 * ldc;
-      store(c6_0, c, o, mode, beta);
-      store(c6_1, c, o + 1 * L, mode, beta);
-    }
-    { int o = ci + 7 * ldc;
-      store(c7_0, c, o, mode, beta);
-      store(c7_1, c, o + 1 * L, mode, beta);
-    }
-    { int o = ci + 8 * ldc;
-      store(c8_0, c, o, mode, beta);
-      store(c8_1, c, o + 1 * L, mode, beta);
-    }
-    { int o = ci + 9 * ldc;
-      store(c9_0, c, o, mode, beta);
-      store(c9_1, c, o + 1 * L, mode, beta);
-    }
-    { int o = ci + 10 * ldc;
-      store(c10_0, c, o, mode, beta);
-      store(c10_1, c, o + 1 * L, mode, beta);
-    }
-    { int o = ci + 11 * ldc;
-      store(c11_0, c, o, mode, beta);
-      store(c11_1, c, o + 1 * L, mode, beta);
-    }
-    { int o = ci + 12 * ldc;
-      store(c12_0, c, o, mode, beta);
-      store(c12_1, c, o + 1 * L, mode, beta);
-    }
-    { int o = ci + 13 * ldc;
-      store(c13_0, c, o, mode, beta);
-      store(c13_1, c, o + 1 * L, mode, beta);
+      c5_0.intoArray(c, o);
+      c5_1.intoArray(c, o + 1 * L);
+      c5_2.intoArray(c, o + 2 * L);
     }
   }
 
   /** 4 rows x 4 vectors register tile: 16 accumulators. */
   private static void kernel4x4(int kc, float[] ap, int ai, float[] bp, int bi,
                              float[] c, int ci, int ldc, int mode, float beta) {
-    FloatVector c0_0 = FloatVector.zero(S), c0_1 = FloatVector.zero(S), c0_2 = FloatVector.zero(S), c0_3 = FloatVector.zero(S);
-    FloatVector c1_0 = FloatVector.zero(S), c1_1 = FloatVector.zero(S), c1_2 = FloatVector.zero(S), c1_3 = FloatVector.zero(S);
-    FloatVector c2_0 = FloatVector.zero(S), c2_1 = FloatVector.zero(S), c2_2 = FloatVector.zero(S), c2_3 = FloatVector.zero(S);
-    FloatVector c3_0 = FloatVector.zero(S), c3_1 = FloatVector.zero(S), c3_2 = FloatVector.zero(S), c3_3 = FloatVector.zero(S);
+    FloatVector c0_0 = init(c, ci + 0 * ldc + 0 * L, mode, beta), c0_1 = init(c, ci + 0 * ldc + 1 * L, mode, beta), c0_2 = init(c, ci + 0 * ldc + 2 * L, mode, beta), c0_3 = init(c, ci + 0 * ldc + 3 * L, mode, beta);
+    FloatVector c1_0 = init(c, ci + 1 * ldc + 0 * L, mode, beta), c1_1 = init(c, ci + 1 * ldc + 1 * L, mode, beta), c1_2 = init(c, ci + 1 * ldc + 2 * L, mode, beta), c1_3 = init(c, ci + 1 * ldc + 3 * L, mode, beta);
+    FloatVector c2_0 = init(c, ci + 2 * ldc + 0 * L, mode, beta), c2_1 = init(c, ci + 2 * ldc + 1 * L, mode, beta), c2_2 = init(c, ci + 2 * ldc + 2 * L, mode, beta), c2_3 = init(c, ci + 2 * ldc + 3 * L, mode, beta);
+    FloatVector c3_0 = init(c, ci + 3 * ldc + 0 * L, mode, beta), c3_1 = init(c, ci + 3 * ldc + 1 * L, mode, beta), c3_2 = init(c, ci + 3 * ldc + 2 * L, mode, beta), c3_3 = init(c, ci + 3 * ldc + 3 * L, mode, beta);
     for (int p = 0; p < kc; p++) {
-      FloatVector b0 = FloatVector.fromArray(S, bp, bi);
-      FloatVector b1 = FloatVector.fromArray(S, bp, bi + 1 * L);
-      FloatVector b2 = FloatVector.fromArray(S, bp, bi + 2 * L);
-      FloatVector b3 = FloatVector.fromArray(S, bp, bi + 3 * L);
+      int aq = ai + p * 4, bq = bi + p * (4 * L);
+      FloatVector b0 = FloatVector.fromArray(S, bp, bq);
+      FloatVector b1 = FloatVector.fromArray(S, bp, bq + 1 * L);
+      FloatVector b2 = FloatVector.fromArray(S, bp, bq + 2 * L);
+      FloatVector b3 = FloatVector.fromArray(S, bp, bq + 3 * L);
       FloatVector a;
-      a = FloatVector.broadcast(S, ap[ai]); c0_0 = a.fma(b0, c0_0); c0_1 = a.fma(b1, c0_1); c0_2 = a.fma(b2, c0_2); c0_3 = a.fma(b3, c0_3);
-      a = FloatVector.broadcast(S, ap[ai + 1]); c1_0 = a.fma(b0, c1_0); c1_1 = a.fma(b1, c1_1); c1_2 = a.fma(b2, c1_2); c1_3 = a.fma(b3, c1_3);
-      a = FloatVector.broadcast(S, ap[ai + 2]); c2_0 = a.fma(b0, c2_0); c2_1 = a.fma(b1, c2_1); c2_2 = a.fma(b2, c2_2); c2_3 = a.fma(b3, c2_3);
-      a = FloatVector.broadcast(S, ap[ai + 3]); c3_0 = a.fma(b0, c3_0); c3_1 = a.fma(b1, c3_1); c3_2 = a.fma(b2, c3_2); c3_3 = a.fma(b3, c3_3);
-      ai += 4;
-      bi += 4 * L;
+      a = FloatVector.broadcast(S, ap[aq]); c0_0 = a.fma(b0, c0_0); c0_1 = a.fma(b1, c0_1); c0_2 = a.fma(b2, c0_2); c0_3 = a.fma(b3, c0_3);
+      a = FloatVector.broadcast(S, ap[aq + 1]); c1_0 = a.fma(b0, c1_0); c1_1 = a.fma(b1, c1_1); c1_2 = a.fma(b2, c1_2); c1_3 = a.fma(b3, c1_3);
+      a = FloatVector.broadcast(S, ap[aq + 2]); c2_0 = a.fma(b0, c2_0); c2_1 = a.fma(b1, c2_1); c2_2 = a.fma(b2, c2_2); c2_3 = a.fma(b3, c2_3);
+      a = FloatVector.broadcast(S, ap[aq + 3]); c3_0 = a.fma(b0, c3_0); c3_1 = a.fma(b1, c3_1); c3_2 = a.fma(b2, c3_2); c3_3 = a.fma(b3, c3_3);
     }
     { int o = ci;
-      store(c0_0, c, o, mode, beta);
-      store(c0_1, c, o + 1 * L, mode, beta);
-      store(c0_2, c, o + 2 * L, mode, beta);
-      store(c0_3, c, o + 3 * L, mode, beta);
+      c0_0.intoArray(c, o);
+      c0_1.intoArray(c, o + 1 * L);
+      c0_2.intoArray(c, o + 2 * L);
+      c0_3.intoArray(c, o + 3 * L);
     }
     { int o = ci + 1 * ldc;
-      store(c1_0, c, o, mode, beta);
-      store(c1_1, c, o + 1 * L, mode, beta);
-      store(c1_2, c, o + 2 * L, mode, beta);
-      store(c1_3, c, o + 3 * L, mode, beta);
+      c1_0.intoArray(c, o);
+      c1_1.intoArray(c, o + 1 * L);
+      c1_2.intoArray(c, o + 2 * L);
+      c1_3.intoArray(c, o + 3 * L);
     }
     { int o = ci + 2 * ldc;
-      store(c2_0, c, o, mode, beta);
-      store(c2_1, c, o + 1 * L, mode, beta);
-      store(c2_2, c, o + 2 * L, mode, beta);
-      store(c2_3, c, o + 3 * L, mode, beta);
+      c2_0.intoArray(c, o);
+      c2_1.intoArray(c, o + 1 * L);
+      c2_2.intoArray(c, o + 2 * L);
+      c2_3.intoArray(c, o + 3 * L);
     }
     { int o = ci + 3 * ldc;
-      store(c3_0, c, o, mode, beta);
-      store(c3_1, c, o + 1 * L, mode, beta);
-      store(c3_2, c, o + 2 * L, mode, beta);
-      store(c3_3, c, o + 3 * L, mode, beta);
+      c3_0.intoArray(c, o);
+      c3_1.intoArray(c, o + 1 * L);
+      c3_2.intoArray(c, o + 2 * L);
+      c3_3.intoArray(c, o + 3 * L);
     }
   }
-
 }

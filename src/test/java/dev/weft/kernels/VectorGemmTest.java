@@ -31,7 +31,7 @@ class VectorGemmTest {
   @Test
   void smallerTuningBlocksStillMatchTheReference() {
     // Exercise many k, m and n blocks (and N-splitting) with small cache blocks and every micro-kernel.
-    int[][] tiles = {{8, 2}, {12, 2}, {6, 3}, {14, 2}, {4, 4}};
+    int[][] tiles = {{8, 2}, {12, 2}, {6, 3}, {4, 4}};
     long seed = 100;
     for (int[] tile : tiles) {
       Gemm g = new VectorGemm(tile[0], tile[1], 37, 3 * tile[0], 2 * tile[1] * VectorGemm.L);
