@@ -39,6 +39,11 @@ public final class Linear {
   public static void backwardWeight(Compute cx, float[] dw, int dwOff, float[] dbias, int dbOff,
                                     float[] dout, float[] inp, int N, int IC, int OC) {
     cx.gemm(true, false, IC, OC, N, inp, 0, IC, dout, 0, OC, 1f, dw, dwOff, OC);
+    backwardBias(cx, dbias, dbOff, dout, N, OC);
+  }
+
+  /** db += column sums of dout (nothing when dbias is null). */
+  public static void backwardBias(Compute cx, float[] dbias, int dbOff, float[] dout, int N, int OC) {
     if (dbias != null) {
       cx.parallelFor(OC, 64, (from, to) -> {
         for (int i = 0; i < N; i++) {

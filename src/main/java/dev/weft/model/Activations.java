@@ -31,12 +31,65 @@ public final class Activations implements AutoCloseable {
   public final int[] inputs;
   public final int[] targets;
   private final List<Tensor> tensors = new ArrayList<>();
+  private final DeviceMemory memory;
+  private final java.util.Map<Integer, Deferred> deferred = new java.util.HashMap<>();
+
+  /**
+   * The output gradients a zero-bubble backward keeps for one block until its deferred weight pass:
+   * mlp.c_proj's and attn.c_proj's dY [N,C], c_fc's [N,Fl] and c_attn's [N,3Cl]. Charged to the device.
+   */
+  public static final class Deferred implements AutoCloseable {
+    public final float[] dMlpProj, dFc, dAttnProj, dQkv;
+    private final Tensor[] held;
+
+    Deferred(DeviceMemory memory, int l, int n, int c, int cl, int fl) {
+      String p = "act.zb.h." + l + ".";
+      Tensor a = Tensor.zeros(memory, p + "d_mlp_proj", n * c);
+      Tensor b = Tensor.zeros(memory, p + "d_fc", n * fl);
+      Tensor d = Tensor.zeros(memory, p + "d_attn_proj", n * c);
+      Tensor e = Tensor.zeros(memory, p + "d_qkv", n * 3 * cl);
+      held = new Tensor[] {a, b, d, e};
+      dMlpProj = a.data();
+      dFc = b.data();
+      dAttnProj = d.data();
+      dQkv = e.data();
+    }
+
+    @Override
+    public void close() {
+      for (Tensor t : held) t.close();
+    }
+  }
+
+  /** The deferred-gradient buffers of block l (allocated now). */
+  public Deferred deferred(int l, int n, int c, int cl, int fl) {
+    Deferred d = new Deferred(memory, l, n, c, cl, fl);
+    deferred.put(l, d);
+    return d;
+  }
+
+  /** Removes and returns block l's deferred buffers (the caller closes them). */
+  public Deferred takeDeferred(int l) {
+    Deferred d = deferred.remove(l);
+    if (d == null) throw new IllegalStateException("no deferred weight gradients kept for block " + l);
+    return d;
+  }
 
   public Activations(DeviceMemory memory, GPT2Config c, int B, int T, int paddedVocab) {
     this(memory, c, B, T, paddedVocab, 1, false);
   }
 
   public Activations(DeviceMemory memory, GPT2Config c, int B, int T, int paddedVocab, int tp, boolean sp) {
+    this(memory, c, B, T, paddedVocab, tp, sp, null, true);
+  }
+
+  /**
+   * Activations for the blocks marked in {@code layers} only (null = all), with the head's buffers (lnf,
+   * logits, losses) only when {@code head}: one pipeline stage's micro-batch.
+   */
+  public Activations(DeviceMemory memory, GPT2Config c, int B, int T, int paddedVocab, int tp, boolean sp,
+                     boolean[] layers, boolean head) {
+    this.memory = memory;
     this.B = B;
     this.T = T;
     int L = c.layers();
@@ -54,6 +107,7 @@ public final class Activations implements AutoCloseable {
     try {
       encoded = alloc(memory, "act.encoded", (long) R * C);
       for (int l = 0; l < L; l++) {
+        if (layers != null && !layers[l]) continue;
         String p = "act.h." + l + ".";
         ln1[l] = alloc(memory, p + "ln1", (long) R * C);
         ln1Mean[l] = alloc(memory, p + "ln1_mean", R);
@@ -69,11 +123,11 @@ public final class Activations implements AutoCloseable {
         fchGelu[l] = alloc(memory, p + "fch_gelu", (long) N * fl);
         res3[l] = alloc(memory, p + "res3", (long) R * C);
       }
-      lnf = alloc(memory, "act.lnf", (long) R * C);
-      lnfMean = alloc(memory, "act.lnf_mean", R);
-      lnfRstd = alloc(memory, "act.lnf_rstd", R);
-      logits = alloc(memory, "act.logits", (long) N * vl);
-      losses = alloc(memory, "act.losses", N);
+      lnf = head ? alloc(memory, "act.lnf", (long) R * C) : null;
+      lnfMean = head ? alloc(memory, "act.lnf_mean", R) : null;
+      lnfRstd = head ? alloc(memory, "act.lnf_rstd", R) : null;
+      logits = head ? alloc(memory, "act.logits", (long) N * vl) : null;
+      losses = head ? alloc(memory, "act.losses", N) : null;
       dres = alloc(memory, "scratch.dres", (long) R * C);
       dln = alloc(memory, "scratch.dln", (long) N * C);
       datty = alloc(memory, "scratch.datty", (long) N * cl);
@@ -130,6 +184,8 @@ public final class Activations implements AutoCloseable {
 
   @Override
   public void close() {
+    for (Deferred d : deferred.values()) d.close();
+    deferred.clear();
     for (Tensor t : tensors) t.close();
     tensors.clear();
   }

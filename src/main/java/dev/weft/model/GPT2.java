@@ -9,6 +9,7 @@ import dev.weft.kernels.LayerNorm;
 import dev.weft.kernels.Linear;
 import dev.weft.kernels.Residual;
 import dev.weft.tensor.DeviceMemory;
+import dev.weft.model.Activations.Deferred;
 import dev.weft.model.WeightStore.Segment;
 import dev.weft.parallel.tp.ColumnParallelLinear;
 import dev.weft.parallel.tp.Regions;
@@ -164,12 +165,23 @@ public final class GPT2 implements AutoCloseable {
    * {@code x2 = x + RowParallel(atty)} [R,C]; then the MLP the same way with GELU between c_fc and c_proj.
    */
   public float forward(Activations act, int[] tokens, int rowOffset, float lossScale) {
-    int B = act.B, T = act.T, C = config.dModel(), V = config.vocab();
-    int N = B * T;
-    int t = tp.size();
-    int cl = C / t, fl = 4 * C / t, nhl = config.heads() / t, vl = layout.localVocab();
-    int R = tp.rows(N);
-    int row0 = tp.rowStart(N);
+    loadTokens(act, tokens, rowOffset);
+    embedForward(act);
+    blocksForward(act, 0, config.layers());
+    return headForward(act, lossScale);
+  }
+
+  /** Backward after {@link #forward} with a loss scale; accumulates into the gradients. */
+  public void backward(Activations act) {
+    headBackward(act, false);
+    blocksBackward(act, 0, config.layers(), false);
+    embedBackward(act);
+    embeddingGradsDone();
+  }
+
+  /** Takes the micro-batch's inputs (first T of each row) and targets (last T) from [rows, T+1] token ids. */
+  public void loadTokens(Activations act, int[] tokens, int rowOffset) {
+    int B = act.B, T = act.T, V = config.vocab();
     for (int b = 0; b < B; b++) {
       int src = (rowOffset + b) * (T + 1);
       for (int i = 0; i < T; i++) {
@@ -183,15 +195,25 @@ public final class GPT2 implements AutoCloseable {
         act.targets[b * T + i] = tg;
       }
     }
-    int L = config.layers();
-    // Embedding: vocabulary-parallel lookup, summed over the group (ReduceFromTp / ReduceScatterToSp), + wpe.
+  }
+
+  /**
+   * Token + position embedding into {@code act.encoded} (this rank's R rows): a vocabulary-parallel lookup
+   * summed over the TP group (ReduceFromTp, or ReduceScatterToSp under sequence parallelism), plus wpe.
+   */
+  public void embedForward(Activations act) {
+    int B = act.B, T = act.T, C = config.dModel();
+    int N = B * T;
+    int R = tp.rows(N);
+    int row0 = tp.rowStart(N);
     Segment e = store.params(0);
-    store.prefetch(1);
-    if (t == 1) {
+    store.prefetch(firstPresentBlock() + 1);
+    if (tp.size() == 1) {
       Encoder.forward(act.encoded, act.inputs, e.array(), e.at(layout.offset("wte.weight")), e.array(),
           e.at(layout.offset("wpe.weight")), B, T, C, 0);
     } else {
-      VocabParallel.embed(act.dtmp, act.inputs, e.array(), e.at(layout.offset("wte.weight")), layout.vocabStart(), vl, N, C);
+      VocabParallel.embed(act.dtmp, act.inputs, e.array(), e.at(layout.offset("wte.weight")), layout.vocabStart(),
+          layout.localVocab(), N, C);
       if (tp.sp()) {
         Regions.ReduceScatterToSp.forward(tp, act.dtmp, act.encoded, R * C);
       } else {
@@ -206,12 +228,26 @@ public final class GPT2 implements AutoCloseable {
       }
     }
     store.releaseParams(0);
-    for (int l = 0; l < L; l++) {
+  }
+
+  private int firstPresentBlock() {
+    for (int l = 0; l < config.layers(); l++) if (layout.hasLayer(l)) return l;
+    return config.layers();
+  }
+
+  /** Blocks [from, to) forward; block {@code from} reads {@code act.encoded}, block l writes {@code act.res3[l]}. */
+  public void blocksForward(Activations act, int from, int to) {
+    int B = act.B, T = act.T, C = config.dModel();
+    int N = B * T;
+    int t = tp.size();
+    int cl = C / t, fl = 4 * C / t, nhl = config.heads() / t;
+    int R = tp.rows(N);
+    for (int l = from; l < to; l++) {
       int r = ParameterLayout.blockRegion(l);
       Segment s = store.params(r);
       store.prefetch(r + 1);
       float[] p = s.array();
-      float[] x = l == 0 ? act.encoded : act.res3[l - 1];
+      float[] x = l == from ? act.encoded : act.res3[l - 1];
       float[] rowOut = tp.sp() ? act.rowOut : act.dtmp;
       LayerNorm.forward(cx, act.ln1[l], act.ln1Mean[l], act.ln1Rstd[l], x,
           p, s.at(layout.offset(l, "ln_1.weight")), p, s.at(layout.offset(l, "ln_1.bias")), R, C);
@@ -231,6 +267,15 @@ public final class GPT2 implements AutoCloseable {
       Residual.forward(cx, act.res3[l], act.res2[l], rowOut, R * C);
       store.releaseParams(r);
     }
+  }
+
+  /** Final LayerNorm on {@code act.res3[L-1]}, the (vocabulary-parallel) logits and the loss. */
+  public float headForward(Activations act, float lossScale) {
+    int B = act.B, T = act.T, C = config.dModel(), V = config.vocab();
+    int N = B * T;
+    int R = tp.rows(N);
+    int vl = layout.localVocab();
+    int L = config.layers();
     int fr = layout.finalRegion();
     Segment f = store.params(fr);
     store.prefetch(0);
@@ -252,32 +297,26 @@ public final class GPT2 implements AutoCloseable {
     return (float) (sum / N);
   }
 
-  /** Backward after {@link #forward} with a loss scale; accumulates into the gradients. */
-  public void backward(Activations act) {
+  /**
+   * From the logits' gradient (left in {@code act.logits} by {@link #headForward}) to {@code act.dres} =
+   * d res3[L-1]. With {@code deferWeights} the tied wte's gradient from the logits is left for
+   * {@link #headWeightBackward} (zero-bubble schedules run it later).
+   */
+  public void headBackward(Activations act, boolean deferWeights) {
     int B = act.B, T = act.T, C = config.dModel();
     int N = B * T;
-    int t = tp.size();
-    int cl = C / t, fl = 4 * C / t, nhl = config.heads() / t, vl = layout.localVocab();
     int R = tp.rows(N);
-    int row0 = tp.rowStart(N);
+    int vl = layout.localVocab();
     int L = config.layers();
-    float[] dlogits = act.logits;
     float[] dlnRows = tp.sp() ? act.dlnRows : act.dln;
-    // d lnf = dlogits wte_local (summed over the group: CopyToTp / GatherFromSp backward);
-    // d wte_local += dlogits^T lnf.
     Segment w = store.params(0);
     int fr = layout.finalRegion();
     store.prefetch(fr);
-    Segment gw = store.grads(0);
     int wte = layout.offset("wte.weight");
-    float[] lnfFull = act.lnf;
-    if (tp.sp()) {
-      Regions.GatherFromSp.forward(tp, act.lnf, act.full, R * C);
-      lnfFull = act.full;
-    }
-    cx.gemm(false, false, N, C, vl, dlogits, 0, vl, w.array(), w.at(wte), C, 0f, act.dln, 0, C);
-    cx.gemm(true, false, vl, C, N, dlogits, 0, vl, lnfFull, 0, C, 1f, gw.array(), gw.at(wte), C);
+    // d lnf = dlogits wte_local (summed over the group: CopyToTp / GatherFromSp backward)
+    cx.gemm(false, false, N, C, vl, act.logits, 0, vl, w.array(), w.at(wte), C, 0f, act.dln, 0, C);
     store.releaseParams(0);
+    if (!deferWeights) headWeightBackward(act);
     if (tp.sp()) {
       Regions.GatherFromSp.backward(tp, act.dln, act.dlnRows, R * C);
     } else {
@@ -293,35 +332,65 @@ public final class GPT2 implements AutoCloseable {
     store.releaseParams(fr);
     reduceReplicatedGrads(gf, "ln_f.weight", "ln_f.bias");
     store.gradsDone(fr);
-    for (int l = L - 1; l >= 0; l--) {
+  }
+
+  /** d wte_local += dlogits^T lnf (the logits' weight gradient). */
+  public void headWeightBackward(Activations act) {
+    int N = act.B * act.T, C = config.dModel();
+    int vl = layout.localVocab();
+    float[] lnfFull = act.lnf;
+    if (tp.sp()) {
+      Regions.GatherFromSp.forward(tp, act.lnf, act.full, tp.rows(N) * C);
+      lnfFull = act.full;
+    }
+    Segment gw = store.grads(0);
+    cx.gemm(true, false, vl, C, N, act.logits, 0, vl, lnfFull, 0, C, 1f, gw.array(), gw.at(layout.offset("wte.weight")), C);
+  }
+
+  /**
+   * Blocks [to-1 .. from] backward from {@code act.dres} (= d res3[to-1]); leaves d x of block {@code from}
+   * in {@code act.dres}. With {@code deferWeights} the four weight matrices' gradients are left for
+   * {@link #blocksWeightBackward} (their output gradients are kept in {@code act} until then).
+   */
+  public void blocksBackward(Activations act, int from, int to, boolean deferWeights) {
+    int B = act.B, T = act.T, C = config.dModel();
+    int N = B * T;
+    int t = tp.size();
+    int cl = C / t, fl = 4 * C / t, nhl = config.heads() / t;
+    int R = tp.rows(N);
+    float[] dlnRows = tp.sp() ? act.dlnRows : act.dln;
+    for (int l = to - 1; l >= from; l--) {
       int r = ParameterLayout.blockRegion(l);
       Segment s = store.params(r);
-      if (l > 0) store.prefetch(r - 1);
+      if (l > from) store.prefetch(r - 1);
       Segment gs = store.grads(r);
       float[] p = s.array();
       float[] g = gs.array();
-      float[] x = l == 0 ? act.encoded : act.res3[l - 1];
+      float[] x = l == from ? act.encoded : act.res3[l - 1];
+      Deferred d = deferWeights ? act.deferred(l, N, C, cl, fl) : null;
       // res3 = res2 + mlp(ln2(res2)): dres flows to res2 unchanged; the MLP branch adds into it.
       Arrays.fill(act.dfchGelu, 0f);
-      RowParallelLinear.backward(cx, tp, act.dres, act.dfull, act.dfchGelu, g, gs.at(layout.offset(l, "mlp.c_proj.weight")),
-          g, gs.at(layout.offset(l, "mlp.c_proj.bias")), act.fchGelu[l], p, s.at(layout.offset(l, "mlp.c_proj.weight")),
-          N, fl, C);
+      RowParallelLinear.backward(cx, tp, act.dres, act.dfull, act.dfchGelu, d != null ? null : g,
+          gs.at(layout.offset(l, "mlp.c_proj.weight")), g, gs.at(layout.offset(l, "mlp.c_proj.bias")), act.fchGelu[l], p,
+          s.at(layout.offset(l, "mlp.c_proj.weight")), N, fl, C, d != null ? d.dMlpProj : null);
       Arrays.fill(act.dfch, 0f);
       Gelu.backward(cx, act.dfch, act.fch[l], act.dfchGelu, N * fl);
-      ColumnParallelLinear.backward(cx, tp, act.dln, dlnRows, g, gs.at(layout.offset(l, "mlp.c_fc.weight")),
-          g, gs.at(layout.offset(l, "mlp.c_fc.bias")), act.dfch, gatheredInput(act, act.ln2[l], R, C), p,
+      if (d != null) System.arraycopy(act.dfch, 0, d.dFc, 0, N * fl);
+      ColumnParallelLinear.backward(cx, tp, act.dln, dlnRows, d != null ? null : g, gs.at(layout.offset(l, "mlp.c_fc.weight")),
+          g, gs.at(layout.offset(l, "mlp.c_fc.bias")), act.dfch, d != null ? null : gatheredInput(act, act.ln2[l], R, C), p,
           s.at(layout.offset(l, "mlp.c_fc.weight")), N, C, fl);
       LayerNorm.backward(cx, act.dres, g, gs.at(layout.offset(l, "ln_2.weight")), g, gs.at(layout.offset(l, "ln_2.bias")),
           dlnRows, act.res2[l], p, s.at(layout.offset(l, "ln_2.weight")), act.ln2Mean[l], act.ln2Rstd[l], R, C);
       // res2 = x + attn(ln1(x)): likewise.
       Arrays.fill(act.datty, 0f);
-      RowParallelLinear.backward(cx, tp, act.dres, act.dfull, act.datty, g, gs.at(layout.offset(l, "attn.c_proj.weight")),
-          g, gs.at(layout.offset(l, "attn.c_proj.bias")), act.atty[l], p, s.at(layout.offset(l, "attn.c_proj.weight")),
-          N, cl, C);
+      RowParallelLinear.backward(cx, tp, act.dres, act.dfull, act.datty, d != null ? null : g,
+          gs.at(layout.offset(l, "attn.c_proj.weight")), g, gs.at(layout.offset(l, "attn.c_proj.bias")), act.atty[l], p,
+          s.at(layout.offset(l, "attn.c_proj.weight")), N, cl, C, d != null ? d.dAttnProj : null);
       Arrays.fill(act.dqkv, 0f);
       Attention.backward(cx, act.dqkv, act.datty, act.qkv[l], act.att[l], B, T, cl, nhl);
-      ColumnParallelLinear.backward(cx, tp, act.dln, dlnRows, g, gs.at(layout.offset(l, "attn.c_attn.weight")),
-          g, gs.at(layout.offset(l, "attn.c_attn.bias")), act.dqkv, gatheredInput(act, act.ln1[l], R, C), p,
+      if (d != null) System.arraycopy(act.dqkv, 0, d.dQkv, 0, N * 3 * cl);
+      ColumnParallelLinear.backward(cx, tp, act.dln, dlnRows, d != null ? null : g, gs.at(layout.offset(l, "attn.c_attn.weight")),
+          g, gs.at(layout.offset(l, "attn.c_attn.bias")), act.dqkv, d != null ? null : gatheredInput(act, act.ln1[l], R, C), p,
           s.at(layout.offset(l, "attn.c_attn.weight")), N, C, 3 * cl);
       LayerNorm.backward(cx, act.dres, g, gs.at(layout.offset(l, "ln_1.weight")), g, gs.at(layout.offset(l, "ln_1.bias")),
           dlnRows, x, p, s.at(layout.offset(l, "ln_1.weight")), act.ln1Mean[l], act.ln1Rstd[l], R, C);
@@ -329,9 +398,43 @@ public final class GPT2 implements AutoCloseable {
       String h = "h." + l + ".";
       reduceReplicatedGrads(gs, h + "ln_1.weight", h + "ln_1.bias", h + "attn.c_proj.bias", h + "ln_2.weight",
           h + "ln_2.bias", h + "mlp.c_proj.bias");
+      if (d == null) store.gradsDone(r);
+    }
+  }
+
+  /**
+   * The deferred weight gradients of blocks [from, to) (zero-bubble W pass): dW += x^T dY for c_attn,
+   * attn.c_proj, mlp.c_fc and mlp.c_proj from the output gradients kept by {@link #blocksBackward}.
+   */
+  public void blocksWeightBackward(Activations act, int from, int to) {
+    int N = act.B * act.T, C = config.dModel();
+    int cl = C / tp.size(), fl = 4 * C / tp.size();
+    int R = tp.rows(N);
+    for (int l = to - 1; l >= from; l--) {
+      int r = ParameterLayout.blockRegion(l);
+      Deferred d = act.takeDeferred(l);
+      Segment gs = store.grads(r);
+      float[] g = gs.array();
+      Linear.backwardWeight(cx, g, gs.at(layout.offset(l, "mlp.c_proj.weight")), null, 0, d.dMlpProj, act.fchGelu[l], N, fl, C);
+      Linear.backwardWeight(cx, g, gs.at(layout.offset(l, "mlp.c_fc.weight")), null, 0, d.dFc,
+          gatheredInput(act, act.ln2[l], R, C), N, C, fl);
+      Linear.backwardWeight(cx, g, gs.at(layout.offset(l, "attn.c_proj.weight")), null, 0, d.dAttnProj, act.atty[l], N, cl, C);
+      Linear.backwardWeight(cx, g, gs.at(layout.offset(l, "attn.c_attn.weight")), null, 0, d.dQkv,
+          gatheredInput(act, act.ln1[l], R, C), N, C, 3 * cl);
+      d.close();
       store.gradsDone(r);
     }
-    if (t == 1) {
+  }
+
+  /** Embedding backward from {@code act.dres} (= d encoded): wte rows of the tokens and wpe rows of the positions. */
+  public void embedBackward(Activations act) {
+    int B = act.B, T = act.T, C = config.dModel();
+    int N = B * T;
+    int R = tp.rows(N);
+    int row0 = tp.rowStart(N);
+    Segment gw = store.grads(0);
+    int wte = layout.offset("wte.weight");
+    if (tp.size() == 1) {
       Encoder.backward(gw.array(), gw.at(wte), gw.array(), gw.at(layout.offset("wpe.weight")), act.dres, act.inputs,
           B, T, C, 0);
     } else {
@@ -346,9 +449,13 @@ public final class GPT2 implements AutoCloseable {
         Regions.ReduceScatterToSp.backward(tp, act.dres, act.dfull, R * C);
         dEmb = act.dfull;
       }
-      VocabParallel.embedBackward(g, gw.at(wte), dEmb, act.inputs, layout.vocabStart(), vl, N, C);
+      VocabParallel.embedBackward(g, gw.at(wte), dEmb, act.inputs, layout.vocabStart(), layout.localVocab(), N, C);
     }
     reduceReplicatedGrads(gw, "wpe.weight");
+  }
+
+  /** The embeddings' gradients (region 0) are complete for this micro-batch. */
+  public void embeddingGradsDone() {
     store.gradsDone(0);
   }
 

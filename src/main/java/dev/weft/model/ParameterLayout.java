@@ -42,6 +42,11 @@ public final class ParameterLayout {
   private final int tpRank;
   private final int paddedVocab;
   private final Map<String, Param> byName = new LinkedHashMap<>();
+  private final boolean[] layersPresent;
+  private final boolean embeddingPresent;
+  private final boolean headPresent;
+  private final int embeddingEnd;
+  private final int finalStart;
   private final int[] layerStart;
   private final int[] layerEnd;
   private final int total;
@@ -53,7 +58,25 @@ public final class ParameterLayout {
 
   /** Rank {@code tpRank}'s share of the model under tensor parallelism of degree {@code tp}. */
   public ParameterLayout(GPT2Config config, int tp, int tpRank) {
+    this(config, tp, tpRank, allLayers(config), true, true);
+  }
+
+  private static boolean[] allLayers(GPT2Config c) {
+    boolean[] all = new boolean[c.layers()];
+    java.util.Arrays.fill(all, true);
+    return all;
+  }
+
+  /**
+   * A pipeline rank's share: only the blocks marked in {@code layers}, the embeddings (region 0: wte, wpe)
+   * when it runs the first stage or the head (the head's logits use the tied wte), and the final LayerNorm
+   * when it runs the head. Absent regions have size 0; region numbers stay global.
+   */
+  public ParameterLayout(GPT2Config config, int tp, int tpRank, boolean[] layers, boolean embedding, boolean head) {
     checkSplittable(config, tp);
+    this.layersPresent = layers.clone();
+    this.embeddingPresent = embedding || head;
+    this.headPresent = head;
     this.config = config;
     this.tp = tp;
     this.tpRank = tpRank;
@@ -64,14 +87,21 @@ public final class ParameterLayout {
     int fl = 4 * c / tp;
     int vl = paddedVocab / tp;
     int[] off = {0};
-    add("wte.weight", off, new int[] {v, c}, TpSlice.rows(tpRank * vl), vl, c);
-    add("wpe.weight", off, new int[] {config.context(), c}, TpSlice.REPLICATED, config.context(), c);
+    if (embeddingPresent) {
+      add("wte.weight", off, new int[] {v, c}, TpSlice.rows(tpRank * vl), vl, c);
+      add("wpe.weight", off, new int[] {config.context(), c}, TpSlice.REPLICATED, config.context(), c);
+    }
+    embeddingEnd = off[0];
     layerStart = new int[config.layers()];
     layerEnd = new int[config.layers()];
     TpSlice qkvCols = TpSlice.columns(cl, tpRank * cl, c + tpRank * cl, 2 * c + tpRank * cl);
     TpSlice fcCols = TpSlice.columns(fl, tpRank * fl);
     for (int l = 0; l < config.layers(); l++) {
       layerStart[l] = off[0];
+      if (!layersPresent[l]) {
+        layerEnd[l] = off[0];
+        continue;
+      }
       String p = "h." + l + ".";
       add(p + "ln_1.weight", off, new int[] {c}, TpSlice.REPLICATED, c);
       add(p + "ln_1.bias", off, new int[] {c}, TpSlice.REPLICATED, c);
@@ -87,10 +117,22 @@ public final class ParameterLayout {
       add(p + "mlp.c_proj.bias", off, new int[] {c}, TpSlice.REPLICATED, c);
       layerEnd[l] = off[0];
     }
-    add("ln_f.weight", off, new int[] {c}, TpSlice.REPLICATED, c);
-    add("ln_f.bias", off, new int[] {c}, TpSlice.REPLICATED, c);
+    finalStart = off[0];
+    if (headPresent) {
+      add("ln_f.weight", off, new int[] {c}, TpSlice.REPLICATED, c);
+      add("ln_f.bias", off, new int[] {c}, TpSlice.REPLICATED, c);
+    }
     total = off[0];
   }
+
+  /** Whether block {@code l} lives on this device. */
+  public boolean hasLayer(int l) { return layersPresent[l]; }
+
+  /** Whether the embeddings (wte, wpe) live here (first stage, and the head's tied copy on the last). */
+  public boolean hasEmbedding() { return embeddingPresent; }
+
+  /** Whether the final LayerNorm and the logits/loss run here. */
+  public boolean hasHead() { return headPresent; }
 
   /**
    * Tensor parallelism of degree t splits whole heads (NH % t == 0), the MLP's 4C columns (4C % t == 0) and
@@ -178,12 +220,12 @@ public final class ParameterLayout {
   public int regionStart(int r) {
     if (r == 0) return 0;
     if (r <= config.layers()) return layerStart[r - 1];
-    return layerEnd[config.layers() - 1];
+    return finalStart;
   }
 
-  /** One past the last flat offset of region {@code r}. */
+  /** One past the last flat offset of region {@code r} (a region absent from this device is empty). */
   public int regionEnd(int r) {
-    if (r == 0) return layerStart[0];
+    if (r == 0) return embeddingEnd;
     if (r <= config.layers()) return layerEnd[r - 1];
     return total;
   }

@@ -36,13 +36,19 @@ public final class ColumnParallelLinear {
    * Accumulates dW_i, db_i; writes this rank's rows of dX into {@code dinRows} ([N or N/t, IC]).
    *
    * @param dinFull scratch [N, IC] (may be the same array as dinRows when sequence parallelism is off)
+   * @param dw      null to leave the weight gradient for later (a zero-bubble W pass); xFull may then be null
    * @param xFull   the full X of forward
    */
   public static void backward(Compute cx, TensorParallel tp, float[] dinFull, float[] dinRows, float[] dw, int dwOff,
                               float[] db, int dbOff, float[] dout, float[] xFull, float[] w, int wOff, int n, int ic,
                               int ocl) {
     java.util.Arrays.fill(dinFull, 0, n * ic, 0f);
-    Linear.backward(cx, dinFull, dw, dwOff, db, dbOff, dout, xFull, w, wOff, n, ic, ocl);
+    if (dw != null) {
+      Linear.backward(cx, dinFull, dw, dwOff, db, dbOff, dout, xFull, w, wOff, n, ic, ocl);
+    } else {
+      Linear.backwardInput(cx, dinFull, dout, w, wOff, n, ic, ocl);
+      Linear.backwardBias(cx, db, dbOff, dout, n, ocl);
+    }
     if (tp.sp()) {
       Regions.GatherFromSp.backward(tp, dinFull, dinRows, tp.rows(n) * ic);
     } else {

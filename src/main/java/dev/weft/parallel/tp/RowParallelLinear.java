@@ -48,6 +48,16 @@ public final class RowParallelLinear {
   public static void backward(Compute cx, TensorParallel tp, float[] doutRows, float[] doutFull, float[] dx,
                               float[] dw, int dwOff, float[] db, int dbOff, float[] x, float[] w, int wOff, int n,
                               int icl, int oc) {
+    backward(cx, tp, doutRows, doutFull, dx, dw, dwOff, db, dbOff, x, w, wOff, n, icl, oc, null);
+  }
+
+  /**
+   * As above; with {@code dw} null the weight gradient is left for later (a zero-bubble W pass) and the full
+   * dY it needs is copied into {@code keepDy} ([N, OC]).
+   */
+  public static void backward(Compute cx, TensorParallel tp, float[] doutRows, float[] doutFull, float[] dx,
+                              float[] dw, int dwOff, float[] db, int dbOff, float[] x, float[] w, int wOff, int n,
+                              int icl, int oc, float[] keepDy) {
     int rows = tp.rows(n);
     if (db != null) {
       cx.parallelFor(oc, 64, (from, to) -> {
@@ -61,6 +71,11 @@ public final class RowParallelLinear {
       Regions.ReduceScatterToSp.backward(tp, doutRows, doutFull, rows * oc);
       dy = doutFull;
     }
-    Linear.backward(cx, dx, dw, dwOff, null, 0, dy, x, w, wOff, n, icl, oc);
+    if (dw != null) {
+      Linear.backward(cx, dx, dw, dwOff, null, 0, dy, x, w, wOff, n, icl, oc);
+    } else {
+      Linear.backwardInput(cx, dx, dy, w, wOff, n, icl, oc);
+      System.arraycopy(dy, 0, keepDy, 0, n * oc);
+    }
   }
 }
