@@ -154,6 +154,24 @@ public final class GPT2 implements AutoCloseable {
     return new Activations(memory, config, B, T, layout.paddedVocab(), tp.size(), tp.sp());
   }
 
+  /** Activations for one pipeline chunk's blocks (and the head's buffers when it runs the head). */
+  public Activations newStageActivations(int B, int T, boolean[] layers, boolean head) {
+    newActivationsCheck(B, T);
+    return new Activations(memory, config, B, T, layout.paddedVocab(), tp.size(), tp.sp(), layers, head);
+  }
+
+  private void newActivationsCheck(int B, int T) {
+    if (T > config.context()) {
+      throw new dev.weft.WeftInputException("sequence length " + T + " is longer than the model's context "
+          + config.context() + ".");
+    }
+    if (tp.sp() && (B * T) % tp.size() != 0) {
+      throw new dev.weft.WeftInputException("sequence parallelism splits the " + B * T + " rows of a micro-batch ("
+          + B + " x " + T + ") over --tp " + tp.size() + " ranks, which needs a multiple of " + tp.size()
+          + "; change --micro-batch or the context.");
+    }
+  }
+
   /**
    * Forward over {@code tokens} (B rows of T+1 ids starting at row {@code rowOffset} of a [rows, T+1]
    * array): inputs are the first T of each row, targets the last T. Returns the mean loss over the B*T

@@ -125,6 +125,11 @@ public final class ParameterLayout {
     total = off[0];
   }
 
+  /** The same share of the model for another tensor-parallel rank. */
+  public ParameterLayout withTpRank(int rank) {
+    return new ParameterLayout(config, tp, rank, layersPresent, embeddingPresent, headPresent);
+  }
+
   /** Whether block {@code l} lives on this device. */
   public boolean hasLayer(int l) { return layersPresent[l]; }
 

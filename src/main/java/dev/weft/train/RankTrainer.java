@@ -49,14 +49,16 @@ final class RankTrainer {
     TrainConfig.Parallelism par = cfg.parallel();
     int rank = backend.rank();
     int world = backend.worldSize();
-    ParallelLayout mesh = ParallelLayout.of(par.dp(), 1, 1, par.tp(), world);
+    ParallelLayout mesh = ParallelLayout.of(par.dp(), par.pp(), 1, par.tp(), world);
     Communicator dp = backend.group(mesh.groupRanks(rank, Axis.DP));
     TensorParallel tp = par.tp() == 1 ? TensorParallel.NONE
         : new TensorParallel(backend.group(mesh.groupRanks(rank, Axis.TP)), par.sp());
+    PipelineRank pipe = par.pp() > 1 ? new PipelineRank(backend, mesh, cfg) : null;
     Communicator all = backend.world();
     GPT2Config mc = cfg.model();
     int T = mc.context();
-    ParameterLayout layout = new ParameterLayout(mc, par.tp(), tp.rank());
+    ParameterLayout layout = pipe == null ? new ParameterLayout(mc, par.tp(), tp.rank())
+        : new ParameterLayout(mc, par.tp(), tp.rank(), pipe.layers(mc.layers()), pipe.first(), pipe.last());
     BatchSampler sampler = new BatchSampler(corpus, cfg.seed());
     DeviceMemory memory = new DeviceMemory("device " + rank, cfg.deviceMemory());
     boolean report = rank == 0;
@@ -65,8 +67,9 @@ final class RankTrainer {
       ZeroWeights weights = new ZeroWeights(par.zero(), layout, dp, memory);
       try (GPT2 model = new GPT2(layout, cx, memory, weights, tp);
            ZeroOptimizer opt = new ZeroOptimizer(weights, memory, 0.9f, 0.95f, 1e-8f, (float) cfg.weightDecay());
-           Activations act = model.newActivations(cfg.microBatch(), T);
+           Activations act = pipe == null ? model.newActivations(cfg.microBatch(), T) : null;
            MetricsWriter metrics = report && cfg.metrics() != null ? new MetricsWriter(cfg.metrics()) : null) {
+        if (pipe != null) pipe.attach(model, memory);
         int startStep = 1;
         if (cfg.resume() != null) {
           TrainingState state = TrainingState.read(cfg.resume());
@@ -109,17 +112,23 @@ final class RankTrainer {
           long bytesBefore = commBytes(dp, tp);
           int[] tokens = sampler.trainRows(step, replica * rows, rows, T);
           weights.zeroGrad();
-          double lossSum = 0;
-          int k = cfg.accumulationSteps();
-          for (int i = 0; i < k; i++) {
-            weights.setLastMicroBatch(i == k - 1);
-            lossSum += model.forward(act, tokens, i * cfg.microBatch(), scale);
-            model.backward(act);
+          double replicaLoss;
+          if (pipe != null) {
+            replicaLoss = pipe.step(weights, tokens, scale);
+          } else {
+            double lossSum = 0;
+            int k = cfg.accumulationSteps();
+            for (int i = 0; i < k; i++) {
+              weights.setLastMicroBatch(i == k - 1);
+              lossSum += model.forward(act, tokens, i * cfg.microBatch(), scale);
+              model.backward(act);
+            }
+            weights.finishBackward();
+            replicaLoss = lossSum / k;
           }
-          weights.finishBackward();
-          float[] lossBuf = {(float) (lossSum / k)};
+          float[] lossBuf = {(float) replicaLoss};
           dp.allReduce(lossBuf, 0, 1, ReduceOp.AVG);
-          double norm = opt.gradNorm(tp);
+          double norm = pipe == null ? opt.gradNorm(tp) : opt.gradNorm(tp, pipe.pp, pipe.first());
           float lr = (float) schedule.at(step);
           opt.step(norm, cfg.gradClip(), lr);
           double ms = (System.nanoTime() - t0) / 1e6;
@@ -128,7 +137,7 @@ final class RankTrainer {
           boolean evalNow = canValidate && cfg.evalBatches() > 0
               && ((cfg.evalEvery() > 0 && step % cfg.evalEvery() == 0) || step == cfg.lastStep());
           if (evalNow) {
-            val = evaluate(model, act, sampler, T);
+            val = evaluate(model, act, pipe, sampler, T, dp, replica * rows);
             lastVal = val;
           }
           double exposedMs = weights.takeExposedCommNanos() / 1e6;
@@ -144,18 +153,19 @@ final class RankTrainer {
           if (metrics != null) metrics.write(m);
           if (report) progress.step(m);
           if (cfg.save() != null && cfg.saveEvery() > 0 && step % cfg.saveEvery() == 0 && step != cfg.lastStep()) {
-            save(layout, tp, weights, opt, step, report);
+            save(layout, tp, pipe, weights, opt, step, report);
           }
         }
         progress.finish();
         double seconds = (System.nanoTime() - runStart) / 1e9;
         if (cfg.save() != null) {
-          save(layout, tp, weights, opt, cfg.lastStep(), report);
+          save(layout, tp, pipe, weights, opt, cfg.lastStep(), report);
           out.printf("saved checkpoint to %s%n", cfg.save());
         }
-        float[] finalParams = TpGather.assemble(tp, layout, weights.gatherFull());
+        float[] finalParams = full(layout, tp, pipe, weights.gatherFull());
         long stateByHand = stateBytesByHand(layout.total(), par.dp(), par.zero());
-        long actByHand = Activations.bytesFor(mc, cfg.microBatch(), T, layout.paddedVocab(), par.tp(), tp.sp());
+        long actByHand = pipe == null ? Activations.bytesFor(mc, cfg.microBatch(), T, layout.paddedVocab(), par.tp(), tp.sp())
+            : 0;
         return new Trainer.Result(history, lastVal, memory.peak(), stateByHand, actByHand,
             Trainer.flopsPerStep(mc, cfg.batch(), T), seconds, tokensRun, finalParams);
       }
@@ -172,12 +182,18 @@ final class RankTrainer {
     };
   }
 
-  private void save(ParameterLayout layout, TensorParallel tp, ZeroWeights weights, ZeroOptimizer opt, int step,
-                    boolean writer) {
-    float[] params = TpGather.assemble(tp, layout, weights.gatherFull());
+  /** Full (layout-independent) flat tensors from this rank's local ones: over TP, then over the pipeline. */
+  private static float[] full(ParameterLayout layout, TensorParallel tp, PipelineRank pipe, float[] local) {
+    float[] f = TpGather.assemble(tp, layout, local);
+    return pipe == null ? f : pipe.assemble(new ParameterLayout(layout.config()), f);
+  }
+
+  private void save(ParameterLayout layout, TensorParallel tp, PipelineRank pipe, ZeroWeights weights, ZeroOptimizer opt,
+                    int step, boolean writer) {
+    float[] params = full(layout, tp, pipe, weights.gatherFull());
     float[][] mv = opt.gatherFull();
-    float[] m = TpGather.assemble(tp, layout, mv[0]);
-    float[] v = TpGather.assemble(tp, layout, mv[1]);
+    float[] m = full(layout, tp, pipe, mv[0]);
+    float[] v = full(layout, tp, pipe, mv[1]);
     if (writer) {
       Checkpoint.save(cfg.save(), new ParameterLayout(layout.config()), params,
           new Checkpoint.OptimizerState(m, v, opt.stepCount()), TrainingState.of(cfg, step));
@@ -185,14 +201,24 @@ final class RankTrainer {
     backend.world().barrier();
   }
 
-  /** Mean loss over {@code evalBatches} fixed validation batches of microBatch sequences (every rank alike). */
-  private double evaluate(GPT2 model, Activations act, BatchSampler sampler, int T) {
+  /**
+   * Validation loss: the mean over {@code evalBatches} fixed validation batches of {@code batch} sequences each
+   * (the same set whatever the layout), each replica taking its rows in micro-batches, summed over replicas.
+   */
+  private double evaluate(GPT2 model, Activations act, PipelineRank pipe, BatchSampler sampler, int T, Communicator dp,
+                          int firstRow) {
     double sum = 0;
+    int k = cfg.accumulationSteps();
     for (int i = 0; i < cfg.evalBatches(); i++) {
-      int[] tokens = sampler.valBatch(i, act.B, T);
-      sum += model.forward(act, tokens, 0, Float.NaN);
+      int[] tokens = sampler.valBatch(i, cfg.batch(), T);
+      for (int j = 0; j < k; j++) {
+        int row = firstRow + j * cfg.microBatch();
+        sum += pipe == null ? model.forward(act, tokens, row, Float.NaN) : pipe.evaluate(model, tokens, row);
+      }
     }
-    return sum / cfg.evalBatches();
+    float[] buf = {(float) sum};
+    dp.allReduce(buf, 0, 1, ReduceOp.SUM);
+    return buf[0] / ((double) cfg.evalBatches() * k * cfg.parallel().dp());
   }
 
   /** Time in data- and tensor-parallel communication so far on this rank. */

@@ -48,7 +48,13 @@ public record TrainConfig(
    *                       of a job started by 'weft launch' or another torchrun-style launcher)
    * @param commTimeoutSec bound on every communication wait
    */
-  public record Parallelism(int dp, int tp, boolean sp, int zero, String devices, int commTimeoutSec) {
+  public record Parallelism(int dp, int tp, int pp, boolean sp, int zero, String schedule, int virtualStages,
+                            String devices, int commTimeoutSec) {
+    /** Without pipeline parallelism. */
+    public Parallelism(int dp, int tp, boolean sp, int zero, String devices, int commTimeoutSec) {
+      this(dp, tp, 1, sp, zero, "1f1b", 1, devices, commTimeoutSec);
+    }
+
     public static Parallelism single() {
       return new Parallelism(1, 1, false, 0, "local", 300);
     }
@@ -59,23 +65,34 @@ public record TrainConfig(
     }
 
     public int worldSize() {
-      return dp * tp;
+      return dp * tp * pp;
     }
 
     /** The same layout run as processes of a tcp job (or as threads). */
     public Parallelism withDevices(String d) {
-      return new Parallelism(dp, tp, sp, zero, d, commTimeoutSec);
+      return new Parallelism(dp, tp, pp, sp, zero, schedule, virtualStages, d, commTimeoutSec);
     }
 
     @Override
     public String toString() {
-      return "dp=" + dp + " tp=" + tp + (sp ? " sp" : "") + " zero=" + zero;
+      return "dp=" + dp + " tp=" + tp + " pp=" + pp + (sp ? " sp" : "") + " zero=" + zero
+          + (pp > 1 ? " schedule=" + schedule + (virtualStages > 1 ? " v=" + virtualStages : "") : "");
     }
 
     /** Checks every constraint of the layout alone, each error naming the option and the fix. */
     public Parallelism validate() {
       if (dp < 1) throw new WeftInputException("--dp must be >= 1, got " + dp + ".");
       if (tp < 1) throw new WeftInputException("--tp must be >= 1, got " + tp + ".");
+      if (pp < 1) throw new WeftInputException("--pp must be >= 1, got " + pp + ".");
+      if (virtualStages < 1) throw new WeftInputException("--virtual-stages must be >= 1, got " + virtualStages + ".");
+      if (pp > 1 && zero > 1) {
+        throw new WeftInputException("--zero " + zero + " with --pp " + pp + ": pipeline parallelism composes with ZeRO-1 "
+            + "on the data-parallel axis (as in DeepSpeed); ZeRO-2/3 would reduce and gather every region once per "
+            + "micro-batch in flight. Use --zero 0 or 1 with --pp, or --pp 1.");
+      }
+      if (pp == 1 && virtualStages > 1) {
+        throw new WeftInputException("--virtual-stages " + virtualStages + " needs pipeline parallelism (--pp 2 or more).");
+      }
       if (sp && tp == 1) {
         throw new WeftInputException("--sp (sequence parallelism) works inside a tensor-parallel group; it needs --tp 2 or more.");
       }
@@ -129,6 +146,10 @@ public record TrainConfig(
       throw new WeftInputException("each replica's " + replicaBatch() + " sequences (--batch " + batch + " / --dp "
           + p.dp() + ") do not divide into micro-batches of " + microBatch
           + " sequences; choose a --micro-batch that divides " + replicaBatch() + " (e.g. " + divisors(replicaBatch()) + ").");
+    }
+    if (p.pp() > 1) {
+      dev.weft.parallel.pp.Schedules.generate(p.schedule(), accumulationSteps(),
+          dev.weft.parallel.pp.StagePlan.balanced(model.layers(), p.pp(), p.virtualStages()));
     }
     if (!(lr > 0) || Double.isInfinite(lr)) throw new WeftInputException("--lr must be a positive number, got " + lr + ".");
     if (minLrFraction < 0 || minLrFraction > 1) throw new WeftInputException("--min-lr-fraction must be in [0, 1].");

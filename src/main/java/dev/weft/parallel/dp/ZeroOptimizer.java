@@ -51,16 +51,27 @@ public final class ZeroOptimizer implements AutoCloseable {
    * device does); at stages 1-3 each sums its pieces and the partial sums are all-reduced over DP.
    */
   public double gradNorm(dev.weft.parallel.tp.TensorParallel tp) {
+    return gradNorm(tp, null, true);
+  }
+
+  /**
+   * As {@link #gradNorm(dev.weft.parallel.tp.TensorParallel)}, summed over the pipeline group {@code pp} too
+   * (null without pipeline parallelism); {@code countEmbedding} false leaves out region 0 (the last stage's
+   * tied copy of the embeddings, whose gradient the first stage already counts).
+   */
+  public double gradNorm(dev.weft.parallel.tp.TensorParallel tp, dev.weft.comm.Communicator pp, boolean countEmbedding) {
     boolean countReplicated = tp.rank() == 0;
+    int skipEnd = countEmbedding ? 0 : layout.regionEnd(0);
     double local = 0;
     if (weights.stage() == 0) {
       float[] g = weights.fullGradArray();
-      if (tp.size() == 1) {
+      if (tp.size() == 1 && pp == null) {
         for (float x : g) local += (double) x * x;
         return Math.sqrt(local);
       }
       for (ParameterLayout.Param prm : layout.params()) {
         if (prm.replicated() && !countReplicated) continue;
+        if (prm.offset() < skipEnd) continue;
         for (int i = prm.offset(); i < prm.offset() + prm.size(); i++) local += (double) g[i] * g[i];
       }
     } else {
@@ -71,7 +82,7 @@ public final class ZeroOptimizer implements AutoCloseable {
         for (ParameterLayout.Param prm : layout.params()) {
           int lo = Math.max(pc.flatStart(), prm.offset());
           int hi = Math.min(end, prm.offset() + prm.size());
-          if (lo >= hi || (prm.replicated() && !countReplicated)) continue;
+          if (lo >= hi || (prm.replicated() && !countReplicated) || prm.offset() < skipEnd) continue;
           for (int i = lo; i < hi; i++) {
             float x = g[o + i - pc.flatStart()];
             local += (double) x * x;
@@ -82,6 +93,7 @@ public final class ZeroOptimizer implements AutoCloseable {
     float[] buf = {(float) local};
     if (weights.stage() > 0) weights.group().allReduce(buf, 0, 1, ReduceOp.SUM);
     if (tp.size() > 1) tp.group().allReduce(buf, 0, 1, ReduceOp.SUM);
+    if (pp != null) pp.allReduce(buf, 0, 1, ReduceOp.SUM);
     return Math.sqrt(buf[0]);
   }
 

@@ -150,6 +150,28 @@ public final class ZeroWeights implements WeightStore {
     return full;
   }
 
+  /**
+   * Sums region {@code region}'s accumulated gradients over {@code group} (stages 0-1): the tied embedding's
+   * two copies on the first and last pipeline stages.
+   */
+  public void allReduceRegionGrads(Communicator group, int region) {
+    if (stage > 1) throw new IllegalStateException("region gradients are only resident at ZeRO stages 0-1");
+    int size = layout.regionSize(region);
+    if (size > 0) group.allReduce(grads.data(), layout.regionStart(region), size, ReduceOp.SUM);
+  }
+
+  /**
+   * After a pipeline step (whose micro-batches ran with {@code setLastMicroBatch(false)}): reduces every
+   * region's gradients over the data-parallel group now and waits for them.
+   */
+  public void syncAllRegions() {
+    setLastMicroBatch(true);
+    for (int r = layout.regionCount() - 1; r >= 0; r--) {
+      if (layout.regionSize(r) > 0) gradsDone(r);
+    }
+    finishBackward();
+  }
+
   // ---- the step's lifecycle ----------------------------------------------------------------------------
 
   /** Zeroes the gradient accumulators at the start of a step. */

@@ -24,7 +24,7 @@ public final class TpGather {
     float[] all = new float[t * n];
     tp.group().allGather(localFlat, 0, all, 0, n);
     for (int j = 0; j < t; j++) {
-      ParameterLayout lj = new ParameterLayout(local.config(), t, j);
+      ParameterLayout lj = local.withTpRank(j);
       float[] part = new float[n];
       System.arraycopy(all, j * n, part, 0, n);
       lj.insertInto(part, full, out);

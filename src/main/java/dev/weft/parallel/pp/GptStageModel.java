@@ -1,0 +1,133 @@
+package dev.weft.parallel.pp;
+
+import dev.weft.model.Activations;
+import dev.weft.model.GPT2;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * GPT-2 cut into pipeline chunks, as the {@link PipelineExecutor} drives it: chunk s runs blocks
+ * [firstLayer(s), firstLayer(s) + layers(s)); chunk 0 also embeds its micro-batch's tokens, the last chunk
+ * also runs the final LayerNorm, the logits (with its tied copy of wte) and the loss. Between chunks travels
+ * the residual stream [R, C] (R = this rank's rows of the micro-batch: B T, or B T / t under sequence
+ * parallelism), forward as activations and backward as their gradients.
+ *
+ * <p>Every (chunk, micro-batch) forward allocates its own {@link Activations} on the rank's device and keeps
+ * them until its backward (or, for zero-bubble schedules, its deferred weight pass) has run, then frees them:
+ * the schedule decides how many are alive at once (m for GPipe, at most p for 1F1B).
+ */
+public final class GptStageModel implements StageModel {
+  private final GPT2 model;
+  private final StagePlan plan;
+  private final int microBatch;
+  private final int seqLen;
+  private final boolean deferWeights;
+  private final Map<Long, Activations> stash = new HashMap<>();
+  private int[] tokens;
+  private float lossScale;
+  private double lossSum;
+  private int losses;
+
+  /**
+   * @param model        this rank's share of the model (its layout holds the blocks of its chunks)
+   * @param microBatch   sequences per micro-batch
+   * @param deferWeights split backward into input and deferred weight passes (zero-bubble schedules)
+   */
+  public GptStageModel(GPT2 model, StagePlan plan, int microBatch, int seqLen, boolean deferWeights) {
+    this.model = model;
+    this.plan = plan;
+    this.microBatch = microBatch;
+    this.seqLen = seqLen;
+    this.deferWeights = deferWeights;
+  }
+
+  /** The step's token rows ([m * microBatch, T+1], micro-batch k at rows k * microBatch) and loss scale. */
+  public void beginStep(int[] tokens, float lossScale) {
+    this.tokens = tokens;
+    this.lossScale = lossScale;
+    this.lossSum = 0;
+    this.losses = 0;
+  }
+
+  /** Mean over the step's micro-batches of their mean losses (on the rank that runs the last chunk; else 0). */
+  public double meanLoss() {
+    return losses == 0 ? 0 : lossSum / losses;
+  }
+
+  /** Activations still stashed (0 after a complete step). */
+  public int stashed() {
+    return stash.size();
+  }
+
+  @Override
+  public int activationLength(int stage, int mb) {
+    return model.tensorParallel().rows(microBatch * seqLen) * model.config().dModel();
+  }
+
+  private boolean[] layersOf(int stage) {
+    boolean[] l = new boolean[model.config().layers()];
+    for (int i = plan.firstLayer(stage); i < plan.firstLayer(stage) + plan.layers(stage); i++) l[i] = true;
+    return l;
+  }
+
+  private static long key(int stage, int mb) {
+    return ((long) stage << 32) | mb;
+  }
+
+  @Override
+  public void forward(int stage, int mb, float[] input, float[] output) {
+    boolean head = plan.hasHead(stage);
+    Activations act = model.newStageActivations(microBatch, seqLen, layersOf(stage), head);
+    stash.put(key(stage, mb), act);
+    int first = plan.firstLayer(stage);
+    int end = first + plan.layers(stage);
+    if (plan.hasEmbedding(stage) || head) model.loadTokens(act, tokens, mb * microBatch);
+    if (plan.hasEmbedding(stage)) {
+      model.embedForward(act);
+    } else {
+      System.arraycopy(input, 0, act.encoded, 0, input.length);
+    }
+    model.blocksForward(act, first, end);
+    if (head) {
+      lossSum += model.headForward(act, lossScale);
+      losses++;
+    } else {
+      System.arraycopy(act.res3[end - 1], 0, output, 0, output.length);
+    }
+  }
+
+  @Override
+  public void backwardInput(int stage, int mb, float[] gradOutput, float[] gradInput) {
+    Activations act = stash.get(key(stage, mb));
+    int first = plan.firstLayer(stage);
+    int end = first + plan.layers(stage);
+    if (plan.hasHead(stage)) {
+      model.headBackward(act, deferWeights);
+    } else {
+      System.arraycopy(gradOutput, 0, act.dres, 0, gradOutput.length);
+    }
+    model.blocksBackward(act, first, end, deferWeights);
+    if (plan.hasEmbedding(stage)) {
+      model.embedBackward(act);
+    } else {
+      System.arraycopy(act.dres, 0, gradInput, 0, gradInput.length);
+    }
+  }
+
+  @Override
+  public void backwardWeight(int stage, int mb) {
+    Activations act = stash.remove(key(stage, mb));
+    if (deferWeights) {
+      int first = plan.firstLayer(stage);
+      if (plan.hasHead(stage)) model.headWeightBackward(act);
+      model.blocksWeightBackward(act, first, first + plan.layers(stage));
+    }
+    act.close();
+  }
+
+  /** Frees whatever a failed step left stashed. */
+  public void clear() {
+    for (Activations a : stash.values()) a.close();
+    stash.clear();
+  }
+}
