@@ -67,6 +67,18 @@ public final class TrainCommand implements Callable<Integer> {
   @Option(names = "--sp", description = "Megatron sequence parallelism inside the tensor-parallel group (needs --tp > 1).")
   boolean sp;
 
+  @Option(names = "--pp", defaultValue = "1", description = "Pipeline stages: consecutive layers on different devices (default ${DEFAULT-VALUE}).")
+  int pp;
+
+  @Option(names = "--schedule", defaultValue = "1f1b", description = "Pipeline schedule: naive, gpipe, 1f1b, interleaved, zb (default ${DEFAULT-VALUE}).")
+  String schedule;
+
+  @Option(names = "--virtual-stages", defaultValue = "1", description = "Model chunks per pipeline rank (interleaved schedule; default ${DEFAULT-VALUE}).")
+  int virtualStages;
+
+  @Option(names = "--trace", paramLabel = "FILE.json", description = "Write a Chrome/Perfetto trace of every rank's forward, backward and communication spans.")
+  Path trace;
+
   @Option(names = "--zero", defaultValue = "0", description = "ZeRO stage on the data-parallel axis: 0, 1 (optimizer state sharded), 2 (+ gradients), 3 (+ parameters) (default ${DEFAULT-VALUE}).")
   int zero;
 
@@ -107,7 +119,7 @@ public final class TrainCommand implements Callable<Integer> {
   public Integer call() {
     PrintStream out = System.out;
     TrainConfig cfg = config();
-    Trainer.Result r = new Trainer(cfg, out).run();
+    Trainer.Result r = new Trainer(cfg, out).withTrace(trace).run();
     boolean reporter = !cfg.parallel().devices().equals("tcp") || "0".equals(System.getenv().getOrDefault("RANK", "0").trim());
     if (reporter) Summary.print(out, cfg, r, !noMfu);
     return 0;
@@ -126,14 +138,15 @@ public final class TrainCommand implements Callable<Integer> {
     } else {
       mc = model.resolve();
     }
-    int mb = microBatch != null ? microBatch : Math.max(1, batch / Math.max(1, dp));
+    int mb = microBatch != null ? microBatch : Math.max(1, batch / Math.max(1, dp) / (pp > 1 ? Math.min(batch / Math.max(1, dp), 2 * pp) : 1));
     int wu = warmup != null ? warmup : Math.max(0, steps / 20);
     int ee = evalEvery != null ? evalEvery : Math.max(1, steps / 5);
     int th = threads != null ? threads : 0;
     long mem = deviceMemory == null ? DeviceMemory.UNLIMITED : parseSize(deviceMemory);
     return new TrainConfig(mc, steps, stopAfter, batch, mb, lr, minLrFraction, wu, weightDecay, gradClip, seed, ee,
         evalBatches, th, matmul.toLowerCase(Locale.ROOT), mem, data, metrics, save, saveEvery, resume, checkpoint,
-        new TrainConfig.Parallelism(dp, tp, sp, zero, devices.toLowerCase(Locale.ROOT), commTimeout)).validate();
+        new TrainConfig.Parallelism(dp, tp, pp, sp, zero, schedule.toLowerCase(Locale.ROOT), virtualStages,
+            devices.toLowerCase(Locale.ROOT), commTimeout)).validate();
   }
 
   static long parseSize(String s) {

@@ -16,6 +16,7 @@ import dev.weft.parallel.pp.Schedules;
 import dev.weft.parallel.pp.StagePlan;
 import dev.weft.parallel.pp.Timeline;
 import dev.weft.tensor.DeviceMemory;
+import dev.weft.trace.Tracer;
 
 /**
  * One rank's part of a pipeline: its PP group, which chunks (virtual stages) of the model it runs, the
@@ -75,14 +76,29 @@ final class PipelineRank {
    * gradients summed between the end stages and the data-parallel reduction of every region. Returns this
    * replica's mean loss (the same on every stage).
    */
-  double step(ZeroWeights weights, int[] tokens, float scale) {
+  double step(ZeroWeights weights, int[] tokens, float scale, Tracer tracer, int rank) {
     stages.beginStep(tokens, scale);
     weights.setLastMicroBatch(false);
+    Timeline t;
     try {
-      Timeline t = executor.run(schedule);
+      t = executor.run(schedule);
     } catch (RuntimeException e) {
       stages.clear();
       throw e;
+    }
+    if (tracer != null) {
+      for (Timeline.Span s : t.spans()) {
+        String kind = switch (s.kind()) {
+          case FORWARD -> "F";
+          case BACKWARD, BACKWARD_INPUT -> "B";
+          case BACKWARD_WEIGHT -> "W";
+          case SEND_ACTIVATION, SEND_GRADIENT -> "send";
+          case RECV_ACTIVATION, RECV_GRADIENT -> "recv";
+        };
+        boolean comm = kind.equals("send") || kind.equals("recv");
+        tracer.add(rank, kind + " s" + s.stage() + " mb" + s.microBatch(), comm ? "comm" : "compute", s.startNanos(),
+            s.endNanos());
+      }
     }
     if (embedding != null && p > 1) weights.allReduceRegionGrads(embedding, 0);
     weights.syncAllRegions();

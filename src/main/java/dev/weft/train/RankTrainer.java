@@ -19,6 +19,7 @@ import dev.weft.parallel.dp.ZeroWeights;
 import dev.weft.parallel.tp.TensorParallel;
 import dev.weft.parallel.tp.TpGather;
 import dev.weft.tensor.DeviceMemory;
+import dev.weft.trace.Tracer;
 import java.io.PrintStream;
 import java.util.ArrayList;
 import java.util.List;
@@ -36,8 +37,10 @@ final class RankTrainer {
   private final Corpus corpus;
   private final PrintStream out;
   private final int threads;
+  private final Tracer tracer;
 
-  RankTrainer(TrainConfig cfg, Backend backend, Corpus corpus, PrintStream out, int threads) {
+  RankTrainer(TrainConfig cfg, Backend backend, Corpus corpus, PrintStream out, int threads, Tracer tracer) {
+    this.tracer = tracer;
     this.cfg = cfg;
     this.backend = backend;
     this.corpus = corpus;
@@ -114,23 +117,33 @@ final class RankTrainer {
           weights.zeroGrad();
           double replicaLoss;
           if (pipe != null) {
-            replicaLoss = pipe.step(weights, tokens, scale);
+            replicaLoss = pipe.step(weights, tokens, scale, tracer, rank);
           } else {
             double lossSum = 0;
             int k = cfg.accumulationSteps();
             for (int i = 0; i < k; i++) {
               weights.setLastMicroBatch(i == k - 1);
+              long f0 = System.nanoTime();
               lossSum += model.forward(act, tokens, i * cfg.microBatch(), scale);
+              long b0 = System.nanoTime();
               model.backward(act);
+              if (tracer != null) {
+                tracer.add(rank, "F mb" + i, "compute", f0, b0);
+                tracer.add(rank, "B mb" + i, "compute", b0, System.nanoTime());
+              }
             }
+            long w0 = System.nanoTime();
             weights.finishBackward();
+            if (tracer != null) tracer.add(rank, "gradient sync wait", "comm", w0, System.nanoTime());
             replicaLoss = lossSum / k;
           }
           float[] lossBuf = {(float) replicaLoss};
           dp.allReduce(lossBuf, 0, 1, ReduceOp.AVG);
           double norm = pipe == null ? opt.gradNorm(tp) : opt.gradNorm(tp, pipe.pp, pipe.first());
           float lr = (float) schedule.at(step);
+          long o0 = System.nanoTime();
           opt.step(norm, cfg.gradClip(), lr);
+          if (tracer != null) tracer.add(rank, "optimizer step " + step, "optimizer", o0, System.nanoTime());
           double ms = (System.nanoTime() - t0) / 1e6;
           tokensRun += tokensPerStep;
           double val = Double.NaN;

@@ -9,6 +9,8 @@ import dev.weft.data.Corpus;
 import dev.weft.model.GPT2Config;
 import java.io.OutputStream;
 import java.io.PrintStream;
+import dev.weft.trace.Tracer;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 
@@ -31,10 +33,17 @@ public final class Trainer {
 
   private final TrainConfig cfg;
   private final PrintStream out;
+  private Path traceFile;
 
   public Trainer(TrainConfig cfg, PrintStream out) {
     this.cfg = cfg.validate();
     this.out = out;
+  }
+
+  /** Also write a Chrome/Perfetto trace of every rank's spans to {@code file} (null: no trace). */
+  public Trainer withTrace(Path file) {
+    this.traceFile = file;
+    return this;
   }
 
   public Result run() {
@@ -51,21 +60,32 @@ public final class Trainer {
               + p.worldSize() + "' or change the layout.");
         }
         int localRanks = envInt("LOCAL_WORLD_SIZE", 1);
-        return new RankTrainer(cfg, backend, corpus, log, threadsPerRank(localRanks)).run();
+        Tracer tracer = traceFile == null ? null : new Tracer();
+        Result r = new RankTrainer(cfg, backend, corpus, log, threadsPerRank(localRanks), tracer).run();
+        if (tracer != null) {
+          Path f = rank == 0 ? traceFile : traceFile.resolveSibling(traceFile.getFileName() + ".rank" + rank);
+          tracer.write(f);
+        }
+        return r;
       }
     }
     Corpus corpus = Corpus.load(cfg.data(), out);
     int world = p.worldSize();
     Result[] results = new Result[world];
+    Tracer tracer = traceFile == null ? null : new Tracer();
     try {
       LocalCluster.run(world, timeout, (Backend backend) -> {
         int r = backend.rank();
-        results[r] = new RankTrainer(cfg, backend, corpus, r == 0 ? out : quiet(), threadsPerRank(world)).run();
+        results[r] = new RankTrainer(cfg, backend, corpus, r == 0 ? out : quiet(), threadsPerRank(world), tracer).run();
       });
     } catch (RuntimeException | Error e) {
       throw e;
     } catch (Exception e) {
       throw new CommException(e.getMessage(), e);
+    }
+    if (tracer != null) {
+      tracer.write(traceFile);
+      out.printf("trace written to %s (open in ui.perfetto.dev, or 'weft report --trace %s')%n", traceFile, traceFile);
     }
     return results[0];
   }
