@@ -225,6 +225,10 @@ class CpAttentionTest {
       assertThat(c.pairsSkipped()).as("contiguous pairs skipped, rank " + r).isEqualTo(n - 1 - r);
       assertThat(b.backwardTiles()).isEqualTo(b.forwardTiles());
       assertThat(c.backwardTiles()).isEqualTo(c.forwardTiles());
+      assertThat(b.forwardCalls()).isEqualTo(1);
+      assertThat(b.backwardCalls()).isEqualTo(1);
+      assertThat(b.computeNs()).isPositive();
+      assertThat(b.waitNs()).isNotNegative();
       balTiles[r] = b.forwardTiles();
       conTiles[r] = c.forwardTiles();
     }
@@ -237,5 +241,8 @@ class CpAttentionTest {
     assertThat(Arrays.stream(balTiles).max().getAsLong()).isEqualTo(Arrays.stream(balTiles).min().getAsLong());
     double conImbalance = (double) Arrays.stream(conTiles).max().getAsLong() / Arrays.stream(conTiles).min().getAsLong();
     assertThat(conImbalance).as("contiguous layout: last rank / first rank").isGreaterThan(5);
+    RingAttention.Stats st = bal.stats()[0];
+    st.reset();
+    assertThat(st.computeNs() + st.waitNs() + st.forwardTiles() + st.pairsComputed() + st.forwardCalls()).isZero();
   }
 }
