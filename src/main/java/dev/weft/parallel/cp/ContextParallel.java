@@ -1,0 +1,53 @@
+package dev.weft.parallel.cp;
+
+import dev.weft.comm.Communicator;
+import dev.weft.plan.CpAlgorithm;
+import java.util.Objects;
+
+/**
+ * A rank's context-parallel (CP) group and method. Context parallelism splits every sequence of T tokens
+ * over the n ranks of the group: each rank holds Tl = T / n token rows of every activation (which rows:
+ * {@link CpLayout}) and only attention needs the others' rows. {@code group} is the CP-group
+ * communicator, null for a group of one (every operator then runs the local kernel without copies).
+ *
+ * <p>Methods: {@link Method#RING} ({@link RingAttention}: K/V blocks travel around the ring, overlapped
+ * with attention; load-balanced layout) and {@link Method#ALLTOALL} ({@link UlyssesAttention},
+ * DeepSpeed-Ulysses: all-to-alls switch between sequence-split and head-split; contiguous layout; needs
+ * NH % n == 0).
+ */
+public record ContextParallel(Communicator group, Method method) {
+  /** How the ranks of a CP group exchange what attention needs. */
+  public enum Method {
+    RING, ALLTOALL;
+
+    /** The planner's name for the same choice. */
+    public static Method of(CpAlgorithm a) {
+      return a == CpAlgorithm.RING ? RING : ALLTOALL;
+    }
+  }
+
+  /** No context parallelism: a group of one. */
+  public static final ContextParallel NONE = new ContextParallel(null, Method.RING);
+
+  public ContextParallel {
+    Objects.requireNonNull(method, "method");
+  }
+
+  public int size() {
+    return group == null ? 1 : group.size();
+  }
+
+  public int rank() {
+    return group == null ? 0 : group.rank();
+  }
+
+  /** The absolute positions (increasing) of the Tl = T / size() rows this rank holds: {@link CpLayout}. */
+  public int[] positions(int T) {
+    return CpLayout.positions(T, size(), rank(), method);
+  }
+
+  /** The attention operator for this group's method. */
+  public CpAttention attention() {
+    return method == Method.RING ? new RingAttention() : new UlyssesAttention();
+  }
+}
