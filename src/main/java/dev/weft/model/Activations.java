@@ -12,18 +12,19 @@ import java.util.List;
  * <p>With N = B T rows, tensor parallelism of degree t (Cl = C/t, Fl = 4C/t, NHl = NH/t, Vl = Vp/t) and
  * R = N rows of the residual stream (R = N/t under sequence parallelism), in floats:
  * <pre>
- *   per layer   ln1, res2, ln2, res3 [R,C]; ln means/rstds 4R; qkv [N,3Cl]; att [B,NHl,T,T]; atty [N,Cl];
- *               fch, fchGelu [N,Fl]                         = 4RC + 4R + 4N Cl + NHl N T + 2N Fl
+ *   per layer   ln1, res2, ln2, res3 [R,C]; ln means/rstds 4R; qkv [N,3Cl]; lse [B,NHl,T] (attention is
+ *               blockwise: only each row's log-sum-exp is kept, never T x T scores); atty [N,Cl];
+ *               fch, fchGelu [N,Fl]                         = 4RC + 4R + 4N Cl + NHl N + 2N Fl
  *   once        encoded, lnf [R,C]; lnf stats 2R; logits [N,Vl]; losses [N]
  *   scratch     dres [R,C]; dln, dtmp [N,C]; datty [N,Cl]; dqkv [N,3Cl]; dfch, dfchGelu [N,Fl];
  *               under sequence parallelism also full, dfull [N,C] and dlnRows, rowOut [R,C]
  * </pre>
- * At t = 1: {@code L (16 N C + 4 N + NH N T) + 2 N C + 2 N + N V + N + 15 N C}.
+ * At t = 1: {@code L (16 N C + 4 N + NH N) + 2 N C + 2 N + N V + N + 15 N C}: linear in T.
  */
 public final class Activations implements AutoCloseable {
   public final int B;
   public final int T;
-  public final float[][] ln1, ln1Mean, ln1Rstd, qkv, att, atty, res2, ln2, ln2Mean, ln2Rstd, fch, fchGelu, res3;
+  public final float[][] ln1, ln1Mean, ln1Rstd, qkv, lse, atty, res2, ln2, ln2Mean, ln2Rstd, fch, fchGelu, res3;
   public final float[] encoded, lnf, lnfMean, lnfRstd, logits, losses;
   public final float[] dres, dln, datty, dtmp, dqkv, dfch, dfchGelu;
   /** Sequence-parallel scratch (null otherwise): gathered rows, gathered gradient rows, row-shard buffers. */
@@ -101,7 +102,7 @@ public final class Activations implements AutoCloseable {
     int nhl = c.heads() / tp;
     int vl = paddedVocab / tp;
     ln1 = new float[L][]; ln1Mean = new float[L][]; ln1Rstd = new float[L][]; qkv = new float[L][];
-    att = new float[L][]; atty = new float[L][]; res2 = new float[L][]; ln2 = new float[L][];
+    lse = new float[L][]; atty = new float[L][]; res2 = new float[L][]; ln2 = new float[L][];
     ln2Mean = new float[L][]; ln2Rstd = new float[L][]; fch = new float[L][]; fchGelu = new float[L][];
     res3 = new float[L][];
     try {
@@ -113,7 +114,7 @@ public final class Activations implements AutoCloseable {
         ln1Mean[l] = alloc(memory, p + "ln1_mean", R);
         ln1Rstd[l] = alloc(memory, p + "ln1_rstd", R);
         qkv[l] = alloc(memory, p + "qkv", (long) N * 3 * cl);
-        att[l] = alloc(memory, p + "att", (long) B * nhl * T * T);
+        lse[l] = alloc(memory, p + "lse", (long) B * nhl * T);
         atty[l] = alloc(memory, p + "atty", (long) N * cl);
         res2[l] = alloc(memory, p + "res2", (long) R * C);
         ln2[l] = alloc(memory, p + "ln2", (long) R * C);
@@ -160,7 +161,7 @@ public final class Activations implements AutoCloseable {
     long cl = C / tp;
     long fl = 4 * C / tp;
     long nhl = c.heads() / tp;
-    long perLayer = 4 * R * C + 4 * R + 4 * N * cl + nhl * N * T + 2 * N * fl;
+    long perLayer = 4 * R * C + 4 * R + 4 * N * cl + nhl * N + 2 * N * fl;
     long once = 2 * R * C + 2 * R + N * (paddedVocab / tp) + N;
     long scratch = R * C + 2 * N * C + N * cl + 3 * N * cl + 2 * N * fl + (sp ? 2 * N * C + 2 * R * C : 0);
     return (c.layers() * perLayer + once + scratch) * Float.BYTES;

@@ -1,6 +1,6 @@
 package dev.weft.model;
 
-import dev.weft.kernels.Attention;
+import dev.weft.kernels.BlockAttention;
 import dev.weft.kernels.Compute;
 import dev.weft.kernels.CrossEntropy;
 import dev.weft.kernels.Encoder;
@@ -23,7 +23,8 @@ import java.util.SplittableRandom;
  * GPT-2 on one device, with an explicit forward and backward (llm.c style). Pre-LayerNorm blocks:
  * {@code x = x + attn(ln_1(x)); x = x + mlp(ln_2(x))}, learned position embeddings, fused qkv, causal
  * softmax attention scaled by 1/sqrt(hs), MLP 4C wide with tanh-GELU, final LayerNorm, logits by the
- * tied token embedding ({@code logits = ln_f(x) wte^T}).
+ * tied token embedding ({@code logits = ln_f(x) wte^T}). Attention is computed blockwise with the online
+ * softmax ({@link BlockAttention}), so no T x T score matrix is ever held: memory grows linearly with T.
  *
  * <p>Parameters and gradients are reached region by region through a {@link WeightStore} (flat buffers on
  * one device; sharded and gathered under ZeRO), addressed by {@link ParameterLayout} offsets. Backward
@@ -271,7 +272,7 @@ public final class GPT2 implements AutoCloseable {
           p, s.at(layout.offset(l, "ln_1.weight")), p, s.at(layout.offset(l, "ln_1.bias")), R, C);
       ColumnParallelLinear.forward(cx, tp, act.qkv[l], act.ln1[l], act.full, p, s.at(layout.offset(l, "attn.c_attn.weight")),
           p, s.at(layout.offset(l, "attn.c_attn.bias")), N, C, 3 * cl);
-      Attention.forward(cx, act.atty[l], act.att[l], act.qkv[l], B, T, cl, nhl);
+      BlockAttention.forward(cx, act.atty[l], act.lse[l], act.qkv[l], B, T, cl, nhl);
       RowParallelLinear.forward(cx, tp, rowOut, act.dtmp, act.atty[l], p, s.at(layout.offset(l, "attn.c_proj.weight")),
           p, s.at(layout.offset(l, "attn.c_proj.bias")), N, cl, C);
       Residual.forward(cx, act.res2[l], x, rowOut, R * C);
@@ -405,7 +406,7 @@ public final class GPT2 implements AutoCloseable {
           gs.at(layout.offset(l, "attn.c_proj.weight")), g, gs.at(layout.offset(l, "attn.c_proj.bias")), act.atty[l], p,
           s.at(layout.offset(l, "attn.c_proj.weight")), N, cl, C, d != null ? d.dAttnProj : null);
       Arrays.fill(act.dqkv, 0f);
-      Attention.backward(cx, act.dqkv, act.datty, act.qkv[l], act.att[l], B, T, cl, nhl);
+      BlockAttention.backward(cx, act.dqkv, act.datty, act.qkv[l], act.atty[l], act.lse[l], B, T, cl, nhl);
       if (d != null) System.arraycopy(act.dqkv, 0, d.dQkv, 0, N * 3 * cl);
       ColumnParallelLinear.backward(cx, tp, act.dln, dlnRows, d != null ? null : g, gs.at(layout.offset(l, "attn.c_attn.weight")),
           g, gs.at(layout.offset(l, "attn.c_attn.bias")), act.dqkv, d != null ? null : gatheredInput(act, act.ln1[l], R, C), p,

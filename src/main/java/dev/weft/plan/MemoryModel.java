@@ -142,7 +142,7 @@ public final class MemoryModel {
   public static long runtimeLayerBytes(GPT2Config m, long b, long s, int t, boolean sp, int cp, Recompute r) {
     long C = m.dModel();
     long N = b * s / cp;
-    long att = m.heads() * N * s;
+    long att = m.heads() * N; // log-sum-exp per row and head: attention is blockwise, no T x T scores
     long spDiv = sp ? t : 1;
     long floats = switch (r) {
       case NONE -> 4 * N * C / spDiv + 12 * N * C / t + 4 * N / spDiv + att / t;
