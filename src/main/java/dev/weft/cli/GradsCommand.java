@@ -50,6 +50,12 @@ public final class GradsCommand implements Callable<Integer> {
   @Option(names = "--tp", defaultValue = "1", description = "Tensor-parallel degree (default ${DEFAULT-VALUE}).")
   int tp;
 
+  @Option(names = "--cp", defaultValue = "1", description = "Context-parallel degree: every sequence split over this many devices (default ${DEFAULT-VALUE}).")
+  int cp;
+
+  @Option(names = "--cp-attention", defaultValue = "ring", description = "Attention across the context-parallel group: ring (K/V passed around, load-balanced causal chunks) or alltoall (Ulysses head exchange; heads / tp must divide by cp) (default ${DEFAULT-VALUE}).")
+  String cpAttention;
+
   @Option(names = "--sp", description = "Sequence parallelism inside the tensor-parallel group.")
   boolean sp;
 
@@ -93,7 +99,8 @@ public final class GradsCommand implements Callable<Integer> {
     }
     ParameterLayout layout = new ParameterLayout(config);
     float[] weights = Checkpoint.readWeights(checkpoint, layout);
-    TrainConfig.Parallelism par = new TrainConfig.Parallelism(dp, tp, sp, zero, devices.toLowerCase(Locale.ROOT), commTimeout);
+    TrainConfig.Parallelism par = new TrainConfig.Parallelism(dp, tp, 1, cp, sp, zero, "1f1b", 1, cpAttention.toLowerCase(Locale.ROOT),
+        devices.toLowerCase(Locale.ROOT), commTimeout);
     Gradients.Result g = Gradients.compute(layout, weights, ids, B, T, par, threads != null ? threads : 0,
         matmul.toLowerCase(Locale.ROOT));
     if (par.devices().equals("local") || rankFromEnv() == 0) {

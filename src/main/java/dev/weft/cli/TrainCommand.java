@@ -64,6 +64,12 @@ public final class TrainCommand implements Callable<Integer> {
   @Option(names = "--tp", defaultValue = "1", description = "Tensor-parallel degree: every weight matrix split over this many devices (default ${DEFAULT-VALUE}).")
   int tp;
 
+  @Option(names = "--cp", defaultValue = "1", description = "Context-parallel degree: every sequence split over this many devices (default ${DEFAULT-VALUE}).")
+  int cp;
+
+  @Option(names = "--cp-attention", defaultValue = "ring", description = "Attention across the context-parallel group: ring (K/V passed around, load-balanced causal chunks) or alltoall (Ulysses head exchange; heads / tp must divide by cp) (default ${DEFAULT-VALUE}).")
+  String cpAttention;
+
   @Option(names = "--sp", description = "Megatron sequence parallelism inside the tensor-parallel group (needs --tp > 1).")
   boolean sp;
 
@@ -145,8 +151,8 @@ public final class TrainCommand implements Callable<Integer> {
     long mem = deviceMemory == null ? DeviceMemory.UNLIMITED : parseSize(deviceMemory);
     return new TrainConfig(mc, steps, stopAfter, batch, mb, lr, minLrFraction, wu, weightDecay, gradClip, seed, ee,
         evalBatches, th, matmul.toLowerCase(Locale.ROOT), mem, data, metrics, save, saveEvery, resume, checkpoint,
-        new TrainConfig.Parallelism(dp, tp, pp, sp, zero, schedule.toLowerCase(Locale.ROOT), virtualStages,
-            devices.toLowerCase(Locale.ROOT), commTimeout)).validate();
+        new TrainConfig.Parallelism(dp, tp, pp, cp, sp, zero, schedule.toLowerCase(Locale.ROOT), virtualStages,
+            cpAttention.toLowerCase(Locale.ROOT), devices.toLowerCase(Locale.ROOT), commTimeout)).validate();
   }
 
   static long parseSize(String s) {

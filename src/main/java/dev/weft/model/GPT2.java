@@ -11,6 +11,8 @@ import dev.weft.kernels.Residual;
 import dev.weft.tensor.DeviceMemory;
 import dev.weft.model.Activations.Deferred;
 import dev.weft.model.WeightStore.Segment;
+import dev.weft.parallel.cp.ContextParallel;
+import dev.weft.parallel.cp.CpAttention;
 import dev.weft.parallel.tp.ColumnParallelLinear;
 import dev.weft.parallel.tp.Regions;
 import dev.weft.parallel.tp.RowParallelLinear;
@@ -38,6 +40,8 @@ public final class GPT2 implements AutoCloseable {
   private final WeightStore store;
   private final FlatWeights flat;
   private final TensorParallel tp;
+  private final ContextParallel cp;
+  private final CpAttention cpAttention;
 
   /** A model with all weights resident on one device. */
   public GPT2(GPT2Config config, Compute cx, DeviceMemory memory) {
@@ -54,6 +58,16 @@ public final class GPT2 implements AutoCloseable {
    * its weights through {@code store} (which it closes; null = resident flat buffers).
    */
   public GPT2(ParameterLayout layout, Compute cx, DeviceMemory memory, WeightStore store, TensorParallel tp) {
+    this(layout, cx, memory, store, tp, ContextParallel.NONE);
+  }
+
+  /**
+   * As above, with context parallelism: every sequence's T tokens are split over the CP group, this rank
+   * holding the rows at {@code cp.positions(T)}; attention exchanges keys and values over the group
+   * (ring, or all-to-all head exchange); everything else is local to the rows.
+   */
+  public GPT2(ParameterLayout layout, Compute cx, DeviceMemory memory, WeightStore store, TensorParallel tp,
+              ContextParallel cp) {
     if (layout.tp() != tp.size() || layout.tpRank() != tp.rank()) {
       throw new IllegalArgumentException("layout is for tp rank " + layout.tpRank() + " of " + layout.tp()
           + " but the group is rank " + tp.rank() + " of " + tp.size());
@@ -63,11 +77,23 @@ public final class GPT2 implements AutoCloseable {
     this.cx = cx;
     this.memory = memory;
     this.tp = tp;
+    this.cp = cp;
+    this.cpAttention = cp.size() > 1 ? cp.attention() : null;
     this.flat = store == null ? new FlatWeights(layout, memory) : (store instanceof FlatWeights f ? f : null);
     this.store = store == null ? flat : store;
   }
 
   public TensorParallel tensorParallel() { return tp; }
+
+  public ContextParallel contextParallel() { return cp; }
+
+  /** The CP attention operator (null without context parallelism), e.g. to read its ring statistics. */
+  public CpAttention cpAttention() { return cpAttention; }
+
+  /** Absolute positions of this rank's Tl rows of each sequence (null: all T positions, in order). */
+  private int[] positions(int tl) {
+    return cp.size() == 1 ? null : cp.positions(tl * cp.size());
+  }
 
   public GPT2Config config() { return config; }
   public ParameterLayout layout() { return layout; }
@@ -201,11 +227,14 @@ public final class GPT2 implements AutoCloseable {
   /** Takes the micro-batch's inputs (first T of each row) and targets (last T) from [rows, T+1] token ids. */
   public void loadTokens(Activations act, int[] tokens, int rowOffset) {
     int B = act.B, T = act.T, V = config.vocab();
+    int full = T * cp.size();
+    int[] pos = positions(T);
     for (int b = 0; b < B; b++) {
-      int src = (rowOffset + b) * (T + 1);
+      int src = (rowOffset + b) * (full + 1);
       for (int i = 0; i < T; i++) {
-        int in = tokens[src + i];
-        int tg = tokens[src + i + 1];
+        int at = pos == null ? i : pos[i];
+        int in = tokens[src + at];
+        int tg = tokens[src + at + 1];
         if (in < 0 || in >= V || tg < 0 || tg >= V) {
           throw new dev.weft.WeftInputException("token id " + (in < 0 || in >= V ? in : tg)
               + " is outside the model's vocabulary [0, " + V + ").");
@@ -227,7 +256,8 @@ public final class GPT2 implements AutoCloseable {
     int row0 = tp.rowStart(N);
     Segment e = store.params(0);
     store.prefetch(firstPresentBlock() + 1);
-    if (tp.size() == 1) {
+    int[] pos = positions(T);
+    if (tp.size() == 1 && pos == null) {
       Encoder.forward(act.encoded, act.inputs, e.array(), e.at(layout.offset("wte.weight")), e.array(),
           e.at(layout.offset("wpe.weight")), B, T, C, 0);
     } else {
@@ -242,8 +272,9 @@ public final class GPT2 implements AutoCloseable {
       float[] w = e.array();
       int wpe = e.at(layout.offset("wpe.weight"));
       for (int r = 0; r < R; r++) {
-        int pos = (row0 + r) % T;
-        for (int j = 0; j < C; j++) act.encoded[r * C + j] += w[wpe + pos * C + j];
+        int at = (row0 + r) % T;
+        int p = pos == null ? at : pos[at];
+        for (int j = 0; j < C; j++) act.encoded[r * C + j] += w[wpe + p * C + j];
       }
     }
     store.releaseParams(0);
@@ -272,7 +303,11 @@ public final class GPT2 implements AutoCloseable {
           p, s.at(layout.offset(l, "ln_1.weight")), p, s.at(layout.offset(l, "ln_1.bias")), R, C);
       ColumnParallelLinear.forward(cx, tp, act.qkv[l], act.ln1[l], act.full, p, s.at(layout.offset(l, "attn.c_attn.weight")),
           p, s.at(layout.offset(l, "attn.c_attn.bias")), N, C, 3 * cl);
-      BlockAttention.forward(cx, act.atty[l], act.lse[l], act.qkv[l], B, T, cl, nhl);
+      if (cpAttention == null) {
+        BlockAttention.forward(cx, act.atty[l], act.lse[l], act.qkv[l], B, T, cl, nhl);
+      } else {
+        cpAttention.forward(cx, cp, act.atty[l], act.lse[l], act.qkv[l], B, T, cl, nhl, positions(T));
+      }
       RowParallelLinear.forward(cx, tp, rowOut, act.dtmp, act.atty[l], p, s.at(layout.offset(l, "attn.c_proj.weight")),
           p, s.at(layout.offset(l, "attn.c_proj.bias")), N, cl, C);
       Residual.forward(cx, act.res2[l], x, rowOut, R * C);
@@ -406,7 +441,11 @@ public final class GPT2 implements AutoCloseable {
           gs.at(layout.offset(l, "attn.c_proj.weight")), g, gs.at(layout.offset(l, "attn.c_proj.bias")), act.atty[l], p,
           s.at(layout.offset(l, "attn.c_proj.weight")), N, cl, C, d != null ? d.dAttnProj : null);
       Arrays.fill(act.dqkv, 0f);
-      BlockAttention.backward(cx, act.dqkv, act.datty, act.qkv[l], act.atty[l], act.lse[l], B, T, cl, nhl);
+      if (cpAttention == null) {
+        BlockAttention.backward(cx, act.dqkv, act.datty, act.qkv[l], act.atty[l], act.lse[l], B, T, cl, nhl);
+      } else {
+        cpAttention.backward(cx, cp, act.dqkv, act.datty, act.qkv[l], act.atty[l], act.lse[l], B, T, cl, nhl, positions(T));
+      }
       if (d != null) System.arraycopy(act.dqkv, 0, d.dQkv, 0, N * 3 * cl);
       ColumnParallelLinear.backward(cx, tp, act.dln, dlnRows, d != null ? null : g, gs.at(layout.offset(l, "attn.c_attn.weight")),
           g, gs.at(layout.offset(l, "attn.c_attn.bias")), act.dqkv, d != null ? null : gatheredInput(act, act.ln1[l], R, C), p,
@@ -453,15 +492,17 @@ public final class GPT2 implements AutoCloseable {
     int row0 = tp.rowStart(N);
     Segment gw = store.grads(0);
     int wte = layout.offset("wte.weight");
-    if (tp.size() == 1) {
+    int[] pos = positions(T);
+    if (tp.size() == 1 && pos == null) {
       Encoder.backward(gw.array(), gw.at(wte), gw.array(), gw.at(layout.offset("wpe.weight")), act.dres, act.inputs,
           B, T, C, 0);
     } else {
       float[] g = gw.array();
       int wpe = gw.at(layout.offset("wpe.weight"));
       for (int r = 0; r < R; r++) {
-        int pos = (row0 + r) % T;
-        for (int j = 0; j < C; j++) g[wpe + pos * C + j] += act.dres[r * C + j];
+        int at = (row0 + r) % T;
+        int p = pos == null ? at : pos[at];
+        for (int j = 0; j < C; j++) g[wpe + p * C + j] += act.dres[r * C + j];
       }
       float[] dEmb = act.dres;
       if (tp.sp()) {

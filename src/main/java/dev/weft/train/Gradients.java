@@ -14,6 +14,7 @@ import dev.weft.mesh.ParallelLayout;
 import dev.weft.model.Activations;
 import dev.weft.model.GPT2;
 import dev.weft.model.ParameterLayout;
+import dev.weft.parallel.cp.ContextParallel;
 import dev.weft.parallel.dp.ZeroWeights;
 import dev.weft.parallel.tp.TensorParallel;
 import dev.weft.parallel.tp.TpGather;
@@ -36,6 +37,13 @@ public final class Gradients {
                                TrainConfig.Parallelism par, int threads, String gemm) {
     par.validate();
     ParameterLayout.checkSplittable(layout.config(), par.tp());
+    if (par.pp() > 1) {
+      throw new WeftInputException("weft grads does not run pipeline layouts yet; use --dp, --tp and --cp (the "
+          + "pipeline's parity is proved by training runs).");
+    }
+    if (par.cp() > 1) {
+      dev.weft.parallel.cp.CpLayout.check(T, par.cp(), dev.weft.parallel.cp.CpLayout.kind(par.cpMethod()));
+    }
     if (B % par.dp() != 0) {
       throw new WeftInputException("the " + B + " sequences of the tokens cannot be split over --dp " + par.dp()
           + " replicas; give a multiple of " + par.dp() + " sequences or another --dp.");
@@ -66,8 +74,10 @@ public final class Gradients {
   private static Result onRank(Backend backend, ParameterLayout layout, float[] weights, int[] tokens, int B, int T,
                                TrainConfig.Parallelism par, int threads, String gemm) {
     int rank = backend.rank();
-    ParallelLayout mesh = ParallelLayout.of(par.dp(), 1, 1, par.tp(), backend.worldSize());
-    Communicator dp = backend.group(mesh.groupRanks(rank, Axis.DP));
+    ParallelLayout mesh = ParallelLayout.of(par.dp(), 1, par.cp(), par.tp(), backend.worldSize());
+    Communicator dp = backend.group(mesh.groupRanks(rank, Axis.DP, Axis.CP));
+    ContextParallel cp = par.cp() == 1 ? ContextParallel.NONE
+        : new ContextParallel(backend.group(mesh.groupRanks(rank, Axis.CP)), par.cpMethod());
     TensorParallel tp = par.tp() == 1 ? TensorParallel.NONE
         : new TensorParallel(backend.group(mesh.groupRanks(rank, Axis.TP)), par.sp());
     ParameterLayout local = new ParameterLayout(layout.config(), par.tp(), tp.rank());
@@ -76,7 +86,7 @@ public final class Gradients {
     int replica = mesh.coordinate(rank, Axis.DP);
     try (Compute cx = new Compute(threads, Gemm.byName(gemm))) {
       ZeroWeights w = new ZeroWeights(par.zero(), local, dp, memory);
-      try (GPT2 model = new GPT2(local, cx, memory, w, tp); Activations act = model.newActivations(rows, T)) {
+      try (GPT2 model = new GPT2(local, cx, memory, w, tp, cp); Activations act = model.newActivations(rows, T / par.cp())) {
         w.loadFull(TpGather.localPart(local, weights));
         w.zeroGrad();
         w.setLastMicroBatch(true);

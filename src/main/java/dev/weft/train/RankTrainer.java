@@ -15,6 +15,7 @@ import dev.weft.model.GPT2;
 import dev.weft.model.GPT2Config;
 import dev.weft.model.ParameterLayout;
 import dev.weft.parallel.dp.ZeroOptimizer;
+import dev.weft.parallel.cp.ContextParallel;
 import dev.weft.parallel.dp.ZeroWeights;
 import dev.weft.parallel.tp.TensorParallel;
 import dev.weft.parallel.tp.TpGather;
@@ -52,8 +53,11 @@ final class RankTrainer {
     TrainConfig.Parallelism par = cfg.parallel();
     int rank = backend.rank();
     int world = backend.worldSize();
-    ParallelLayout mesh = ParallelLayout.of(par.dp(), par.pp(), 1, par.tp(), world);
-    Communicator dp = backend.group(mesh.groupRanks(rank, Axis.DP));
+    ParallelLayout mesh = ParallelLayout.of(par.dp(), par.pp(), par.cp(), par.tp(), world);
+    // Gradients are reduced (and ZeRO shards cut) over data and context parallelism together.
+    Communicator dp = backend.group(mesh.groupRanks(rank, Axis.DP, Axis.CP));
+    ContextParallel cpc = par.cp() == 1 ? ContextParallel.NONE
+        : new ContextParallel(backend.group(mesh.groupRanks(rank, Axis.CP)), par.cpMethod());
     TensorParallel tp = par.tp() == 1 ? TensorParallel.NONE
         : new TensorParallel(backend.group(mesh.groupRanks(rank, Axis.TP)), par.sp());
     PipelineRank pipe = par.pp() > 1 ? new PipelineRank(backend, mesh, cfg) : null;
@@ -68,9 +72,9 @@ final class RankTrainer {
     ProgressPrinter progress = new ProgressPrinter(out, cfg.lastStep());
     try (Compute cx = new Compute(threads, Gemm.byName(cfg.gemm()))) {
       ZeroWeights weights = new ZeroWeights(par.zero(), layout, dp, memory);
-      try (GPT2 model = new GPT2(layout, cx, memory, weights, tp);
+      try (GPT2 model = new GPT2(layout, cx, memory, weights, tp, cpc);
            ZeroOptimizer opt = new ZeroOptimizer(weights, memory, 0.9f, 0.95f, 1e-8f, (float) cfg.weightDecay());
-           Activations act = pipe == null ? model.newActivations(cfg.microBatch(), T) : null;
+           Activations act = pipe == null ? model.newActivations(cfg.microBatch(), T / par.cp()) : null;
            MetricsWriter metrics = report && cfg.metrics() != null ? new MetricsWriter(cfg.metrics()) : null) {
         if (pipe != null) pipe.attach(model, memory);
         int startStep = 1;
@@ -176,9 +180,9 @@ final class RankTrainer {
           out.printf("saved checkpoint to %s%n", cfg.save());
         }
         float[] finalParams = full(layout, tp, pipe, weights.gatherFull());
-        long stateByHand = stateBytesByHand(layout.total(), par.dp(), par.zero());
-        long actByHand = pipe == null ? Activations.bytesFor(mc, cfg.microBatch(), T, layout.paddedVocab(), par.tp(), tp.sp())
-            : 0;
+        long stateByHand = stateBytesByHand(layout.total(), par.dp() * par.cp(), par.zero());
+        long actByHand = pipe == null
+            ? Activations.bytesFor(mc, cfg.microBatch(), T / par.cp(), layout.paddedVocab(), par.tp(), tp.sp()) : 0;
         return new Trainer.Result(history, lastVal, memory.peak(), stateByHand, actByHand,
             Trainer.flopsPerStep(mc, cfg.batch(), T), seconds, tokensRun, finalParams);
       }
@@ -231,7 +235,7 @@ final class RankTrainer {
     }
     float[] buf = {(float) sum};
     dp.allReduce(buf, 0, 1, ReduceOp.SUM);
-    return buf[0] / ((double) cfg.evalBatches() * k * cfg.parallel().dp());
+    return buf[0] / ((double) cfg.evalBatches() * k * cfg.parallel().dp() * cfg.parallel().cp());
   }
 
   /** Time in data- and tensor-parallel communication so far on this rank. */

@@ -48,11 +48,22 @@ public record TrainConfig(
    *                       of a job started by 'weft launch' or another torchrun-style launcher)
    * @param commTimeoutSec bound on every communication wait
    */
-  public record Parallelism(int dp, int tp, int pp, boolean sp, int zero, String schedule, int virtualStages,
-                            String devices, int commTimeoutSec) {
-    /** Without pipeline parallelism. */
+  public record Parallelism(int dp, int tp, int pp, int cp, boolean sp, int zero, String schedule, int virtualStages,
+                            String cpAttention, String devices, int commTimeoutSec) {
+    /** Without context parallelism. */
+    public Parallelism(int dp, int tp, int pp, boolean sp, int zero, String schedule, int virtualStages,
+                       String devices, int commTimeoutSec) {
+      this(dp, tp, pp, 1, sp, zero, schedule, virtualStages, "ring", devices, commTimeoutSec);
+    }
+
+    /** Without pipeline or context parallelism. */
     public Parallelism(int dp, int tp, boolean sp, int zero, String devices, int commTimeoutSec) {
       this(dp, tp, 1, sp, zero, "1f1b", 1, devices, commTimeoutSec);
+    }
+
+    /** Context parallelism of degree cp by {@code method} (ring or alltoall), with data and tensor parallelism. */
+    public static Parallelism context(int dp, int tp, int cp, String method, int zero) {
+      return new Parallelism(dp, tp, 1, cp, false, zero, "1f1b", 1, method, "local", 300);
     }
 
     public static Parallelism single() {
@@ -65,17 +76,23 @@ public record TrainConfig(
     }
 
     public int worldSize() {
-      return dp * tp * pp;
+      return dp * tp * pp * cp;
+    }
+
+    public dev.weft.parallel.cp.ContextParallel.Method cpMethod() {
+      return cpAttention.equals("alltoall") ? dev.weft.parallel.cp.ContextParallel.Method.ALLTOALL
+          : dev.weft.parallel.cp.ContextParallel.Method.RING;
     }
 
     /** The same layout run as processes of a tcp job (or as threads). */
     public Parallelism withDevices(String d) {
-      return new Parallelism(dp, tp, pp, sp, zero, schedule, virtualStages, d, commTimeoutSec);
+      return new Parallelism(dp, tp, pp, cp, sp, zero, schedule, virtualStages, cpAttention, d, commTimeoutSec);
     }
 
     @Override
     public String toString() {
-      return "dp=" + dp + " tp=" + tp + " pp=" + pp + (sp ? " sp" : "") + " zero=" + zero
+      return "dp=" + dp + " tp=" + tp + " pp=" + pp + " cp=" + cp + (cp > 1 ? " (" + cpAttention + ")" : "")
+          + (sp ? " sp" : "") + " zero=" + zero
           + (pp > 1 ? " schedule=" + schedule + (virtualStages > 1 ? " v=" + virtualStages : "") : "");
     }
 
@@ -84,6 +101,14 @@ public record TrainConfig(
       if (dp < 1) throw new WeftInputException("--dp must be >= 1, got " + dp + ".");
       if (tp < 1) throw new WeftInputException("--tp must be >= 1, got " + tp + ".");
       if (pp < 1) throw new WeftInputException("--pp must be >= 1, got " + pp + ".");
+      if (cp < 1) throw new WeftInputException("--cp must be >= 1, got " + cp + ".");
+      if (!cpAttention.equals("ring") && !cpAttention.equals("alltoall")) {
+        throw new WeftInputException("--cp-attention must be ring or alltoall, got '" + cpAttention + "'.");
+      }
+      if (cp > 1 && pp > 1) {
+        throw new WeftInputException("--cp " + cp + " with --pp " + pp + " is not supported yet: combine context "
+            + "parallelism with --dp and --tp, or pipeline parallelism with --dp and --tp.");
+      }
       if (virtualStages < 1) throw new WeftInputException("--virtual-stages must be >= 1, got " + virtualStages + ".");
       if (pp > 1 && zero > 1) {
         throw new WeftInputException("--zero " + zero + " with --pp " + pp + ": pipeline parallelism composes with ZeRO-1 "
@@ -146,6 +171,12 @@ public record TrainConfig(
       throw new WeftInputException("each replica's " + replicaBatch() + " sequences (--batch " + batch + " / --dp "
           + p.dp() + ") do not divide into micro-batches of " + microBatch
           + " sequences; choose a --micro-batch that divides " + replicaBatch() + " (e.g. " + divisors(replicaBatch()) + ").");
+    }
+    if (p.cp() > 1) {
+      dev.weft.parallel.cp.CpLayout.check(model.context(), p.cp(), dev.weft.parallel.cp.CpLayout.kind(p.cpMethod()));
+      if (p.cpMethod() == dev.weft.parallel.cp.ContextParallel.Method.ALLTOALL) {
+        dev.weft.parallel.cp.UlyssesAttention.checkHeads(model.heads() / p.tp(), p.cp());
+      }
     }
     if (p.pp() > 1) {
       dev.weft.parallel.pp.Schedules.generate(p.schedule(), accumulationSteps(),

@@ -1,0 +1,49 @@
+package dev.weft.parallel.cp;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.weft.model.Activations;
+import dev.weft.model.GPT2Config;
+import dev.weft.model.ParameterLayout;
+import dev.weft.tensor.OutOfDeviceMemoryError;
+import dev.weft.train.TrainConfig;
+import dev.weft.train.Trainer;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A context too long for one device's memory trains with --cp 4, and the activation peak per rank falls by
+ * the predicted factor: every activation is per token row (attention is blockwise, so nothing grows as T^2),
+ * so a rank holding T/4 of each sequence holds 1/4 of the activations: predicted Activations.bytesFor(B, T/4),
+ * held within 15% by the measurement.
+ */
+class ContextParallelMemoryTest {
+  static final GPT2Config MODEL = new GPT2Config(2, 64, 4, 1024, 256);
+
+  @Test
+  void aLongContextThatDoesNotFitOneDeviceTrainsWithCp4(@TempDir Path dir) throws Exception {
+    Path data = dir.resolve("d.txt");
+    Files.writeString(data, "public final class Weft { int x = 42; }\n".repeat(2000));
+    long state = 16L * new ParameterLayout(MODEL).total();
+    long act1 = Activations.bytesFor(MODEL, 1, 1024, 256);
+    long act4 = Activations.bytesFor(MODEL, 1, 256, 256);
+    long capacity = state + (act1 + act4) / 2;
+    PrintStream quiet = new PrintStream(OutputStream.nullOutputStream());
+    assertThatThrownBy(() -> new Trainer(config(data, 1, capacity), quiet).run()).isInstanceOf(OutOfDeviceMemoryError.class);
+    Trainer.Result r = new Trainer(config(data, 4, capacity), quiet).run();
+    long measuredActivations = r.peakBytes() - state;
+    double ratio = (double) measuredActivations / act4;
+    assertThat(ratio).as("measured / predicted activation peak per rank").isBetween(0.85, 1.15);
+    assertThat((double) act1 / measuredActivations).as("fall against one device").isBetween(4 * 0.85, 4 * 1.15);
+  }
+
+  static TrainConfig config(Path data, int cp, long capacity) {
+    return new TrainConfig(MODEL, 2, 0, 1, 1, 1e-3, 0.1, 0, 0.1, 1.0, 1, 0, 0, 1, "vector", capacity, data, null, null,
+        0, null, null, TrainConfig.Parallelism.context(1, 1, cp, "ring", 0));
+  }
+}
