@@ -1,4 +1,4 @@
-package dev.weft.parallel.dp;
+package dev.weft.train;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -21,12 +21,13 @@ import picocli.CommandLine;
 
 /**
  * Parallel layouts over real processes: 'weft launch' starts two ranks that train with --devices tcp (data
- * parallel at ZeRO-3; tensor parallel with sequence parallelism); their per-step losses equal the same layout
- * run as threads within 1e-5 relative (the tcp ring sums in another order, so only rounding may differ).
+ * parallel at ZeRO-3; tensor parallel with sequence parallelism; a two-stage pipeline; context parallel); their
+ * per-step losses equal the same layout run as threads within 1e-5 relative (the tcp ring sums in another
+ * order, so only rounding may differ).
  */
-class TcpDataParallelTest {
+class TcpLayoutsTest {
   @ParameterizedTest(name = "{0}")
-  @ValueSource(strings = {"--dp 2 --zero 3", "--tp 2 --sp"})
+  @ValueSource(strings = {"--dp 2 --zero 3", "--tp 2 --sp", "--pp 2 --micro-batch 1", "--cp 2"})
   void twoProcessesTrainLikeTwoThreads(String layout, @TempDir Path dir) throws Exception {
     Path data = dir.resolve("d.txt");
     Files.writeString(data, "public static void main(String[] args) { }\n".repeat(400));
