@@ -22,7 +22,7 @@ public final class TrainCommand implements Callable<Integer> {
   @Option(names = "--data", paramLabel = "PATH", description = "Training text: a file, a folder or a zip (default: the JDK's lib/src.zip).")
   Path data;
 
-  @Option(names = "--steps", description = "Optimizer steps (default ${DEFAULT-VALUE}).", defaultValue = "300")
+  @Option(names = "--steps", description = "Optimizer steps (default ${DEFAULT-VALUE}).", defaultValue = "500")
   int steps;
 
   @Option(names = "--stop-after", paramLabel = "STEP", description = "Stop after this step (to split a run; resume with --resume).", defaultValue = "0")
@@ -34,7 +34,7 @@ public final class TrainCommand implements Callable<Integer> {
   @Option(names = "--micro-batch", description = "Sequences per micro-batch (default: the whole batch).")
   Integer microBatch;
 
-  @Option(names = "--lr", description = "Peak learning rate (default ${DEFAULT-VALUE}).", defaultValue = "1e-3")
+  @Option(names = "--lr", description = "Peak learning rate (default ${DEFAULT-VALUE}).", defaultValue = "3e-3")
   double lr;
 
   @Option(names = "--min-lr-fraction", description = "Final learning rate as a fraction of --lr (default ${DEFAULT-VALUE}).", defaultValue = "0.1")
