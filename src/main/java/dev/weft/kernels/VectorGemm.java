@@ -47,6 +47,7 @@ import jdk.incubator.vector.VectorSpecies;
  * Packing buffers are per thread and reused across calls (they grow to the largest block seen).
  */
 public final class VectorGemm implements Gemm {
+  private static final jdk.incubator.vector.VectorSpecies<Float> S8 = FloatVector.SPECIES_256;
   static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
   static final int L = S.length();
 
@@ -191,6 +192,12 @@ public final class VectorGemm implements Gemm {
     if (transA) {
       // op(A)[i][p] = A[p][i]: each p contributes `rows` contiguous floats.
       int src = aOff + pc * lda + i0;
+      if (mr == 8 && rows == 8) {
+        for (int p = 0; p < kc; p++, src += lda, dst += 8) {
+          FloatVector.fromArray(S8, a, src).intoArray(ap, dst);
+        }
+        return;
+      }
       for (int p = 0; p < kc; p++, src += lda, dst += mr) {
         System.arraycopy(a, src, ap, dst, rows);
         for (int r = rows; r < mr; r++) ap[dst + r] = 0f;
