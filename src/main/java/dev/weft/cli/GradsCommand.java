@@ -19,6 +19,7 @@ import java.util.Arrays;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -29,6 +30,8 @@ import picocli.CommandLine.Option;
 @Command(name = "grads", mixinStandardHelpOptions = true, sortOptions = false,
     description = "One forward and backward on given tokens; writes the loss and every parameter's gradient.")
 public final class GradsCommand implements Callable<Integer> {
+  @Mixin LayoutOptions layout = new LayoutOptions();
+
   @Option(names = "--checkpoint", required = true, paramLabel = "DIR|FILE", description = "Model folder or .safetensors file.")
   Path checkpoint;
 
@@ -43,30 +46,6 @@ public final class GradsCommand implements Callable<Integer> {
 
   @Option(names = "--matmul", defaultValue = "vector", description = "vector, scalar or openblas (default ${DEFAULT-VALUE}).")
   String matmul;
-
-  @Option(names = "--dp", defaultValue = "1", description = "Data-parallel replicas; B must be a multiple (default ${DEFAULT-VALUE}).")
-  int dp;
-
-  @Option(names = "--tp", defaultValue = "1", description = "Tensor-parallel degree (default ${DEFAULT-VALUE}).")
-  int tp;
-
-  @Option(names = "--cp", defaultValue = "1", description = "Context-parallel degree: every sequence split over this many devices (default ${DEFAULT-VALUE}).")
-  int cp;
-
-  @Option(names = "--cp-attention", defaultValue = "ring", description = "Attention across the context-parallel group: ring (K/V passed around, load-balanced causal chunks) or alltoall (Ulysses head exchange; heads / tp must divide by cp) (default ${DEFAULT-VALUE}).")
-  String cpAttention;
-
-  @Option(names = "--sp", description = "Sequence parallelism inside the tensor-parallel group.")
-  boolean sp;
-
-  @Option(names = "--zero", defaultValue = "0", description = "ZeRO stage 0-3 (default ${DEFAULT-VALUE}).")
-  int zero;
-
-  @Option(names = "--devices", defaultValue = "local", description = "local (threads) or tcp (processes from 'weft launch').")
-  String devices;
-
-  @Option(names = "--comm-timeout", defaultValue = "300", paramLabel = "SECONDS", description = "Bound on every communication wait.")
-  int commTimeout;
 
   private static int rankFromEnv() {
     String r = System.getenv("RANK");
@@ -97,21 +76,20 @@ public final class GradsCommand implements Callable<Integer> {
     if (T > config.context()) {
       throw new WeftInputException(tokens + " has sequences of " + T + " tokens (plus the last target), more than the model's context " + config.context() + ".");
     }
-    ParameterLayout layout = new ParameterLayout(config);
-    float[] weights = Checkpoint.readWeights(checkpoint, layout);
-    TrainConfig.Parallelism par = new TrainConfig.Parallelism(dp, tp, 1, cp, sp, zero, "1f1b", 1, cpAttention.toLowerCase(Locale.ROOT),
-        devices.toLowerCase(Locale.ROOT), commTimeout);
-    Gradients.Result g = Gradients.compute(layout, weights, ids, B, T, par, threads != null ? threads : 0,
+    ParameterLayout params = new ParameterLayout(config);
+    float[] weights = Checkpoint.readWeights(checkpoint, params);
+    TrainConfig.Parallelism par = layout.parallelism(1, "1f1b", 1);
+    Gradients.Result g = Gradients.compute(params, weights, ids, B, T, par, threads != null ? threads : 0,
         matmul.toLowerCase(Locale.ROOT));
     if (par.devices().equals("local") || rankFromEnv() == 0) {
       SafeTensorsWriter w = new SafeTensorsWriter();
       w.add("loss", new float[] {g.loss()});
-      for (ParameterLayout.Param p : layout.params()) {
+      for (ParameterLayout.Param p : params.params()) {
         w.add(p.name(), Arrays.copyOfRange(g.grads(), p.offset(), p.offset() + p.size()), p.shape());
       }
       w.write(out);
       System.out.printf(Locale.ROOT, "loss %.6f over %d x %d tokens; gradients of %d parameters written to %s%n",
-          g.loss(), B, T, layout.params().size(), out);
+          g.loss(), B, T, params.params().size(), out);
     }
     return 0;
   }

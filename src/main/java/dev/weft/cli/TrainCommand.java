@@ -19,6 +19,8 @@ import picocli.CommandLine.Option;
 public final class TrainCommand implements Callable<Integer> {
   @Mixin ModelOptions model = new ModelOptions();
 
+  @Mixin LayoutOptions layout = new LayoutOptions();
+
   @Option(names = "--data", paramLabel = "PATH", description = "Training text: a file, a folder or a zip (default: the JDK's lib/src.zip).")
   Path data;
 
@@ -58,21 +60,6 @@ public final class TrainCommand implements Callable<Integer> {
   @Option(names = "--eval-batches", description = "Validation batches per evaluation (default ${DEFAULT-VALUE}).", defaultValue = "4")
   int evalBatches;
 
-  @Option(names = "--dp", defaultValue = "1", description = "Data-parallel replicas (default ${DEFAULT-VALUE}).")
-  int dp;
-
-  @Option(names = "--tp", defaultValue = "1", description = "Tensor-parallel degree: every weight matrix split over this many devices (default ${DEFAULT-VALUE}).")
-  int tp;
-
-  @Option(names = "--cp", defaultValue = "1", description = "Context-parallel degree: every sequence split over this many devices (default ${DEFAULT-VALUE}).")
-  int cp;
-
-  @Option(names = "--cp-attention", defaultValue = "ring", description = "Attention across the context-parallel group: ring (K/V passed around, load-balanced causal chunks) or alltoall (Ulysses head exchange; heads / tp must divide by cp) (default ${DEFAULT-VALUE}).")
-  String cpAttention;
-
-  @Option(names = "--sp", description = "Megatron sequence parallelism inside the tensor-parallel group (needs --tp > 1).")
-  boolean sp;
-
   @Option(names = "--pp", defaultValue = "1", description = "Pipeline stages: consecutive layers on different devices (default ${DEFAULT-VALUE}).")
   int pp;
 
@@ -84,15 +71,6 @@ public final class TrainCommand implements Callable<Integer> {
 
   @Option(names = "--trace", paramLabel = "FILE.json", description = "Write a Chrome/Perfetto trace of every rank's forward, backward and communication spans.")
   Path trace;
-
-  @Option(names = "--zero", defaultValue = "0", description = "ZeRO stage on the data-parallel axis: 0, 1 (optimizer state sharded), 2 (+ gradients), 3 (+ parameters) (default ${DEFAULT-VALUE}).")
-  int zero;
-
-  @Option(names = "--devices", defaultValue = "local", description = "local: ranks are threads of this process (default); tcp: this process is one rank of a job started by 'weft launch'.")
-  String devices;
-
-  @Option(names = "--comm-timeout", defaultValue = "300", paramLabel = "SECONDS", description = "Bound on every communication wait; a dead or missing peer fails the run after it (default ${DEFAULT-VALUE}).")
-  int commTimeout;
 
   @Option(names = "--threads", description = "Compute threads per device (default: the machine's cores divided among the devices on it).")
   Integer threads;
@@ -144,15 +122,15 @@ public final class TrainCommand implements Callable<Integer> {
     } else {
       mc = model.resolve();
     }
-    int mb = microBatch != null ? microBatch : Math.max(1, batch / Math.max(1, dp) / (pp > 1 ? Math.min(batch / Math.max(1, dp), 2 * pp) : 1));
+    int replica = Math.max(1, batch / Math.max(1, layout.dp));
+    int mb = microBatch != null ? microBatch : pp > 1 ? Math.max(1, replica / Math.min(replica, 2 * pp)) : replica;
     int wu = warmup != null ? warmup : Math.max(0, steps / 20);
     int ee = evalEvery != null ? evalEvery : Math.max(1, steps / 5);
     int th = threads != null ? threads : 0;
     long mem = deviceMemory == null ? DeviceMemory.UNLIMITED : parseSize(deviceMemory);
     return new TrainConfig(mc, steps, stopAfter, batch, mb, lr, minLrFraction, wu, weightDecay, gradClip, seed, ee,
         evalBatches, th, matmul.toLowerCase(Locale.ROOT), mem, data, metrics, save, saveEvery, resume, checkpoint,
-        new TrainConfig.Parallelism(dp, tp, pp, cp, sp, zero, schedule.toLowerCase(Locale.ROOT), virtualStages,
-            cpAttention.toLowerCase(Locale.ROOT), devices.toLowerCase(Locale.ROOT), commTimeout)).validate();
+        layout.parallelism(pp, schedule, virtualStages)).validate();
   }
 
   static long parseSize(String s) {

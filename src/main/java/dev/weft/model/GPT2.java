@@ -169,15 +169,7 @@ public final class GPT2 implements AutoCloseable {
 
   /** Activation buffers for micro-batches of B sequences of T tokens, charged to this device. */
   public Activations newActivations(int B, int T) {
-    if (T > config.context()) {
-      throw new dev.weft.WeftInputException("sequence length " + T + " is longer than the model's context "
-          + config.context() + ".");
-    }
-    if (tp.sp() && (B * T) % tp.size() != 0) {
-      throw new dev.weft.WeftInputException("sequence parallelism splits the " + B * T + " rows of a micro-batch ("
-          + B + " x " + T + ") over --tp " + tp.size() + " ranks, which needs a multiple of " + tp.size()
-          + "; change --micro-batch or the context.");
-    }
+    newActivationsCheck(B, T);
     return new Activations(memory, config, B, T, layout.paddedVocab(), tp.size(), tp.sp());
   }
 

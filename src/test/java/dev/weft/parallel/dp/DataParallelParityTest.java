@@ -39,11 +39,7 @@ class DataParallelParityTest {
 
   @BeforeAll
   static void runOneDevice() throws IOException {
-    StringBuilder sb = new StringBuilder();
-    SplittableRandom r = new SplittableRandom(9);
-    for (int i = 0; i < 20000; i++) sb.append((char) ('a' + r.nextInt(12))).append(i % 7 == 0 ? "\n" : "");
-    data = dir.resolve("data.txt");
-    Files.writeString(data, sb);
+    data = dev.weft.train.TestCorpus.letters(dir);
     serial = new Trainer(config(1, 0, BATCH), QUIET).run();
   }
 
