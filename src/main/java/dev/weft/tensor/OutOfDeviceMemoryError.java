@@ -13,15 +13,24 @@ public final class OutOfDeviceMemoryError extends WeftInputException {
   private final long capacity;
 
   public OutOfDeviceMemoryError(String device, String what, long requested, long inUse, long capacity) {
-    super(String.format(
+    this(device, requested, inUse, capacity, String.format(
         "out of device memory on %s: asked for %s for %s while %s of %s is in use. "
             + "Give the device more memory (--device-memory), use a smaller model or micro-batch, "
             + "or spread the model over more devices (--zero, --tp, --pp, --cp).",
         device, DeviceMemory.format(requested), what, DeviceMemory.format(inUse), DeviceMemory.format(capacity)));
+  }
+
+  private OutOfDeviceMemoryError(String device, long requested, long inUse, long capacity, String message) {
+    super(message);
     this.device = device;
     this.requested = requested;
     this.inUse = inUse;
     this.capacity = capacity;
+  }
+
+  /** The same error with advice appended (for example, the layouts that would fit). */
+  public OutOfDeviceMemoryError withAdvice(String advice) {
+    return new OutOfDeviceMemoryError(device, requested, inUse, capacity, getMessage() + " " + advice);
   }
 
   public String device() { return device; }

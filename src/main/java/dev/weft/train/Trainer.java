@@ -47,6 +47,14 @@ public final class Trainer {
   }
 
   public Result run() {
+    try {
+      return runLayout();
+    } catch (dev.weft.tensor.OutOfDeviceMemoryError e) {
+      throw e.withAdvice(MemoryAdvice.advise(cfg, e.capacity()));
+    }
+  }
+
+  private Result runLayout() {
     TrainConfig.Parallelism p = cfg.parallel();
     Duration timeout = Duration.ofSeconds(p.commTimeoutSec());
     if (p.devices().equals("tcp")) {
