@@ -37,10 +37,6 @@ public final class Gradients {
                                TrainConfig.Parallelism par, int threads, String gemm) {
     par.validate();
     ParameterLayout.checkSplittable(layout.config(), par.tp());
-    if (par.pp() > 1) {
-      throw new WeftInputException("weft grads does not run pipeline layouts yet; use --dp, --tp and --cp (the "
-          + "pipeline's parity is proved by training runs).");
-    }
     if (par.cp() > 1) {
       dev.weft.parallel.cp.CpLayout.check(T, par.cp(), dev.weft.parallel.cp.CpLayout.kind(par.cpMethod()));
     }
@@ -74,18 +70,35 @@ public final class Gradients {
   private static Result onRank(Backend backend, ParameterLayout layout, float[] weights, int[] tokens, int B, int T,
                                TrainConfig.Parallelism par, int threads, String gemm) {
     int rank = backend.rank();
-    ParallelLayout mesh = ParallelLayout.of(par.dp(), 1, par.cp(), par.tp(), backend.worldSize());
+    ParallelLayout mesh = ParallelLayout.of(par.dp(), par.pp(), par.cp(), par.tp(), backend.worldSize());
     Communicator dp = backend.group(mesh.groupRanks(rank, Axis.DP, Axis.CP));
     ContextParallel cp = par.cp() == 1 ? ContextParallel.NONE
         : new ContextParallel(backend.group(mesh.groupRanks(rank, Axis.CP)), par.cpMethod());
     TensorParallel tp = par.tp() == 1 ? TensorParallel.NONE
         : new TensorParallel(backend.group(mesh.groupRanks(rank, Axis.TP)), par.sp());
-    ParameterLayout local = new ParameterLayout(layout.config(), par.tp(), tp.rank());
+    // A pipeline runs the rows as micro-batches of one sequence through its schedule.
+    PipelineRank pipe = par.pp() == 1 ? null : new PipelineRank(backend, mesh, new TrainConfig(layout.config(), 1, 0, B, 1,
+        1e-3, 0.1, 0, 0, 0, 0, 0, 0, threads, gemm, DeviceMemory.UNLIMITED, null, null, null, 0, null, null, par).validate(), T);
+    ParameterLayout local = pipe == null ? new ParameterLayout(layout.config(), par.tp(), tp.rank())
+        : new ParameterLayout(layout.config(), par.tp(), tp.rank(), pipe.layers(layout.config().layers()), pipe.first(),
+            pipe.last());
     DeviceMemory memory = DeviceMemory.unlimited("device " + rank);
     int rows = B / par.dp();
     int replica = mesh.coordinate(rank, Axis.DP);
     try (Compute cx = new Compute(threads, Gemm.byName(gemm))) {
       ZeroWeights w = new ZeroWeights(par.zero(), local, dp, memory);
+      if (pipe != null) {
+        try (GPT2 model = new GPT2(local, cx, memory, w, tp, cp)) {
+          pipe.attach(model, memory);
+          w.loadFull(TpGather.localPart(local, weights));
+          w.zeroGrad();
+          int[] mine = java.util.Arrays.copyOfRange(tokens, replica * rows * (T + 1), (replica + 1) * rows * (T + 1));
+          float[] loss = {(float) pipe.step(w, mine, 1f / (B * (float) T), null, rank)};
+          dp.allReduce(loss, 0, 1, ReduceOp.AVG);
+          float[] full = TpGather.assemble(tp, local, w.gatherFullGrads());
+          return new Result(loss[0], pipe.assemble(layout, full));
+        }
+      }
       try (GPT2 model = new GPT2(local, cx, memory, w, tp, cp); Activations act = model.newActivations(rows, T / par.cp())) {
         w.loadFull(TpGather.localPart(local, weights));
         w.zeroGrad();

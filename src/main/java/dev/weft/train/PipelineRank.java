@@ -39,6 +39,11 @@ final class PipelineRank {
   private final int seqLen;
 
   PipelineRank(Backend backend, ParallelLayout mesh, TrainConfig cfg) {
+    this(backend, mesh, cfg, cfg.model().context());
+  }
+
+  /** As above, for sequences of {@code seqLen} tokens (at most the model's context). */
+  PipelineRank(Backend backend, ParallelLayout mesh, TrainConfig cfg, int seqLen) {
     TrainConfig.Parallelism par = cfg.parallel();
     int rank = backend.rank();
     this.p = par.pp();
@@ -51,7 +56,7 @@ final class PipelineRank {
     boolean endStage = ppRank == 0 || ppRank == p - 1;
     this.embedding = endStage ? backend.group(ppRanks[0], ppRanks[p - 1]) : null;
     this.microBatch = cfg.microBatch();
-    this.seqLen = cfg.model().context();
+    this.seqLen = seqLen;
   }
 
   /** The blocks of this rank's chunks. */

@@ -43,6 +43,33 @@ class PipelineParityTest {
         DeviceMemory.UNLIMITED, data, null, null, 0, null, null, p);
   }
 
+  @ParameterizedTest(name = "grads {0} pp={1} dp={2} tp={3}")
+  @CsvSource({"gpipe,2,1,1", "1f1b,2,1,1", "1f1b,4,1,1", "interleaved,2,1,1", "zb,2,1,1", "zb,4,1,1", "naive,2,1,1",
+      "1f1b,2,2,1", "1f1b,2,1,2"})
+  void gatheredGradientsEqualOneDevice(String schedule, int pp, int dp, int tp) {
+    dev.weft.model.ParameterLayout layout = new dev.weft.model.ParameterLayout(MODEL);
+    float[] weights = new float[layout.total()];
+    dev.weft.model.GPT2.initialize(layout, 3, weights, 0, layout.total());
+    SplittableRandom r = new SplittableRandom(4);
+    for (int i = 0; i < weights.length; i++) weights[i] += (float) (0.01 * r.nextGaussian());
+    int[] tokens = new int[4 * 17];
+    for (int i = 0; i < tokens.length; i++) tokens[i] = r.nextInt(256);
+    dev.weft.train.Gradients.Result serialGrads = dev.weft.train.Gradients.compute(layout, weights, tokens, 4, 16,
+        TrainConfig.Parallelism.single(), 1, "vector");
+    int v = schedule.equals("interleaved") ? 2 : 1;
+    dev.weft.train.Gradients.Result g = dev.weft.train.Gradients.compute(layout, weights, tokens, 4, 16,
+        new TrainConfig.Parallelism(dp, tp, pp, false, 0, schedule, v, "local", 60), 1, "vector");
+    assertThat(Math.abs(g.loss() - (double) serialGrads.loss()) / serialGrads.loss()).isLessThan(1e-5);
+    for (dev.weft.model.ParameterLayout.Param p : layout.params()) {
+      double d = 0, n = 0;
+      for (int i = p.offset(); i < p.offset() + p.size(); i++) {
+        d += Math.pow(g.grads()[i] - serialGrads.grads()[i], 2);
+        n += Math.pow(serialGrads.grads()[i], 2);
+      }
+      assertThat(Math.sqrt(d / n)).as(p.name()).isLessThan(1e-4);
+    }
+  }
+
   @ParameterizedTest(name = "{0} pp={1} m={2} v={3} dp={4} tp={5} zero={6}")
   @CsvSource({
       "naive,2,4,1,1,1,0", "gpipe,2,1,1,1,1,0", "gpipe,2,4,1,1,1,0", "gpipe,4,8,1,1,1,0",
