@@ -10,7 +10,8 @@ import java.util.Map;
  * Where every GPT-2 parameter of one device lives in one flat float buffer: names and full shapes exactly
  * as in the Hugging Face GPT-2 checkpoint, ordered by layer (wte, wpe, h.0.*, ..., h.{L-1}.*, ln_f.*), so
  * that a layer's parameters are contiguous (what ZeRO-3 gathers) and a gradient bucket is a range of the
- * buffer. Under tensor parallelism of degree t, rank i holds local shapes ({@link TpSlice}): wte rows
+ * buffer. Under tensor parallelism of degree t, rank i holds what the tensor-parallel plan
+ * ({@link dev.weft.parallel.tp.TensorParallelPlan#gpt2()}, data) gives it ({@link TpSlice}): wte rows
  * [i Vp/t, (i+1) Vp/t) of the vocabulary padded to Vp = t ceil(V / t); c_attn the columns of heads
  * [i NH/t, (i+1) NH/t) of q, k and v ([C, 3C/t]) and its bias likewise; attn.c_proj rows [i C/t, (i+1) C/t)
  * ([C/t, C]); mlp.c_fc columns [i 4C/t, ...) ([C, 4C/t]) and bias; mlp.c_proj rows ([4C/t, C]); everything
@@ -43,6 +44,7 @@ public final class ParameterLayout {
   private final int paddedVocab;
   private final Map<String, Param> byName = new LinkedHashMap<>();
   private final boolean[] layersPresent;
+  private final dev.weft.parallel.tp.TensorParallelPlan plan;
   private final boolean embeddingPresent;
   private final boolean headPresent;
   private final int embeddingEnd;
@@ -83,19 +85,15 @@ public final class ParameterLayout {
     int c = config.dModel();
     int v = config.vocab();
     this.paddedVocab = (v + tp - 1) / tp * tp;
-    int cl = c / tp;
-    int fl = 4 * c / tp;
-    int vl = paddedVocab / tp;
     int[] off = {0};
+    this.plan = dev.weft.parallel.tp.TensorParallelPlan.gpt2();
     if (embeddingPresent) {
-      add("wte.weight", off, new int[] {v, c}, TpSlice.rows(tpRank * vl), vl, c);
-      add("wpe.weight", off, new int[] {config.context(), c}, TpSlice.REPLICATED, config.context(), c);
+      add("wte.weight", off, v, c);
+      add("wpe.weight", off, config.context(), c);
     }
     embeddingEnd = off[0];
     layerStart = new int[config.layers()];
     layerEnd = new int[config.layers()];
-    TpSlice qkvCols = TpSlice.columns(cl, tpRank * cl, c + tpRank * cl, 2 * c + tpRank * cl);
-    TpSlice fcCols = TpSlice.columns(fl, tpRank * fl);
     for (int l = 0; l < config.layers(); l++) {
       layerStart[l] = off[0];
       if (!layersPresent[l]) {
@@ -103,27 +101,31 @@ public final class ParameterLayout {
         continue;
       }
       String p = "h." + l + ".";
-      add(p + "ln_1.weight", off, new int[] {c}, TpSlice.REPLICATED, c);
-      add(p + "ln_1.bias", off, new int[] {c}, TpSlice.REPLICATED, c);
-      add(p + "attn.c_attn.weight", off, new int[] {c, 3 * c}, qkvCols, c, 3 * cl);
-      add(p + "attn.c_attn.bias", off, new int[] {3 * c}, qkvCols, 3 * cl);
-      add(p + "attn.c_proj.weight", off, new int[] {c, c}, TpSlice.rows(tpRank * cl), cl, c);
-      add(p + "attn.c_proj.bias", off, new int[] {c}, TpSlice.REPLICATED, c);
-      add(p + "ln_2.weight", off, new int[] {c}, TpSlice.REPLICATED, c);
-      add(p + "ln_2.bias", off, new int[] {c}, TpSlice.REPLICATED, c);
-      add(p + "mlp.c_fc.weight", off, new int[] {c, 4 * c}, fcCols, c, fl);
-      add(p + "mlp.c_fc.bias", off, new int[] {4 * c}, fcCols, fl);
-      add(p + "mlp.c_proj.weight", off, new int[] {4 * c, c}, TpSlice.rows(tpRank * fl), fl, c);
-      add(p + "mlp.c_proj.bias", off, new int[] {c}, TpSlice.REPLICATED, c);
+      add(p + "ln_1.weight", off, c);
+      add(p + "ln_1.bias", off, c);
+      add(p + "attn.c_attn.weight", off, c, 3 * c);
+      add(p + "attn.c_attn.bias", off, 3 * c);
+      add(p + "attn.c_proj.weight", off, c, c);
+      add(p + "attn.c_proj.bias", off, c);
+      add(p + "ln_2.weight", off, c);
+      add(p + "ln_2.bias", off, c);
+      add(p + "mlp.c_fc.weight", off, c, 4 * c);
+      add(p + "mlp.c_fc.bias", off, 4 * c);
+      add(p + "mlp.c_proj.weight", off, 4 * c, c);
+      add(p + "mlp.c_proj.bias", off, c);
       layerEnd[l] = off[0];
     }
     finalStart = off[0];
     if (headPresent) {
-      add("ln_f.weight", off, new int[] {c}, TpSlice.REPLICATED, c);
-      add("ln_f.bias", off, new int[] {c}, TpSlice.REPLICATED, c);
+      add("ln_f.weight", off, c);
+      add("ln_f.bias", off, c);
     }
     total = off[0];
+    dev.weft.parallel.tp.TensorParallelPlan.verify(plan, this);
   }
+
+  /** The tensor-parallel plan this layout applied (Megatron's GPT-2 plan). */
+  public dev.weft.parallel.tp.TensorParallelPlan plan() { return plan; }
 
   /** The same share of the model for another tensor-parallel rank. */
   public ParameterLayout withTpRank(int rank) {
@@ -153,6 +155,12 @@ public final class ParameterLayout {
       throw new dev.weft.WeftInputException("--tp " + tp + " does not divide the MLP width 4C = " + 4 * c.dModel()
           + "; choose a --tp that divides it.");
     }
+  }
+
+  /** Adds a parameter of the given full shape, cut for this rank by the tensor-parallel plan. */
+  private void add(String name, int[] off, int... fullShape) {
+    dev.weft.parallel.tp.TensorParallelPlan.Applied a = plan.apply(name, fullShape, tp, tpRank, paddedVocab);
+    add(name, off, fullShape, a.slice(), a.localShape());
   }
 
   private void add(String name, int[] off, int[] fullShape, TpSlice slice, int... shape) {
