@@ -3,7 +3,6 @@ package dev.weft.data;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.weft.WeftInputException;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -12,42 +11,21 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class Gpt2TokenizerTest {
-  /** Merges of the test vocabulary, in rank order; ids 256.. in this order. */
-  static final String[] MERGES = {"Ġ t", "h e", "Ġt he", "a a", "i n", "Ġ a", "Ġa n", "Ġan d", "' s", "Ã ©"};
+  static final String[] MERGES = Gpt2TokenizerFixtures.MERGES;
 
   @TempDir Path dir;
   Gpt2Tokenizer tok;
 
-  /**
-   * Writes a real byte-level vocabulary: the 256 byte tokens in GPT-2's order (printable bytes first, so
-   * the ids of single bytes are GPT-2's own: '!' 0, 't' 83, 'Ġ' 220), the merges, then <|endoftext|>.
-   */
-  static void writeTokenizer(Path dir, String[] merges) throws IOException {
-    Map<String, Integer> vocab = new LinkedHashMap<>();
-    for (int b = 0; b < 256; b++) {
-      if (Gpt2Tokenizer.BYTE_TO_CHAR[b] == b) vocab.put(String.valueOf((char) b), vocab.size());
-    }
-    for (int b = 0; b < 256; b++) {
-      if (Gpt2Tokenizer.BYTE_TO_CHAR[b] != b) vocab.put(String.valueOf(Gpt2Tokenizer.BYTE_TO_CHAR[b]), vocab.size());
-    }
-    for (String m : merges) vocab.put(m.replace(" ", ""), vocab.size());
-    vocab.put("<|endoftext|>", vocab.size());
-    Files.writeString(dir.resolve("vocab.json"), new ObjectMapper().writeValueAsString(vocab));
-    Files.writeString(dir.resolve("merges.txt"), "#version: 0.2\n" + String.join("\n", merges) + "\n");
-  }
-
   @BeforeEach
   void setUp() throws IOException {
-    writeTokenizer(dir, MERGES);
+    Gpt2TokenizerFixtures.writeTokenizer(dir, MERGES);
     tok = Gpt2Tokenizer.load(dir);
   }
 
