@@ -25,8 +25,9 @@ import java.util.Objects;
  * <p>Tokenized corpora: the bytes are assembled as above, then the training part and the validation part
  * are each encoded with the tokenizer (so the tokens of held-out files are the validation part; a 1% byte
  * split inside a UTF-8 character moves to the character's end), in 1 MB chunks on a few threads. Measured
- * on a 2-core machine: the whole default corpus (213 MB of JDK 25 sources) in about 12 s (18 MB/s, cold JIT
- * included), so it is encoded whole, like {@code --data}; the description gives the token counts and speed.
+ * on a shared 2-core machine with a 50k-merge vocabulary: the whole default corpus (213 MB of JDK 25 sources,
+ * 84 M tokens) in 12 to 18 s (12-18 MB/s), so it is encoded whole, like {@code --data}; the description
+ * gives the token counts and the speed of each run.
  */
 public final class Corpus {
   /** Held-out files: sorted index i with i % HOLDOUT_EVERY == HOLDOUT_AT. */
