@@ -1,5 +1,6 @@
 package dev.weft.cli;
 
+import dev.weft.data.Gpt2Tokenizer;
 import dev.weft.train.Checkpoint;
 import dev.weft.model.GPT2Config;
 import dev.weft.tensor.DeviceMemory;
@@ -103,7 +104,7 @@ public final class TrainCommand implements Callable<Integer> {
   public Integer call() {
     PrintStream out = System.out;
     TrainConfig cfg = config();
-    Trainer.Result r = new Trainer(cfg, out).withTrace(trace).run();
+    Trainer.Result r = new Trainer(cfg, out).withTrace(trace).withTokenizer(tokenizer(cfg)).run();
     boolean reporter = !cfg.parallel().devices().equals("tcp") || "0".equals(System.getenv().getOrDefault("RANK", "0").trim());
     if (reporter) Summary.print(out, cfg, r, !noMfu);
     return 0;
@@ -131,6 +132,30 @@ public final class TrainCommand implements Callable<Integer> {
     return new TrainConfig(mc, steps, stopAfter, batch, mb, lr, minLrFraction, wu, weightDecay, gradClip, seed, ee,
         evalBatches, th, matmul.toLowerCase(Locale.ROOT), mem, data, metrics, save, saveEvery, resume, checkpoint,
         layout.parallelism(pp, schedule, virtualStages)).validate();
+  }
+
+  /**
+   * The GPT-2 tokenizer (vocab.json + merges.txt) of the folder the run starts from (--resume or
+   * --checkpoint), or null: then bytes are the tokens, which a checkpoint with a larger vocabulary refuses.
+   */
+  static Gpt2Tokenizer tokenizer(TrainConfig cfg) {
+    Path from = cfg.resume() != null ? cfg.resume() : cfg.init();
+    if (from == null) return null;
+    Gpt2Tokenizer tok = Gpt2Tokenizer.find(from);
+    int vocab = cfg.model().vocab();
+    String option = cfg.resume() != null ? "--resume" : "--checkpoint";
+    if (tok == null && vocab > 256) {
+      throw new dev.weft.WeftInputException("the model of " + option + " " + from + " has a vocabulary of " + vocab
+          + " tokens, but its folder has no " + Gpt2Tokenizer.VOCAB + " and " + Gpt2Tokenizer.MERGES + ": without "
+          + "them Weft would feed it bytes (tokens 0..255) and train nonsense. Copy vocab.json and merges.txt from "
+          + "the model's Hugging Face repository (for GPT-2: openai-community/gpt2) into that folder.");
+    }
+    if (tok != null && tok.vocabSize() > vocab) {
+      throw new dev.weft.WeftInputException("the tokenizer beside " + option + " " + from + " has ids up to "
+          + (tok.vocabSize() - 1) + " but the model's vocabulary has " + vocab + " tokens. The vocab.json and "
+          + "merges.txt must belong to these weights; copy the ones from the model's repository.");
+    }
+    return tok;
   }
 
   static long parseSize(String s) {

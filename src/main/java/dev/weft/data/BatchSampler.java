@@ -55,7 +55,7 @@ public final class BatchSampler {
   public long trainOffset(long step, long row, int T) {
     long windows = corpus.trainSize() - T; // starts 0 .. size - (T+1)
     if (windows <= 0) {
-      throw new WeftInputException(String.format(Locale.ROOT, "The training corpus has %,d bytes; the context "
+      throw new WeftInputException(String.format(Locale.ROOT, "The training corpus has %,d tokens; the context "
           + "T=%d needs at least T+1=%d. Give more text with --data or a smaller --context.",
           corpus.trainSize(), T, T + 1));
     }
@@ -74,7 +74,7 @@ public final class BatchSampler {
     if (index < 0) throw new IllegalArgumentException("validation batch index " + index);
     long windows = corpus.valSize() - T;
     if (windows <= 0) {
-      throw new WeftInputException(String.format(Locale.ROOT, "The validation part of the corpus has %,d bytes; "
+      throw new WeftInputException(String.format(Locale.ROOT, "The validation part of the corpus has %,d tokens; "
           + "the context T=%d needs at least T+1=%d. Give more text with --data (1%% is held out) or a smaller "
           + "--context.", corpus.valSize(), T, T + 1));
     }

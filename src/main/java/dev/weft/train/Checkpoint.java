@@ -1,6 +1,7 @@
 package dev.weft.train;
 
 import dev.weft.WeftInputException;
+import dev.weft.data.Gpt2Tokenizer;
 import dev.weft.io.ModelFolder;
 import dev.weft.io.SafeTensorsFile;
 import dev.weft.io.SafeTensorsWriter;
@@ -21,7 +22,8 @@ import java.util.stream.Stream;
  * Training checkpoints: a Hugging Face style GPT-2 model folder ({@code config.json},
  * {@code model.safetensors} with the HF parameter names) plus {@code optimizer.safetensors} (AdamW moments
  * as {@code exp_avg.NAME} / {@code exp_avg_sq.NAME}, and the step in the metadata) and
- * {@code training_state.json}. The folder is written under a temporary name beside the target and renamed
+ * {@code training_state.json}, and the GPT-2 tokenizer files ({@code vocab.json}, {@code merges.txt}) of the
+ * model the run started from, when it had them. The folder is written under a temporary name beside the target and renamed
  * into place, so an interrupted save never leaves a half-written checkpoint.
  */
 public final class Checkpoint {
@@ -52,6 +54,12 @@ public final class Checkpoint {
    * files hold every tensor whole under its Hugging Face name, so they load under any other layout.
    */
   public static void save(Path dir, ParameterLayout layout, float[] params, OptimizerState opt, TrainingState state) {
+    save(dir, layout, params, opt, state, null);
+  }
+
+  /** As above, also copying vocab.json and merges.txt from {@code tokenizerFrom}'s folder when it has them. */
+  public static void save(Path dir, ParameterLayout layout, float[] params, OptimizerState opt, TrainingState state,
+                          Path tokenizerFrom) {
     Path abs = dir.toAbsolutePath();
     Path parent = abs.getParent();
     Path tmp = parent.resolve("." + abs.getFileName() + ".tmp-" + UUID.randomUUID());
@@ -67,6 +75,7 @@ public final class Checkpoint {
       w.metadata("step", Integer.toString(opt.step()));
       w.write(tmp.resolve(OPTIMIZER));
       state.write(tmp);
+      if (tokenizerFrom != null) Gpt2Tokenizer.copyFiles(tokenizerFrom, tmp);
       replaceDirectory(tmp, abs);
     } catch (IOException e) {
       deleteQuietly(tmp);

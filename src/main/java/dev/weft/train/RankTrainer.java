@@ -213,7 +213,8 @@ final class RankTrainer {
     float[] v = full(layout, tp, pipe, mv[1]);
     if (writer) {
       Checkpoint.save(cfg.save(), new ParameterLayout(layout.config()), params,
-          new Checkpoint.OptimizerState(m, v, opt.stepCount()), TrainingState.of(cfg, step));
+          new Checkpoint.OptimizerState(m, v, opt.stepCount()), TrainingState.of(cfg, step),
+          cfg.resume() != null ? cfg.resume() : cfg.init());
     }
     backend.world().barrier();
   }

@@ -6,6 +6,7 @@ import dev.weft.comm.CommException;
 import dev.weft.comm.LocalCluster;
 import dev.weft.comm.TcpBackend;
 import dev.weft.data.Corpus;
+import dev.weft.data.Gpt2Tokenizer;
 import dev.weft.model.GPT2Config;
 import java.io.OutputStream;
 import java.io.PrintStream;
@@ -34,6 +35,7 @@ public final class Trainer {
   private final TrainConfig cfg;
   private final PrintStream out;
   private Path traceFile;
+  private Gpt2Tokenizer tokenizer;
 
   public Trainer(TrainConfig cfg, PrintStream out) {
     this.cfg = cfg.validate();
@@ -43,6 +45,12 @@ public final class Trainer {
   /** Also write a Chrome/Perfetto trace of every rank's spans to {@code file} (null: no trace). */
   public Trainer withTrace(Path file) {
     this.traceFile = file;
+    return this;
+  }
+
+  /** Encode the corpus with this GPT-2 tokenizer (null: bytes are the tokens, the default). */
+  public Trainer withTokenizer(Gpt2Tokenizer tokenizerOrNull) {
+    this.tokenizer = tokenizerOrNull;
     return this;
   }
 
@@ -60,7 +68,7 @@ public final class Trainer {
     if (p.devices().equals("tcp")) {
       int rank = envInt("RANK", 0);
       PrintStream log = rank == 0 ? out : quiet();
-      Corpus corpus = Corpus.load(cfg.data(), log);
+      Corpus corpus = Corpus.load(cfg.data(), log, tokenizer);
       try (TcpBackend backend = TcpBackend.connect(TcpBackend.Config.fromEnv(System.getenv(), timeout))) {
         if (backend.worldSize() != p.worldSize()) {
           throw new WeftInputException("the layout needs " + p.worldSize() + " ranks (--dp " + p.dp()
@@ -77,7 +85,7 @@ public final class Trainer {
         return r;
       }
     }
-    Corpus corpus = Corpus.load(cfg.data(), out);
+    Corpus corpus = Corpus.load(cfg.data(), out, tokenizer);
     int world = p.worldSize();
     Result[] results = new Result[world];
     Tracer tracer = traceFile == null ? null : new Tracer();

@@ -93,7 +93,7 @@ class BatchSamplerTest {
     Corpus tiny = Corpus.ofText("tiny", "hello world".getBytes());
     BatchSampler s = new BatchSampler(tiny, 0);
     assertThatThrownBy(() -> s.trainBatch(0, 1, 64)).isInstanceOf(WeftInputException.class)
-        .hasMessageContaining("has " + tiny.trainSize() + " bytes").hasMessageContaining("T+1=65");
+        .hasMessageContaining("has " + tiny.trainSize() + " tokens").hasMessageContaining("T+1=65");
     assertThat(s.canValidate(64)).isFalse();
     assertThatThrownBy(() -> s.valBatch(0, 1, 64)).isInstanceOf(WeftInputException.class)
         .hasMessageContaining("validation part");
