@@ -77,6 +77,11 @@ public record ClusterSpec(String name, int devicesPerNode, long memoryBytes, dou
         intraNode, interNode);
   }
 
+  public ClusterSpec withHbm(double bytesPerSecond) {
+    return new ClusterSpec(name, devicesPerNode, memoryBytes, usableMemoryFraction, peakFlopsBf16, peakFlopsFp32, computeEfficiency,
+        bytesPerSecond, intraNode, interNode);
+  }
+
   /** Efficiency of large bf16 GEMMs on A100/H100 within a full training step; fitted, see PublishedResults. */
   public static final double GPU_EFFICIENCY = 0.70;
 
