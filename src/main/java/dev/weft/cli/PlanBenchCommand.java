@@ -30,7 +30,7 @@ public final class PlanBenchCommand implements Callable<Integer> {
       description = "Calibration (DeviceSpec JSON) to predict times with (default: ~/.weft/device.json if present).")
   Path deviceFile;
 
-  @Option(names = "--steps", defaultValue = "4", description = "Steps per layout; the first is not timed (default ${DEFAULT-VALUE}).")
+  @Option(names = "--steps", defaultValue = "5", description = "Steps per layout; the first is not timed (default ${DEFAULT-VALUE}).")
   int steps;
 
   @Option(names = "--only", split = ",", paramLabel = "N", description = "Run only these rows (1-based).")
@@ -71,6 +71,7 @@ public final class PlanBenchCommand implements Callable<Integer> {
     Path data = RuntimeComparison.syntheticCorpus();
     List<RuntimeComparison.Row> rows = new ArrayList<>();
     long t0 = System.nanoTime();
+    RuntimeComparison.warmUp(data);
     for (int i = 0; i < cases.size(); i++) {
       if (only != null && !only.contains(i + 1)) continue;
       RuntimeComparison.Case c = cases.get(i);

@@ -22,7 +22,8 @@ import java.nio.file.Path;
  * bf16 = fp32, efficiency 1, hbm 20 GB/s). A calibration of this machine ({@code weft plan --calibrate},
  * {@link Calibration}) also writes {@code cores}, {@code gflops_by_threads} (matrix-product GFLOP/s per
  * rank by its compute threads; {@link LocalMachine} uses them for ranks sharing cores), a
- * compute_efficiency measured from a training step, and a {@code calibration} object with the raw
+ * compute_efficiency and {@code layer_overhead_us} (per layer per micro-batch, see
+ * {@link ClusterSpec#layerOverheadSeconds}) fitted to training steps, and a {@code calibration} object with the raw
  * measurements. Produced via {@link #measured} and {@link #write}, read with {@link #load}.
  */
 @JsonIgnoreProperties(ignoreUnknown = true)
@@ -40,6 +41,7 @@ public record DeviceSpec(
     @JsonProperty("hbm_gbps") Double hbmGBps,
     @JsonProperty("cores") Integer cores,
     @JsonProperty("gflops_by_threads") java.util.Map<String, Double> gflopsByThreads,
+    @JsonProperty("layer_overhead_us") Double layerOverheadUs,
     @JsonProperty("calibration") java.util.Map<String, Object> calibration) {
 
   private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
@@ -49,15 +51,15 @@ public record DeviceSpec(
   public static DeviceSpec measured(String name, long memoryBytes, double fp32Gflops, double intraGBps,
                                     double intraLatencyUs, double interGBps, double interLatencyUs, int devicesPerNode) {
     return new DeviceSpec(name, memoryBytes, fp32Gflops, intraGBps, intraLatencyUs, interGBps, interLatencyUs,
-        devicesPerNode, null, 1.0, null, null, null, null);
+        devicesPerNode, null, 1.0, null, null, null, null, null);
   }
 
   /** The same spec with the local-machine fields of a calibration ({@link Calibration}). */
   public DeviceSpec withLocal(int cores, java.util.Map<String, Double> gflopsByThreads, double computeEfficiency,
-                              double hbmGBps, java.util.Map<String, Object> calibration) {
+                              double hbmGBps, double layerOverheadUs, java.util.Map<String, Object> calibration) {
     return new DeviceSpec(name, memoryBytes, fp32Gflops, intraNodeGBps, intraNodeLatencyUs, interNodeGBps,
         interNodeLatencyUs, devicesPerNode, bf16Gflops, computeEfficiency, hbmGBps, cores,
-        gflopsByThreads == null ? null : new java.util.TreeMap<>(gflopsByThreads), calibration);
+        gflopsByThreads == null ? null : new java.util.TreeMap<>(gflopsByThreads), layerOverheadUs, calibration);
   }
 
   /**
@@ -124,6 +126,7 @@ public record DeviceSpec(
     double hbm = hbmGBps == null ? 20e9 : hbmGBps * 1e9;
     return new ClusterSpec(name == null ? "device-file" : name, g, memoryBytes, 1.0, bf16, fp32, eff, hbm,
         new Link("intra-node", intraNodeGBps * 1e9, intraNodeLatencyUs * 1e-6),
-        new Link("inter-node", interNodeGBps * 1e9, interNodeLatencyUs * 1e-6));
+        new Link("inter-node", interNodeGBps * 1e9, interNodeLatencyUs * 1e-6),
+        layerOverheadUs == null ? 0 : layerOverheadUs * 1e-6);
   }
 }

@@ -15,14 +15,18 @@ import dev.weft.WeftInputException;
  * threads' time (the OS time-slices them). So a rank's achievable rate is
  * {@code G(th) x min(1, cores / (W th)) x efficiency}, where efficiency is the calibrated ratio of a
  * whole training step's matrix-product time to its measured time (it folds in attention, LayerNorm, GELU,
- * the loss and the optimizer, which are not matrix products). This is pessimistic for pipelines: a stage
+ * the loss and the optimizer, which are not matrix products). The memory-bound kernels' rate (hbm_gbps)
+ * and the per-layer overhead are shared the same way. This is pessimistic for pipelines: a stage
  * waiting in the bubble frees its core for the others, which the model does not credit.
  *
  * <p>Links: all ranks are on one "node" (the local backend's shared-memory collectives, measured as
  * {@code intra_node_*}); the inter-node link is the tcp backend's loopback figures when calibrated.
- * Memory per device is the JVM's maximum heap (the ranks share it; the plan reports per-rank needs).
+ * Memory: the ranks share one JVM heap ({@code memory_bytes}, the calibrating JVM's maximum heap), so a
+ * rank may use {@code memory_bytes / W}, of which {@link #USABLE_HEAP} (an assumption: headroom for the
+ * garbage collector, the corpus and the communication buffers the runtime does not charge to a device).
  */
 public record LocalMachine(DeviceSpec spec, int cores) {
+  public static final double USABLE_HEAP = 0.75;
 
   public LocalMachine {
     if (spec == null) throw new WeftInputException("a local machine needs a device spec.");
@@ -57,7 +61,8 @@ public record LocalMachine(DeviceSpec spec, int cores) {
     ClusterSpec base = spec.toCluster(world);
     return new ClusterSpec(base.name() + " (" + world + " local rank" + (world == 1 ? "" : "s") + ", "
         + threadsPerRank(world) + " thread" + (threadsPerRank(world) == 1 ? "" : "s") + " each)", world,
-        base.memoryBytes(), base.usableMemoryFraction(), perRank, perRank, base.computeEfficiency(),
-        base.hbmBytesPerSecond(), base.intraNode(), base.interNode());
+        Math.max(1, base.memoryBytes() / world), USABLE_HEAP, perRank, perRank, base.computeEfficiency(),
+        base.hbmBytesPerSecond() * coreShare(world), base.intraNode(), base.interNode(),
+        base.layerOverheadSeconds() / coreShare(world));
   }
 }

@@ -31,9 +31,15 @@ public final class RuntimeComparison {
   }
 
   /** One layout of one model with its global batch. */
-  public record Case(String preset, int batch, Layout layout) {
-    public GPT2Config model() {
-      return GPT2Config.preset(preset);
+  public record Case(String preset, GPT2Config model, int batch, Layout layout) {
+    /** A layout of a Weft model preset. */
+    public Case(String preset, int batch, Layout layout) {
+      this(preset, GPT2Config.preset(preset), batch, layout);
+    }
+
+    /** A layout of any model shape. */
+    public Case(GPT2Config model, int batch, Layout layout) {
+      this("custom", model, batch, layout);
     }
 
     public Job job() {
@@ -131,6 +137,15 @@ public final class RuntimeComparison {
     double median = sorted.length % 2 == 1 ? sorted[sorted.length / 2]
         : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
     return new Row(c, predictedMemory(c).total(), r.peakBytes(), predictedTime(c, machine).step() * 1e3, median, ms);
+  }
+
+  /**
+   * Trains {@code micro} on one rank for 12 steps and discards the result, so that the JIT has compiled the
+   * kernels before anything is timed (without it the first layouts measured run 2-3x slow).
+   */
+  public static void warmUp(Path data) {
+    Case c = new Case("micro", 4, Layout.single(2));
+    new Trainer(c.trainConfig(12, data), new PrintStream(OutputStream.nullOutputStream())).run();
   }
 
   /**
