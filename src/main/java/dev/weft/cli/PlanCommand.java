@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.weft.WeftInputException;
 import dev.weft.model.GPT2Config;
+import dev.weft.plan.Calibration;
 import dev.weft.plan.Candidate;
 import dev.weft.plan.ClusterSpec;
 import dev.weft.plan.Constraints;
@@ -11,6 +12,7 @@ import dev.weft.plan.CpAlgorithm;
 import dev.weft.plan.DeviceSpec;
 import dev.weft.plan.Explainer;
 import dev.weft.plan.Job;
+import dev.weft.plan.LocalMachine;
 import dev.weft.plan.Plan;
 import dev.weft.plan.PlanModels;
 import dev.weft.plan.Planner;
@@ -49,9 +51,18 @@ public final class PlanCommand implements Callable<Integer> {
   @Option(names = "--devices", description = "Number of devices.") Integer devices;
   @Option(names = "--devices-per-node", description = "Devices per node (default: the device's, 8 for GPU presets).")
   Integer devicesPerNode;
-  @Option(names = "--device", paramLabel = "PRESET", description = "a100-80gb or h100-80gb.") String device;
-  @Option(names = "--device-file", paramLabel = "FILE", description = "A DeviceSpec JSON file (measured devices).")
+  @Option(names = "--device", paramLabel = "PRESET", description = "a100-80gb, h100-80gb, or local (this machine's "
+      + "local backend: the saved calibration, ~/.weft/device.json, or uncalibrated defaults).") String device;
+  @Option(names = "--device-file", paramLabel = "FILE", description = "A DeviceSpec JSON file (measured devices). A "
+      + "calibration of this machine (weft plan --calibrate) plans for local ranks sharing its cores.")
   Path deviceFile;
+  @Option(names = "--calibrate", description = "Measure this machine (matmul GFLOP/s at 1 and 2 threads, local "
+      + "all-reduce bandwidth and latency, a training step's efficiency), save it as a DeviceSpec and exit.")
+  boolean calibrate;
+  @Option(names = "--out", paramLabel = "FILE", description = "Where --calibrate saves (default ~/.weft/device.json).")
+  Path calibrationOut;
+  @Option(names = "--tcp", description = "With --calibrate: also measure the tcp backend on loopback (about 10 s more).")
+  boolean calibrateTcp;
   @Option(names = "--precision", description = "fp32 or bf16 (default ${DEFAULT-VALUE}).", defaultValue = "bf16")
   String precision;
 
@@ -92,6 +103,16 @@ public final class PlanCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     PrintStream out = System.out;
+    if (calibrate) {
+      Path file = calibrationOut != null ? calibrationOut : Calibration.defaultFile();
+      out.println("calibrating this machine (about 20 s; run it on an otherwise idle machine for stable figures)...");
+      long t0 = System.nanoTime();
+      DeviceSpec spec = Calibration.measure(out, calibrateTcp);
+      Calibration.save(spec, file);
+      out.printf(Locale.ROOT, "saved %s in %.1f s; use it with 'weft plan --device-file %s' (or --device local) and "
+          + "'weft bench plan'%n", file, (System.nanoTime() - t0) / 1e9, file);
+      return 0;
+    }
     if (validatePublished) {
       out.print(PublishedResults.table(PublishedResults.compareAll(ClusterSpec.a100_80gb())));
       return 0;
@@ -157,9 +178,22 @@ public final class PlanCommand implements Callable<Integer> {
     if (deviceFile != null && device != null) {
       throw new WeftInputException("--device and --device-file both given; choose one.");
     }
-    if (deviceFile != null) return DeviceSpec.load(deviceFile).toCluster(g);
-    if (device == null) throw new WeftInputException("give --device a100-80gb|h100-80gb or --device-file FILE.");
+    if (deviceFile != null) return clusterOf(DeviceSpec.load(deviceFile), g);
+    if (device == null) throw new WeftInputException("give --device a100-80gb|h100-80gb|local or --device-file FILE.");
+    if (device.equalsIgnoreCase("local")) return clusterOf(Calibration.loadOrDefault(null), g);
     return ClusterSpec.preset(device, g);
+  }
+
+  /**
+   * A calibration of this machine (it records its cores) plans for local ranks sharing them
+   * ({@link LocalMachine}) unless --devices-per-node describes a cluster of such machines; other device
+   * files describe separate devices.
+   */
+  private ClusterSpec clusterOf(DeviceSpec spec, int devicesPerNodeOverride) {
+    if (spec.cores() != null && devicesPerNodeOverride == 0 && devices != null) {
+      return LocalMachine.of(spec).cluster(devices);
+    }
+    return spec.toCluster(devicesPerNodeOverride);
   }
 
   Constraints constraints() {

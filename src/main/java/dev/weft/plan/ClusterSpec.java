@@ -27,10 +27,22 @@ import java.util.Locale;
  * (H100) per GPU, times the same 0.8. Latencies (5 us NVLink, 10 us InfiniBand per ring step) are
  * assumed typical values. computeEfficiency is the one fitted constant: see {@link PublishedResults}.
  * fp32 uses the strict IEEE fp32 peak (Weft computes in fp32, not TF32).
+ *
+ * <p>{@code layerOverheadSeconds}: a fixed cost per layer per micro-batch (forward and backward) beyond
+ * FLOPs and bytes: kernel launches, thread hand-offs. 0 for the GPU presets; calibrated for a CPU
+ * ({@link Calibration}), where Weft's small models run many short kernels.
  */
 public record ClusterSpec(String name, int devicesPerNode, long memoryBytes, double usableMemoryFraction,
                           double peakFlopsBf16, double peakFlopsFp32, double computeEfficiency,
-                          double hbmBytesPerSecond, Link intraNode, Link interNode) {
+                          double hbmBytesPerSecond, Link intraNode, Link interNode, double layerOverheadSeconds) {
+
+  /** Without a per-layer overhead (the GPU presets: kernel launches hide behind the large kernels). */
+  public ClusterSpec(String name, int devicesPerNode, long memoryBytes, double usableMemoryFraction, double peakFlopsBf16,
+                     double peakFlopsFp32, double computeEfficiency, double hbmBytesPerSecond, Link intraNode,
+                     Link interNode) {
+    this(name, devicesPerNode, memoryBytes, usableMemoryFraction, peakFlopsBf16, peakFlopsFp32, computeEfficiency,
+        hbmBytesPerSecond, intraNode, interNode, 0);
+  }
 
   public static final double LINK_EFFICIENCY = 0.8;
   /** GPU presets keep 10% of memory for the CUDA context, NCCL and allocator fragmentation (assumption). */
@@ -64,17 +76,27 @@ public record ClusterSpec(String name, int devicesPerNode, long memoryBytes, dou
 
   public ClusterSpec withDevicesPerNode(int g) {
     return new ClusterSpec(name, g, memoryBytes, usableMemoryFraction, peakFlopsBf16, peakFlopsFp32, computeEfficiency, hbmBytesPerSecond,
-        intraNode, interNode);
+        intraNode, interNode, layerOverheadSeconds);
   }
 
   public ClusterSpec withMemoryBytes(long bytes) {
     return new ClusterSpec(name, devicesPerNode, bytes, usableMemoryFraction, peakFlopsBf16, peakFlopsFp32, computeEfficiency,
-        hbmBytesPerSecond, intraNode, interNode);
+        hbmBytesPerSecond, intraNode, interNode, layerOverheadSeconds);
   }
 
   public ClusterSpec withComputeEfficiency(double e) {
     return new ClusterSpec(name, devicesPerNode, memoryBytes, usableMemoryFraction, peakFlopsBf16, peakFlopsFp32, e, hbmBytesPerSecond,
-        intraNode, interNode);
+        intraNode, interNode, layerOverheadSeconds);
+  }
+
+  public ClusterSpec withLayerOverhead(double seconds) {
+    return new ClusterSpec(name, devicesPerNode, memoryBytes, usableMemoryFraction, peakFlopsBf16, peakFlopsFp32, computeEfficiency,
+        hbmBytesPerSecond, intraNode, interNode, seconds);
+  }
+
+  public ClusterSpec withHbm(double bytesPerSecond) {
+    return new ClusterSpec(name, devicesPerNode, memoryBytes, usableMemoryFraction, peakFlopsBf16, peakFlopsFp32, computeEfficiency,
+        bytesPerSecond, intraNode, interNode, layerOverheadSeconds);
   }
 
   /** Efficiency of large bf16 GEMMs on A100/H100 within a full training step; fitted, see PublishedResults. */

@@ -61,6 +61,7 @@ public final class Explainer {
   }
 
   private static void alternative(StringBuilder sb, Plan plan, String name, Constraints c, Candidate w) {
+    if (plan.constraints().recompute() != null) c = c.withRecompute(plan.constraints().recompute());
     Plan alt = new Planner(plan.job(), plan.cluster(), plan.devices(), c, 5, true).plan();
     sb.append("  ").append(name).append(": ");
     if (alt.evaluated() == 0) {

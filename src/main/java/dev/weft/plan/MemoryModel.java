@@ -160,15 +160,19 @@ public final class MemoryModel {
     long spDiv = sp ? t : 1;
     long floats = 0;
     if (first) floats += N * C / spDiv; // encoded
-    if (last) floats += N * C / spDiv + 2 * N + N * ceilDiv(paddedVocab, t) + N; // lnf, stats, logits, losses
+    if (last) floats += N * C / spDiv + 2 * N / spDiv + N * ceilDiv(paddedVocab, t) + N; // lnf, stats, logits, losses
     return floats * Float.BYTES;
   }
 
-  /** Weft runtime: backward scratch, once per device: 3NC (replicated) + 12NC/t; 15NC/t with SP. */
+  /**
+   * Weft runtime: backward scratch of one {@link dev.weft.model.Activations}: dres [R,C], dln and dtmp [N,C],
+   * datty, dqkv, dfch, dfchGelu 12NC/t; with SP also the gathered full, dfull [N,C] and dlnRows, rowOut
+   * [R,C] (R = N/t): 3NC + 12NC/t without SP, 4NC + 15NC/t with it.
+   */
   public static long runtimeScratchBytes(GPT2Config m, long b, long s, int t, boolean sp, int cp) {
     long C = m.dModel();
     long N = b * s / cp;
-    long floats = sp ? 15 * N * C / t : 3 * N * C + 12 * N * C / t;
+    long floats = sp ? 4 * N * C + 3 * N * C / t + 12 * N * C / t : 3 * N * C + 12 * N * C / t;
     return floats * Float.BYTES;
   }
 
@@ -223,6 +227,7 @@ public final class MemoryModel {
 
   /** Bytes on a device of pipeline stage {@code stage}. */
   public static Breakdown stage(Job job, Layout l, ActivationModel am, int stage) {
+    if (am == ActivationModel.WEFT_RUNTIME) return runtimeStage(job, l, stage);
     GPT2Config mc = job.model();
     Precision pr = job.precision();
     int t = l.tp(), p = l.pp(), c = l.cp(), v = l.schedule() == Schedule.INTERLEAVED ? l.virtualStages() : 1;
@@ -269,6 +274,153 @@ public final class MemoryModel {
       else comm += Math.min(2 * DDP_BUCKET_BYTES, wgo[1]);
     }
     return new Breakdown(wgo[0], wgo[1], wgo[2], act, outside, scratch, Math.round(comm), stage);
+  }
+
+  // ---- the Weft runtime, device by device ----------------------------------------------------------------
+
+  /**
+   * Layers per chunk as {@link dev.weft.parallel.pp.StagePlan#balanced} cuts them: L / (p v) each, the
+   * extra layers to the middle chunks first, then the last, then the first.
+   */
+  public static int[] balancedChunks(int layers, int p, int v) {
+    int n = p * Math.max(1, v);
+    int[] sizes = new int[n];
+    java.util.Arrays.fill(sizes, layers / n);
+    int extra = layers % n;
+    for (int i = 1; i < n - 1 && extra > 0; i++, extra--) sizes[i]++;
+    if (extra > 0 && n > 1) {
+      sizes[n - 1]++;
+      extra--;
+    }
+    if (extra > 0) sizes[0] += extra;
+    return sizes;
+  }
+
+  /**
+   * The parameter regions (floats) of pipeline rank {@code stage} at TP rank 0, as
+   * {@link dev.weft.model.ParameterLayout} lays them out: [embeddings, one per layer held, final LayerNorm].
+   * The embeddings (wte Vp/t x C with Vp = t ceil(V/t), and wpe T x C) are on the first and the last rank
+   * (the head's tied copy); a layer is 6C + 4C(C/t) + 2C(4C/t) + 3C/t + 4C/t; ln_f 2C on the last rank.
+   */
+  public static long[] runtimeRegions(GPT2Config m, int t, int p, int v, int stage) {
+    long C = m.dModel();
+    long cl = C / t, fl = 4 * C / t;
+    long vp = (long) ceilDiv(m.vocab(), t) * t;
+    boolean first = stage == 0, last = stage == p - 1;
+    int[] chunks = balancedChunks(m.layers(), p, v);
+    int held = 0;
+    for (int c = stage; c < chunks.length; c += p) held += chunks[c];
+    long[] r = new long[held + 2];
+    r[0] = first || last ? vp / t * C + (long) m.context() * C : 0;
+    long layer = 6 * C + 4 * C * cl + 2 * C * fl + 3 * cl + fl;
+    for (int i = 0; i < held; i++) r[1 + i] = layer;
+    r[held + 1] = last ? 2 * C : 0;
+    return r;
+  }
+
+  /** Floats rank 0 of a ZeRO group of n owns: the first (ceil) piece of every region ({@code ShardPlan}). */
+  public static long runtimeShard(long[] regions, int n) {
+    long s = 0;
+    for (long r : regions) s += ceilDiv(r, n);
+    return s;
+  }
+
+  /**
+   * Stage-0 micro-batch activations in flight in chunk units: one {@link dev.weft.model.Activations} per
+   * (chunk, micro-batch) forward not yet backward. GPipe all m v; 1F1B and ZB-H1 min(p - i, m); interleaved
+   * (Megatron's warm-up) v (p - i) + p - 1, at most m v.
+   */
+  public static int runtimeStashedChunks(Schedule schedule, int p, int m, int v, int stage) {
+    if (p <= 1) return 1;
+    return switch (schedule) {
+      case NONE -> 1;
+      case GPIPE -> m;
+      case ONE_F_ONE_B, ZB_H1 -> Math.min(m, p - stage);
+      case INTERLEAVED -> Math.min(m * v, v * (p - stage) + p - 1);
+    };
+  }
+
+  /**
+   * Bytes Weft allocates on pipeline rank {@code stage} (TP rank 0, DP x CP rank 0) at its peak:
+   * <ul>
+   * <li>model states from {@link #runtimeRegions} and ZeRO over n = d c: stage 0 P (w) + P (g) + 2P (m, v);
+   *     1 P + P + 2S; 2 P + S + 2S; 3 4S (S the owned shard), times 4 bytes;
+   * <li>without pipelining, one {@code Activations} for the whole run (layers, the once-per-device
+   *     tensors, the backward scratch); with pipelining, one per stashed (chunk, micro-batch), each with
+   *     its chunk's layers, its own {@code encoded} and backward scratch, and the head on the last rank;
+   * <li>transient ("comm") buffers: ZeRO-1 the reduce-scatter pieces of every region at the end of
+   *     backward (S floats); ZeRO-2 the embeddings' full gradient (held through backward), the region
+   *     computing and the one waiting for its reduce-scatter, plus two pieces, or S floats of all-gather
+   *     sends after the update, whichever is larger; ZeRO-3 that plus gathered parameters of the same three
+   *     regions; pipelining one outgoing activation and one posted receive, 2 R C floats. Without
+   *     pipelining these add to the activations (allocated once, alive all run); with it the ZeRO buffers
+   *     come after the stash is freed, so the larger of the two counts. TP and CP buffers are not charged
+   *     to the device by the runtime.
+   * </ul>
+   */
+  static Breakdown runtimeStage(Job job, Layout l, int stage) {
+    GPT2Config mc = job.model();
+    Precision pr = job.precision();
+    int t = l.tp(), p = l.pp(), c = l.cp();
+    int v = l.schedule() == Schedule.INTERLEAVED ? Math.max(1, l.virtualStages()) : 1;
+    int m = Math.max(1, l.microBatches(job.globalBatch()));
+    long b = l.microBatch(), s = mc.context(), C = mc.dModel();
+    boolean first = stage == 0, last = stage == p - 1;
+    boolean sp = l.sp() && t > 1;
+    int n = l.dp() * c;
+    long vp = (long) ceilDiv(mc.vocab(), t) * t;
+
+    long[] regions = runtimeRegions(mc, t, p, v, stage);
+    long params = 0, maxLayer = 0;
+    for (int i = 0; i < regions.length; i++) {
+      params += regions[i];
+      if (i > 0 && i < regions.length - 1) maxLayer = Math.max(maxLayer, regions[i]);
+    }
+    int z = n > 1 ? l.zero() : 0;
+    long shard = z == 0 ? params : runtimeShard(regions, n);
+    long w = (z >= 3 ? shard : params) * pr.weightBytes;
+    long g = (z >= 2 ? shard : params) * pr.gradBytes;
+    long o = (z >= 1 ? shard : params) * pr.optimizerBytes;
+
+    long perLayer = runtimeLayerBytes(mc, b, s, t, sp, c, l.recompute());
+    long working = l.recompute() == Recompute.NONE ? 0 : runtimeLayerBytes(mc, b, s, t, sp, c, Recompute.NONE);
+    long scratch = runtimeScratchBytes(mc, b, s, t, sp, c);
+    long N = b * s / c, R = sp ? N / t : N;
+    long act, outside, scratchAll;
+    if (p == 1) {
+      act = mc.layers() * perLayer + working;
+      outside = runtimeOutsideBytes(mc, b, s, (int) vp, t, sp, c, true, true);
+      scratchAll = scratch;
+    } else {
+      int[] chunks = balancedChunks(mc.layers(), p, v);
+      int k = runtimeStashedChunks(l.schedule(), p, m, v, stage);
+      // The stash holds chunk-micro-batches of this rank's chunks in turn; count the largest chunks first.
+      java.util.List<Integer> mine = new java.util.ArrayList<>();
+      for (int ch = stage; ch < chunks.length; ch += p) mine.add(chunks[ch]);
+      mine.sort(java.util.Comparator.reverseOrder());
+      long layersStashed = 0;
+      for (int i = 0; i < k; i++) layersStashed += mine.get(i % mine.size());
+      act = layersStashed * perLayer + working;
+      long encoded = R * C * Float.BYTES;
+      long head = last ? runtimeOutsideBytes(mc, b, s, (int) vp, t, sp, c, false, true) : 0;
+      outside = k * encoded + (last ? k * head : 0);
+      scratchAll = k * scratch;
+    }
+
+    long zeroBuf = 0;
+    long emb = regions[0];
+    switch (z) {
+      case 1 -> zeroBuf = shard;
+      case 2 -> zeroBuf = Math.max(emb + 2 * maxLayer + 2 * ceilDiv(maxLayer, n), shard);
+      case 3 -> zeroBuf = Math.max(2 * (emb + 2 * maxLayer) + 3 * ceilDiv(maxLayer, n), shard);
+      default -> zeroBuf = 0;
+    }
+    zeroBuf *= Float.BYTES;
+    long ppBuf = p > 1 ? 2 * R * C * Float.BYTES : 0;
+    // Without pipelining the activations live all run, so ZeRO's buffers add to them; with it they come
+    // after the stash is freed: the peak is the larger of (stash + pp buffers) and the ZeRO buffers.
+    long comm = p == 1 ? zeroBuf : Math.max(ppBuf, zeroBuf - (act + outside + scratchAll));
+    return new Breakdown(w, g, o, act, outside, scratchAll, comm, stage);
   }
 
   static long ceilDiv(long x, long y) {

@@ -39,6 +39,8 @@ public final class Planner {
   private final Constraints fixed;
   private final int keep;
   private final boolean overlapDp;
+  private java.util.function.Predicate<Layout> supported = l -> true;
+  private String unsupportedNote = "not supported";
 
   public Planner(Job job, ClusterSpec cluster, int devices) {
     this(job, cluster, devices, Constraints.NONE, DEFAULT_KEEP, true);
@@ -52,6 +54,16 @@ public final class Planner {
     this.fixed = fixed == null ? Constraints.NONE : fixed;
     this.keep = Math.max(1, keep);
     this.overlapDp = overlapDp;
+  }
+
+  /**
+   * Only layouts {@code filter} accepts are evaluated (e.g. what Weft's runtime can run); the others are
+   * noted among the rejections with {@code why}.
+   */
+  public Planner onlySupported(java.util.function.Predicate<Layout> filter, String why) {
+    this.supported = filter;
+    this.unsupportedNote = why;
+    return this;
   }
 
   /** Convenience: the plan for a job on a cluster with nothing fixed. */
@@ -135,6 +147,10 @@ public final class Planner {
                     for (Recompute rc : recomputes()) {
                       for (CpAlgorithm ca : cpAlgorithms(cp, model.heads() / tp, rejected)) {
                         Layout l = new Layout(dp, tp, pp, cp, zero, sp, mb, sch, v, rc, ca);
+                        if (!supported.test(l)) {
+                          note(rejected, unsupportedNote);
+                          continue;
+                        }
                         Candidate c = evaluate(job, l, cluster, overlapDp);
                         evaluated++;
                         if (c.feasible()) {

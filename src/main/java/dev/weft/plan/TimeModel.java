@@ -20,7 +20,8 @@ import dev.weft.model.GPT2Config;
  * 2 b (s/c) h/t goes c-1 steps forward and twice that backward (K,V then dK,dV), hidden under the
  * attention of the block in hand, only the excess exposed; CP all-to-all: 4 all-to-alls of
  * b (s/c) h / t each way per layer, exposed; PP: 2 v point-to-point sends of b (s/c) h (/t with SP or
- * Megatron's scatter/gather) per micro-batch, exposed.
+ * Megatron's scatter/gather) per micro-batch, exposed. Plus {@link ClusterSpec#layerOverheadSeconds} per
+ * layer per micro-batch (calibrated on CPUs, 0 on the GPU presets).
  *
  * <p><b>Pipeline</b>: (m + bubble) x per-micro-batch time, bubble from {@link Schedule}.
  *
@@ -97,7 +98,9 @@ public final class TimeModel {
     double actPerToken = MemoryModel.korthikantiLayerBytes((long) s, 1, (long) h, mc.heads(), t, l.sp(), 1,
         Recompute.NONE) / s * (ab / 2.0);
     double mbElementwise = layers * tokens * ELEMENTWISE_PASSES * actPerToken / cl.hbmBytesPerSecond();
-    double mbCompute = mbFlops / flops + mbElementwise;
+    // Fixed per-layer cost per micro-batch (kernel launches, thread hand-offs; 0 on the GPU presets).
+    double mbOverhead = layers * cl.layerOverheadSeconds();
+    double mbCompute = mbFlops / flops + mbElementwise + mbOverhead;
 
     // TP: all-reduces (or RS+AG pairs with SP) of b s h / c activations.
     double tpMb = 0;
