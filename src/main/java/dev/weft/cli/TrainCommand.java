@@ -61,6 +61,12 @@ public final class TrainCommand implements Callable<Integer> {
   @Option(names = "--eval-batches", description = "Validation batches per evaluation (default ${DEFAULT-VALUE}).", defaultValue = "4")
   int evalBatches;
 
+  @Option(names = "--layout", defaultValue = "manual", description = "manual: the layout options given (default); auto: ask the planner for the best layout on --num-devices local devices and say why.")
+  String layoutMode;
+
+  @Option(names = "--num-devices", description = "Devices for --layout auto (default: the machine's cores).")
+  Integer numDevices;
+
   @Option(names = "--pp", defaultValue = "1", description = "Pipeline stages: consecutive layers on different devices (default ${DEFAULT-VALUE}).")
   int pp;
 
@@ -104,6 +110,10 @@ public final class TrainCommand implements Callable<Integer> {
   public Integer call() {
     PrintStream out = System.out;
     TrainConfig cfg = config();
+    if (layoutMode.equalsIgnoreCase("auto")) cfg = autoLayout(cfg, out);
+    else if (!layoutMode.equalsIgnoreCase("manual")) {
+      throw new dev.weft.WeftInputException("--layout must be manual or auto, got '" + layoutMode + "'.");
+    }
     Trainer.Result r = new Trainer(cfg, out).withTrace(trace).withTokenizer(tokenizer(cfg)).run();
     boolean reporter = !cfg.parallel().devices().equals("tcp") || "0".equals(System.getenv().getOrDefault("RANK", "0").trim());
     if (reporter) Summary.print(out, cfg, r, !noMfu);
@@ -156,6 +166,28 @@ public final class TrainCommand implements Callable<Integer> {
           + "merges.txt must belong to these weights; copy the ones from the model's repository.");
     }
     return tok;
+  }
+
+  /** Replaces the layout of {@code cfg} by the planner's best on the local devices, and says which and why. */
+  private TrainConfig autoLayout(TrainConfig cfg, PrintStream out) {
+    TrainConfig.Parallelism given = cfg.parallel();
+    if (given.worldSize() > 1 || given.zero() > 0 || given.sp()) {
+      throw new dev.weft.WeftInputException("--layout auto chooses --dp, --tp, --pp, --cp, --zero and --sp itself; "
+          + "drop them, or keep them with --layout manual.");
+    }
+    int devices = numDevices != null ? numDevices : Runtime.getRuntime().availableProcessors();
+    int mb = microBatch != null ? microBatch : 0;
+    dev.weft.plan.AutoLayout.Choice c = dev.weft.plan.AutoLayout.choose(cfg.model(), cfg.batch(), mb, mb, devices,
+        (dev.weft.plan.DeviceSpec) null);
+    TrainConfig.Parallelism p = c.parallelism();
+    TrainConfig.Parallelism chosen = new TrainConfig.Parallelism(p.dp(), p.tp(), p.pp(), p.cp(), p.sp(), p.zero(),
+        p.schedule(), p.virtualStages(), p.cpAttention(), given.devices(), given.commTimeoutSec());
+    out.printf("layout auto: %s, micro-batch %d, on %d device%s%n%s%n", chosen, c.microBatch(), devices,
+        devices == 1 ? "" : "s", c.explanation());
+    return new TrainConfig(cfg.model(), cfg.steps(), cfg.stopAfter(), cfg.batch(), c.microBatch(), cfg.lr(),
+        cfg.minLrFraction(), cfg.warmup(), cfg.weightDecay(), cfg.gradClip(), cfg.seed(), cfg.evalEvery(),
+        cfg.evalBatches(), cfg.threads(), cfg.gemm(), cfg.deviceMemory(), cfg.data(), cfg.metrics(), cfg.save(),
+        cfg.saveEvery(), cfg.resume(), cfg.init(), chosen).validate();
   }
 
   static long parseSize(String s) {

@@ -138,6 +138,15 @@ class CliTest {
   }
 
   @Test
+  void layoutAutoAsksThePlannerAndTrains() {
+    Run r = run(train("--data", data.toString(), "--steps", "2", "--batch", "4", "--layout", "auto", "--num-devices", "2"));
+    assertThat(r.code()).as(r.err()).isZero();
+    Run clash = run(train("--data", data.toString(), "--steps", "2", "--layout", "auto", "--dp", "2"));
+    assertThat(clash.code()).isEqualTo(2);
+    assertThat(clash.err()).contains("--layout auto chooses");
+  }
+
+  @Test
   void unknownOptionsAreBadInput() {
     Run r = run("train", "--no-such-option");
     assertThat(r.code()).isEqualTo(2);
