@@ -92,12 +92,17 @@ final class ShmGroup implements AutoCloseable {
     this.slot = perRank / 4;
     long header = Math.max(HEADER, (long) LINE * (n + 1) + 4095 & ~4095L);
     this.size = header + 2L * n * perRank;
-    Path dir = Path.of("/dev/shm");
-    if (!Files.isDirectory(dir) || !Files.isWritable(dir)) dir = Path.of(System.getProperty("java.io.tmpdir"));
+    Path dir = directory();
     String name = backend.shmPrefix() + Long.toHexString(groupId);
     this.file = dir.resolve(name);
     this.tmpFile = dir.resolve(name + ".creating");
     this.timeoutNanos = backend.timeout().toNanos();
+  }
+
+  /** Where the segments' files go: /dev/shm, or java.io.tmpdir when there is no writable /dev/shm. */
+  static Path directory() {
+    Path dir = Path.of("/dev/shm");
+    return Files.isDirectory(dir) && Files.isWritable(dir) ? dir : Path.of(System.getProperty("java.io.tmpdir"));
   }
 
   /** The file this group maps (deleted once every member has opened it). */
