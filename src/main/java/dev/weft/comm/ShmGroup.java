@@ -26,7 +26,8 @@ import java.util.concurrent.locks.LockSupport;
  * 2 may be reused). Before writing in round g a rank waits until every member finished round g-2, so
  * one barrier per phase is the only synchronisation. Counters are written with release and read
  * with acquire (VarHandles on the mapped segment); a waiter spins briefly (Thread.onSpinWait), then
- * yields, then parks for short periods, and gives up when the communicator's timeout passes, when
+ * yields, then parks for short periods (at once when there are more local ranks than cores, leaving
+ * the core to the rank it waits for), and gives up when the communicator's timeout passes, when
  * the backend has recorded a failure (a peer's socket died), or when the awaited peer has closed its
  * connection: shared memory adds no new way to hang.
  *
@@ -65,6 +66,8 @@ final class ShmGroup implements AutoCloseable {
   private static final int BLOCK = 2048;
   private static final int SPINS = 200;
   private static final int YIELDS = 400;
+  /** More local ranks than cores: a waiting rank only delays the one it waits for, so it parks at once. */
+  private final boolean oversubscribed;
 
   private final TcpBackend backend;
   private final int[] ranks;
@@ -97,6 +100,7 @@ final class ShmGroup implements AutoCloseable {
     this.file = dir.resolve(name);
     this.tmpFile = dir.resolve(name + ".creating");
     this.timeoutNanos = backend.timeout().toNanos();
+    this.oversubscribed = n > Runtime.getRuntime().availableProcessors();
   }
 
   /** Where the segments' files go: /dev/shm, or java.io.tmpdir when there is no writable /dev/shm. */
@@ -156,7 +160,7 @@ final class ShmGroup implements AutoCloseable {
     long deadline = System.nanoTime() + timeoutNanos;
     int spins = 0;
     while ((long) LONG.getAcquire(seg, 24L) < n) {
-      spins = pause(spins);
+      spins = pause(Math.max(spins, SPINS + YIELDS));
       check(-1, deadline, "the group's ranks to open the shared memory " + file);
     }
     Files.deleteIfExists(file);
@@ -224,7 +228,7 @@ final class ShmGroup implements AutoCloseable {
   private void waitFor(int q, long step, CommOp op) throws InterruptedException {
     if (stepOf(q) >= step) return;
     long deadline = System.nanoTime() + timeoutNanos;
-    int spins = 0;
+    int spins = oversubscribed ? SPINS + YIELDS : 0;
     while (stepOf(q) < step) {
       spins = pause(spins);
       if (spins >= SPINS && (spins & 7) == 0 || spins > SPINS + YIELDS) {
