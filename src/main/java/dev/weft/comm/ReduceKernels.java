@@ -19,6 +19,8 @@ import jdk.incubator.vector.VectorSpecies;
  *       members' arrays once (in rank order 0..n-1), writes the result once into each of them.
  *       Moves n x count x 4 bytes in and as many out.</li>
  *   <li>{@link #reduceTo}: dst := op over n source arrays (reduce-scatter into a separate output).</li>
+ *   <li>{@link #combineSeg}: acc := acc op a peer's values in a shared-memory segment (the tcp
+ *       backend's same-host path, {@link ShmGroup}).</li>
  *   <li>{@link #combineFrom}: dst := received (little-endian bytes in a memory segment) op own, the
  *       step of the tcp ring reduce-scatter, fused with the byte-to-float conversion.</li>
  * </ul>
@@ -147,6 +149,20 @@ final class ReduceKernels {
       apply(op, FloatVector.fromArray(S, acc, accOff + i), FloatVector.fromArray(S, x, xOff + i)).intoArray(acc, accOff + i);
     }
     for (; i < len; i++) acc[accOff + i] = apply(op, acc[accOff + i], x[xOff + i]);
+  }
+
+  /**
+   * acc[accOff + i] := acc[accOff + i] op x[i] for i in [0, len), where x is len native-order floats at
+   * byte offset xOff of {@code seg} (a peer's slot in a shared-memory segment).
+   */
+  static void combineSeg(float[] acc, int accOff, MemorySegment seg, long xOff, int len, ReduceOp op) {
+    ByteOrder no = ByteOrder.nativeOrder();
+    int i = 0;
+    for (int up = S.loopBound(len); i < up; i += VL) {
+      apply(op, FloatVector.fromArray(S, acc, accOff + i), FloatVector.fromMemorySegment(S, seg, xOff + 4L * i, no))
+          .intoArray(acc, accOff + i);
+    }
+    for (; i < len; i++) acc[accOff + i] = apply(op, acc[accOff + i], seg.get(ValueLayout.JAVA_FLOAT_UNALIGNED, xOff + 4L * i));
   }
 
   /** AVG: divides by n; other ops: nothing. */

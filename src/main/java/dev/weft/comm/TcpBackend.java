@@ -27,12 +27,49 @@ import java.util.Map;
  * again presenting the token. A wrong token is refused with a message saying so, and the listener
  * keeps waiting for the right process. Sub-communicators reuse the world's connections; each frame
  * carries its group's id so that groups never mix.
+ *
+ * <p>Same host: at the rendezvous every rank also reports its {@link #hostId} (host name plus boot
+ * id) and rank 0 hands out a random job nonce with the table. With {@link Transport#AUTO}, a group
+ * whose members all share this rank's host id moves its collectives through a shared-memory segment
+ * ({@link ShmGroup}, a file in /dev/shm named from the token's hash, the nonce and the group id);
+ * groups with a remote member, send/recv, and all failure detection stay on the sockets.
  */
 public final class TcpBackend implements Backend {
   private static final int SOCKET_BUFFER = 4 << 20;
 
-  /** Where this rank is and how to find the others. */
-  public record Config(int rank, int worldSize, String masterAddr, int masterPort, String token, Duration timeout) {
+  /**
+   * How ranks on the same host exchange collective data. AUTO: through shared memory when every
+   * member of a group is on this host (sockets otherwise, and always for send/recv, the rendezvous and
+   * failure detection). SOCKET: sockets only.
+   */
+  public enum Transport {
+    AUTO, SOCKET;
+
+    /** "auto" or "socket" (case-insensitive); anything else is a user error. */
+    public static Transport parse(String s) {
+      for (Transport t : values()) if (t.name().equalsIgnoreCase(s.trim())) return t;
+      throw new WeftInputException("Unknown transport '" + s + "': use auto (shared memory between ranks on one host)"
+          + " or socket.");
+    }
+  }
+
+  /** Where this rank is and how to find the others, and which transport same-host peers use. */
+  public record Config(int rank, int worldSize, String masterAddr, int masterPort, String token, Duration timeout,
+                       Transport transport) {
+    /** The default transport: AUTO. */
+    public Config(int rank, int worldSize, String masterAddr, int masterPort, String token, Duration timeout) {
+      this(rank, worldSize, masterAddr, masterPort, token, timeout, Transport.AUTO);
+    }
+
+    public Config {
+      if (transport == null) throw new NullPointerException("transport");
+    }
+
+    /** This configuration with another transport. */
+    public Config withTransport(Transport t) {
+      return new Config(rank, worldSize, masterAddr, masterPort, token, timeout, t);
+    }
+
     /** Reads MASTER_ADDR, MASTER_PORT, RANK, WORLD_SIZE and WEFT_JOB_TOKEN; bad or missing values are user errors. */
     public static Config fromEnv(Map<String, String> env, Duration timeout) {
       int worldSize = intVar(env, "WORLD_SIZE", 1);
@@ -65,20 +102,32 @@ public final class TcpBackend implements Backend {
 
   private final Config cfg;
   private final TcpPeer[] peers;
+  /** Every rank's host id (see {@link #hostId}), from the rendezvous. */
+  private final String[] hostIds;
+  /** A random number rank 0 draws for this job instance: shared-memory names never collide across runs. */
+  private long jobNonce;
+  private final int shmSlotBytes;
   private final Map<String, Integer> created = new HashMap<>();
   private final Map<Long, String> groupKeys = new HashMap<>();
   private final List<Communicator> communicators = new ArrayList<>();
   private volatile String failure;
   private volatile int failedPeer = -1;
 
-  private TcpBackend(Config cfg) {
+  private TcpBackend(Config cfg, int shmSlotBytes) {
     this.cfg = cfg;
     this.peers = new TcpPeer[cfg.worldSize()];
+    this.hostIds = new String[cfg.worldSize()];
+    this.shmSlotBytes = shmSlotBytes;
   }
 
   /** Joins the job described by {@code cfg}: rendezvous, then the full mesh. */
   public static TcpBackend connect(Config cfg) {
-    TcpBackend b = new TcpBackend(cfg);
+    return connect(cfg, ShmGroup.DEFAULT_SLOT_BYTES);
+  }
+
+  /** As {@link #connect(Config)}, with the shared-memory slot size (bytes per rank and buffer) given: for tests. */
+  static TcpBackend connect(Config cfg, int shmSlotBytes) {
+    TcpBackend b = new TcpBackend(cfg, shmSlotBytes);
     try {
       b.setUp();
     } catch (IOException e) {
@@ -110,9 +159,58 @@ public final class TcpBackend implements Backend {
     long id = TcpWire.groupId(key);
     String clash = groupKeys.putIfAbsent(id, key);
     if (clash != null) throw new IllegalStateException("group id collision between " + clash + " and " + key);
-    Communicator c = new TcpCommunicator(this, globalRanks, id);
+    ShmGroup shm = null;
+    if (cfg.transport() == Transport.AUTO && globalRanks.length > 1 && allOnThisHost(globalRanks)) {
+      shm = new ShmGroup(this, globalRanks, id, shmSlotBytes);
+    }
+    Communicator c = new TcpCommunicator(this, globalRanks, id, shm);
     communicators.add(c);
     return c;
+  }
+
+  /** True when every rank of the list reported this rank's host id at the rendezvous. */
+  boolean allOnThisHost(int[] globalRanks) {
+    for (int r : globalRanks) if (!hostIds[r].equals(hostIds[rank()])) return false;
+    return true;
+  }
+
+  /** The transport the communicator for this group uses: "shm" or "socket". */
+  public String transportOf(int... globalRanks) {
+    return cfg.transport() == Transport.AUTO && globalRanks.length > 1 && allOnThisHost(globalRanks) ? "shm" : "socket";
+  }
+
+  /** The job's shared-memory file names start with this (the job token's hash and the run's nonce). */
+  String shmPrefix() {
+    return "weft-" + Long.toHexString(TcpWire.groupId("token:" + cfg.token())) + "-" + Long.toHexString(jobNonce) + "-";
+  }
+
+  /** Why the connection to a global rank ended, or null while it is up (and for this rank). */
+  String peerGone(int globalRank) {
+    TcpPeer p = peers[globalRank];
+    return p == null ? null : p.goneReason();
+  }
+
+  /**
+   * This machine's identity for same-host detection: the host name plus the kernel's boot id
+   * (/proc/sys/kernel/random/boot_id, when present), so two machines that share a name (or two
+   * containers sharing a hostname but not a kernel) are told apart.
+   */
+  static String hostId() {
+    String host;
+    try {
+      java.nio.file.Path hn = java.nio.file.Path.of("/proc/sys/kernel/hostname");
+      host = java.nio.file.Files.exists(hn) ? java.nio.file.Files.readString(hn).trim() : InetAddress.getLocalHost().getHostName();
+    } catch (IOException | RuntimeException e) {
+      host = "unknown-host";
+    }
+    String boot = "";
+    try {
+      java.nio.file.Path b = java.nio.file.Path.of("/proc/sys/kernel/random/boot_id");
+      if (java.nio.file.Files.exists(b)) boot = java.nio.file.Files.readString(b).trim();
+    } catch (IOException | RuntimeException e) {
+      // no boot id: the host name alone
+    }
+    return host + "/" + boot;
   }
 
   /** Records the first fatal failure (a peer died or sent garbage); every wait then fails fast. */
@@ -131,7 +229,7 @@ public final class TcpBackend implements Backend {
 
   @Override
   public synchronized void close() {
-    communicators.forEach(Communicator::close);
+    communicators.forEach(Communicator::close); // also unmaps and deletes this rank's shared-memory files
     communicators.clear();
     for (TcpPeer p : peers) if (p != null) p.close();
   }
@@ -139,6 +237,7 @@ public final class TcpBackend implements Backend {
   // ---- set-up ----------------------------------------------------------------------------------
 
   private void setUp() throws IOException {
+    hostIds[cfg.rank()] = hostId();
     if (cfg.worldSize() == 1) return;
     long deadline = System.nanoTime() + cfg.timeout().toNanos();
     InetAddress bindAddr = bindAddress();
@@ -193,15 +292,19 @@ public final class TcpBackend implements Backend {
         DataInputStream in = new DataInputStream(ch.socket().getInputStream());
         String host = TcpWire.readText(in);
         int port = in.readInt();
+        hostIds[r] = TcpWire.readText(in);
         table[r] = new InetSocketAddress(host, port);
         joined[r] = ch;
         missing--;
       }
+      jobNonce = new java.security.SecureRandom().nextLong();
       for (int r = 1; r < cfg.worldSize(); r++) {
         DataOutputStream out = new DataOutputStream(joined[r].socket().getOutputStream());
-        for (InetSocketAddress a : table) {
-          TcpWire.writeText(out, a.getHostString());
-          out.writeInt(a.getPort());
+        out.writeLong(jobNonce);
+        for (int q = 0; q < table.length; q++) {
+          TcpWire.writeText(out, table[q].getHostString());
+          out.writeInt(table[q].getPort());
+          TcpWire.writeText(out, hostIds[q]);
         }
         out.flush();
       }
@@ -219,14 +322,18 @@ public final class TcpBackend implements Backend {
       DataOutputStream out = new DataOutputStream(ch.socket().getOutputStream());
       TcpWire.writeText(out, ((InetSocketAddress) ch.getLocalAddress()).getAddress().getHostAddress());
       out.writeInt(myPort);
+      TcpWire.writeText(out, hostIds[cfg.rank()]);
       out.flush();
       DataInputStream in = new DataInputStream(ch.socket().getInputStream());
       ch.socket().setSoTimeout((int) Math.max(1, (deadline - System.nanoTime()) / 1_000_000));
       InetSocketAddress[] table = new InetSocketAddress[cfg.worldSize()];
       try {
+        jobNonce = in.readLong();
         for (int r = 0; r < table.length; r++) {
           String host = TcpWire.readText(in);
           table[r] = new InetSocketAddress(host, in.readInt());
+          String id = TcpWire.readText(in);
+          if (r != cfg.rank()) hostIds[r] = id;
         }
       } catch (SocketTimeoutException e) {
         throw new IOException("timed out after " + cfg.timeout().toSeconds() + " s waiting for all ranks to join", e);

@@ -22,6 +22,10 @@ package dev.weft.comm;
  *   <li>allToAll: chunk q straight to rank q: (n-1) x 4 x chunk. barrier: an empty frame to everyone.</li>
  *   <li>send/recv: frames of up to PIECE elements, matched in order per (peer, tag).</li>
  * </ul>
+ *
+ * <p>Groups whose members are all on this host (transport AUTO) run every collective through a
+ * {@link ShmGroup} instead (single-pass algorithms on a shared-memory segment, no kernel copies);
+ * send/recv stay on the sockets, which also keep detecting dead peers for both paths.
  */
 final class TcpCommunicator extends AbstractCommunicator {
   /** All-reduces up to this size use the direct (one round) algorithm. */
@@ -32,16 +36,19 @@ final class TcpCommunicator extends AbstractCommunicator {
 
   private final TcpBackend backend;
   private final long groupId;
+  /** The shared-memory path when every member is on this host and the transport is AUTO; else null. */
+  private final ShmGroup shm;
   private final int n;
   private int seq;
   /** Reused: the direct all-reduce's accumulator and the reduce-scatter's two partial slots. */
   private float[] smallAcc = new float[0];
   private float[] scratch = new float[0];
 
-  TcpCommunicator(TcpBackend backend, int[] globalRanks, long groupId) {
-    super(globalRanks, backend.rank(), backend.timeout(), "tcp");
+  TcpCommunicator(TcpBackend backend, int[] globalRanks, long groupId, ShmGroup shm) {
+    super(globalRanks, backend.rank(), backend.timeout(), shm != null ? "tcp, shared memory" : "tcp");
     this.backend = backend;
     this.groupId = groupId;
+    this.shm = shm;
     this.n = globalRanks.length;
   }
 
@@ -72,6 +79,7 @@ final class TcpCommunicator extends AbstractCommunicator {
   @Override
   protected long doAllReduce(float[] buf, int off, int len, ReduceOp op) throws InterruptedException {
     int tag = seq++;
+    if (shm != null) return shm.allReduce(buf, off, len, op, tag);
     if (4L * len <= SMALL_BYTES || len < n) return directAllReduce(buf, off, len, op, tag);
     int[] counts = Communicator.evenCounts(len, n);
     long[] o = Communicator.offsets(counts);
@@ -209,6 +217,7 @@ final class TcpCommunicator extends AbstractCommunicator {
   protected long doReduceScatter(float[] in, int inOff, float[] out, int outOff, int[] counts, ReduceOp op)
       throws InterruptedException {
     int tag = seq++;
+    if (shm != null) return shm.reduceScatter(in, inOff, out, outOff, counts, op, tag);
     return ringReduceScatter(CommOp.REDUCE_SCATTER, tag, in, inOff, Communicator.offsets(counts), counts, op, out, outOff,
         false);
   }
@@ -216,6 +225,7 @@ final class TcpCommunicator extends AbstractCommunicator {
   @Override
   protected long doAllGather(float[] in, int inOff, float[] out, int outOff, int[] counts) throws InterruptedException {
     int tag = seq++;
+    if (shm != null) return shm.allGather(in, inOff, out, outOff, counts, tag);
     long[] o = Communicator.offsets(counts);
     System.arraycopy(in, inOff, out, outOff + (int) o[me], counts[me]);
     return ringAllGather(CommOp.ALL_GATHER, tag, out, outOff, o, counts);
@@ -224,6 +234,7 @@ final class TcpCommunicator extends AbstractCommunicator {
   @Override
   protected long doBroadcast(float[] buf, int off, int len, int root) throws InterruptedException {
     int tag = seq++;
+    if (shm != null) return shm.broadcast(buf, off, len, root, tag);
     if (me == root) {
       for (int q = 0; q < n; q++) if (q != root) peer(q).writeAll(CommOp.BROADCAST, groupId, tag, buf, off, len);
       return 4L * (n - 1) * len;
@@ -247,6 +258,7 @@ final class TcpCommunicator extends AbstractCommunicator {
   @Override
   protected long doAllToAll(float[] in, int inOff, float[] out, int outOff, int chunk) throws InterruptedException {
     int tag = seq++;
+    if (shm != null) return shm.allToAll(in, inOff, out, outOff, chunk, tag);
     for (int q = 0; q < n; q++) {
       if (q != me) peer(q).writeAll(CommOp.ALL_TO_ALL, groupId, tag, in, inOff + q * chunk, chunk);
     }
@@ -260,8 +272,24 @@ final class TcpCommunicator extends AbstractCommunicator {
   @Override
   protected long doBarrier() throws InterruptedException {
     int tag = seq++;
+    if (shm != null) {
+      shm.barrier(tag);
+      return 0;
+    }
     for (int q = 0; q < n; q++) if (q != me) sendPiece(q, CommOp.BARRIER, tag, NONE, 0, 0);
     for (int q = 0; q < n; q++) if (q != me) recvPiece(q, CommOp.BARRIER, tag, 0);
     return 0;
+  }
+
+  /** Also unmaps the shared memory (and deletes its file if a member never opened it). */
+  @Override
+  public synchronized void close() {
+    super.close();
+    if (shm != null) shm.close();
+  }
+
+  /** The shared-memory path, or null when this group uses sockets only (for tests). */
+  ShmGroup shmForTest() {
+    return shm;
   }
 }

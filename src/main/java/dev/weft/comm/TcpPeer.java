@@ -76,6 +76,11 @@ final class TcpPeer {
     reader.start();
   }
 
+  /** Why this connection ended (a clean goodbye, a lost connection, garbage), or null while it is up. */
+  String goneReason() {
+    return gone;
+  }
+
   /** The raw channel, for fault-injection tests only. */
   SocketChannel channelForTest() {
     return channel;

@@ -23,7 +23,7 @@ import java.security.MessageDigest;
 final class TcpWire {
   static final int HELLO_MAGIC = 0x57454648; // "WEFH"
   static final int FRAME_MAGIC = 0x57454654; // "WEFT"
-  static final int VERSION = 1;
+  static final int VERSION = 2; // 2: host ids and the job nonce at the rendezvous
   static final int HEADER_BYTES = 24;
   /** The most elements a frame may carry: 1 MiB of floats (the ring algorithms use smaller frames). */
   static final int PIECE = 256 * 1024;

@@ -6,12 +6,18 @@ import dev.weft.mesh.Axis;
 import dev.weft.mesh.ParallelLayout;
 import java.time.Duration;
 import java.util.SplittableRandom;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
-/** The collective property checks on the tcp backend, ranks as threads with real loopback sockets. */
+/**
+ * The collective property checks on the tcp backend, ranks as threads with real loopback sockets,
+ * with each transport: AUTO (all ranks on this host, so collectives go through shared memory) and
+ * SOCKET.
+ */
 class TcpCollectivesTest {
-  @Test
-  void everyCollectiveMatchesSequentialOnRandomGroups() throws Exception {
+  @ParameterizedTest
+  @EnumSource(TcpBackend.Transport.class)
+  void everyCollectiveMatchesSequentialOnRandomGroups(TcpBackend.Transport transport) throws Exception {
     SplittableRandom r = new SplittableRandom(7);
     for (int trial = 0; trial < 6; trial++) {
       int world = 1 + r.nextInt(5);
@@ -19,17 +25,18 @@ class TcpCollectivesTest {
       Axis[] axes = LocalCollectivesTest.AXIS_SETS[r.nextInt(LocalCollectivesTest.AXIS_SETS.length)];
       int[] lengths = {0, 1, 2 + r.nextInt(9), 1 + r.nextInt(3000)};
       long seed = r.nextLong();
-      TcpThreads.run(world, Duration.ofSeconds(10), b -> {
+      TcpThreads.run(world, Duration.ofSeconds(10), transport, b -> {
         new CollectiveChecks(b, seed, layout, axes).runAll(lengths);
         b.world().barrier();
       });
     }
   }
 
-  @Test
-  void largeRingAllReduceAndUnevenCountsOverSeveralPieces() throws Exception {
-    int len = 3 * TcpWire.PIECE + 12345; // ring path, segments cut into several pieces
-    TcpThreads.run(3, Duration.ofSeconds(20), b -> {
+  @ParameterizedTest
+  @EnumSource(TcpBackend.Transport.class)
+  void largeRingAllReduceAndUnevenCountsOverSeveralPieces(TcpBackend.Transport transport) throws Exception {
+    int len = 3 * TcpWire.PIECE + 12345; // ring path, segments cut into several pieces (shm: several rounds)
+    TcpThreads.run(3, Duration.ofSeconds(20), transport, b -> {
       Communicator c = b.world();
       float[] x = new float[len];
       for (int i = 0; i < len; i++) x[i] = (i % 1000) * (b.rank() + 1);
@@ -54,12 +61,13 @@ class TcpCollectivesTest {
    * chunk: every rank ends with identical bits (non-integer values, so the summation order matters),
    * and the out-of-place reduce-scatter (alternating scratch slots, 4 ranks) leaves its input alone.
    */
-  @Test
-  void pipelinedRingIsIdenticalOnEveryRankAndReduceScatterKeepsItsInput() throws Exception {
+  @ParameterizedTest
+  @EnumSource(TcpBackend.Transport.class)
+  void pipelinedRingIsIdenticalOnEveryRankAndReduceScatterKeepsItsInput(TcpBackend.Transport transport) throws Exception {
     int world = 4;
     int len = 5 * TcpCommunicator.RING_CHUNK + 4 * 777 + 3;
     float[][] results = new float[world][];
-    TcpThreads.run(world, Duration.ofSeconds(30), b -> {
+    TcpThreads.run(world, Duration.ofSeconds(30), transport, b -> {
       Communicator c = b.world();
       java.util.SplittableRandom r = new java.util.SplittableRandom(b.rank());
       float[] x = new float[len];

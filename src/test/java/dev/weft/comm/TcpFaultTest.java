@@ -11,7 +11,10 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
+/** Refusals, garbage, vanished peers and timeouts on the tcp backend, with each transport (AUTO: shared memory). */
 class TcpFaultTest {
   @Test
   void wrongTokenIsRefusedWithAClearError() throws Exception {
@@ -41,10 +44,11 @@ class TcpFaultTest {
         Duration.ofSeconds(1))).isInstanceOf(WeftInputException.class).hasMessageContaining("RANK");
   }
 
-  @Test
-  void corruptHeaderIsRefusedBeforeAllocation() throws Exception {
+  @ParameterizedTest
+  @EnumSource(TcpBackend.Transport.class)
+  void corruptHeaderIsRefusedBeforeAllocation(TcpBackend.Transport transport) throws Exception {
     long t0 = System.nanoTime();
-    assertThatThrownBy(() -> TcpThreads.run(2, Duration.ofSeconds(10), b -> {
+    assertThatThrownBy(() -> TcpThreads.run(2, Duration.ofSeconds(10), transport, b -> {
       Communicator c = b.world();
       c.barrier();
       if (b.rank() == 1) {
@@ -63,10 +67,11 @@ class TcpFaultTest {
     assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(5));
   }
 
-  @Test
-  void aPeerThatVanishesFailsTheOthersFast() throws Exception {
+  @ParameterizedTest
+  @EnumSource(TcpBackend.Transport.class)
+  void aPeerThatVanishesFailsTheOthersFast(TcpBackend.Transport transport) throws Exception {
     long t0 = System.nanoTime();
-    assertThatThrownBy(() -> TcpThreads.run(3, Duration.ofSeconds(20), b -> {
+    assertThatThrownBy(() -> TcpThreads.run(3, Duration.ofSeconds(20), transport, b -> {
       Communicator c = b.world();
       c.barrier();
       if (b.rank() == 2) {
@@ -81,9 +86,10 @@ class TcpFaultTest {
     assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(5));
   }
 
-  @Test
-  void timeoutNamesThePeer() {
-    assertThatThrownBy(() -> TcpThreads.run(2, Duration.ofMillis(500), b -> {
+  @ParameterizedTest
+  @EnumSource(TcpBackend.Transport.class)
+  void timeoutNamesThePeer(TcpBackend.Transport transport) {
+    assertThatThrownBy(() -> TcpThreads.run(2, Duration.ofMillis(500), transport, b -> {
       if (b.rank() == 0) b.world().recv(new float[1], 0, 1, 1, 3);
       else Thread.sleep(1500);
     })).isInstanceOf(CommException.class)

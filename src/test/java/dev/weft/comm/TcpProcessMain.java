@@ -8,13 +8,18 @@ import java.util.Locale;
 /**
  * A rank of the process tests, started by {@code weft launch --main-class}: joins the tcp job from the
  * torchrun variables and runs the collective checks. Modes: {@code check} prints the group checksum;
- * {@code kill RANK} makes that rank SIGKILL itself in the middle of a run of all-reduces.
+ * {@code kill RANK [ITERATION]} makes that rank SIGKILL itself in the middle of a run of all-reduces
+ * (before all-reduce number ITERATION, default 3). The system property weft.test.transport picks
+ * the transport (auto or socket); every rank prints where its shared-memory files would be.
  */
 public final class TcpProcessMain {
   public static void main(String[] args) throws Exception {
     String mode = args[0];
     Duration timeout = Duration.ofSeconds(Long.parseLong(System.getProperty("weft.test.timeout", "20")));
-    try (TcpBackend b = TcpBackend.connect(TcpBackend.Config.fromEnv(System.getenv(), timeout))) {
+    TcpBackend.Transport transport = TcpBackend.Transport.parse(System.getProperty("weft.test.transport", "auto"));
+    try (TcpBackend b = TcpBackend.connect(TcpBackend.Config.fromEnv(System.getenv(), timeout).withTransport(transport))) {
+      System.out.println("shm files=" + ShmGroup.directory().resolve(b.shmPrefix()) + " transport="
+          + b.transportOf(java.util.stream.IntStream.range(0, b.worldSize()).toArray()));
       switch (mode) {
         case "check" -> {
           ParallelLayout layout = ParallelLayout.of(b.worldSize(), 1, 1, 1);
@@ -24,10 +29,11 @@ public final class TcpProcessMain {
         }
         case "kill" -> {
           int victim = Integer.parseInt(args[1]);
+          int when = args.length > 2 ? Integer.parseInt(args[2]) : 3;
           Communicator c = b.world();
           float[] x = new float[1 << 20];
           for (int i = 0; i < 1000; i++) {
-            if (i == 3 && b.rank() == victim) {
+            if (i == when && b.rank() == victim) {
               System.out.println("killing myself with SIGKILL");
               System.out.flush();
               new ProcessBuilder("kill", "-KILL", Long.toString(ProcessHandle.current().pid())).start().waitFor();

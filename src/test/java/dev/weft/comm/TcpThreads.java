@@ -21,16 +21,26 @@ final class TcpThreads {
     }
   }
 
-  /** Runs body on every rank; rethrows the first failure (by rank order). */
+  /** Runs body on every rank with the default transport (AUTO: shared memory, all ranks being on this host). */
   static void run(int world, Duration timeout, LocalCluster.RankBody body) throws Exception {
+    run(world, timeout, TcpBackend.Transport.AUTO, ShmGroup.DEFAULT_SLOT_BYTES, body);
+  }
+
+  static void run(int world, Duration timeout, TcpBackend.Transport transport, LocalCluster.RankBody body) throws Exception {
+    run(world, timeout, transport, ShmGroup.DEFAULT_SLOT_BYTES, body);
+  }
+
+  /** Runs body on every rank; rethrows the first failure (by rank order). */
+  static void run(int world, Duration timeout, TcpBackend.Transport transport, int shmSlotBytes,
+                  LocalCluster.RankBody body) throws Exception {
     int port = freePort();
     ExecutorService pool = Executors.newFixedThreadPool(world);
     try {
       List<Future<?>> fs = new ArrayList<>();
       for (int r = 0; r < world; r++) {
-        TcpBackend.Config cfg = new TcpBackend.Config(r, world, "127.0.0.1", port, "test-token", timeout);
+        TcpBackend.Config cfg = new TcpBackend.Config(r, world, "127.0.0.1", port, "test-token", timeout, transport);
         fs.add(pool.submit(() -> {
-          try (TcpBackend b = TcpBackend.connect(cfg)) {
+          try (TcpBackend b = TcpBackend.connect(cfg, shmSlotBytes)) {
             body.run(b);
           }
           return null;
