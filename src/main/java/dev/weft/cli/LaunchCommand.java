@@ -113,19 +113,27 @@ public final class LaunchCommand implements Callable<Integer> {
       int running = children.size();
       boolean[] done = new boolean[children.size()];
       while (running > 0) {
+        // Among ranks found dead in the same check, blame the one a signal killed (the others most likely
+        // exited because they lost it), else the lowest rank.
+        int blame = -1;
         for (int i = 0; i < children.size(); i++) {
           if (done[i]) continue;
           Process p = children.get(i);
           if (p.isAlive()) continue;
           done[i] = true;
           running--;
-          if (p.exitValue() != 0 && failedRank < 0) {
-            failedRank = nodeRank * nprocPerNode + i;
-            failedCode = p.exitValue();
-            failedAt = System.nanoTime();
-            err.println("weft launch: rank " + failedRank + " exited with code " + failedCode + describeSignal(failedCode)
-                + "; stopping the other ranks");
+          int code = p.exitValue();
+          if (code != 0 && failedRank < 0
+              && (blame < 0 || (code > 128 && children.get(blame).exitValue() <= 128))) {
+            blame = i;
           }
+        }
+        if (blame >= 0) {
+          failedRank = nodeRank * nprocPerNode + blame;
+          failedCode = children.get(blame).exitValue();
+          failedAt = System.nanoTime();
+          err.println("weft launch: rank " + failedRank + " exited with code " + failedCode + describeSignal(failedCode)
+              + "; stopping the other ranks");
         }
         // Give the others a moment to notice and report the failure themselves, then stop them.
         if (failedRank >= 0 && !stopped && System.nanoTime() - failedAt > GRACE_NANOS) {

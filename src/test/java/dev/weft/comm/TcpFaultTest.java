@@ -82,7 +82,9 @@ class TcpFaultTest {
       c.allReduce(new float[100_000], 0, 100_000, ReduceOp.SUM);
     })).isInstanceOf(CommException.class)
         .hasMessageContaining("allReduce")
-        .hasMessageContaining("global rank 2");
+        // Rank 0 names rank 2, or (when rank 1 noticed first and closed its links) rank 1: a cascade, still a
+        // fast failure naming a peer.
+        .hasMessageMatching("(?s).*global rank [12].*");
     assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(5));
   }
 
