@@ -30,7 +30,7 @@ public final class PlanBenchCommand implements Callable<Integer> {
       description = "Calibration (DeviceSpec JSON) to predict times with (default: ~/.weft/device.json if present).")
   Path deviceFile;
 
-  @Option(names = "--steps", defaultValue = "5", description = "Steps per layout; the first is not timed (default ${DEFAULT-VALUE}).")
+  @Option(names = "--steps", defaultValue = "12", description = "Steps per layout; the first is not timed (default ${DEFAULT-VALUE}).")
   int steps;
 
   @Option(names = "--only", split = ",", paramLabel = "N", description = "Run only these rows (1-based).")
