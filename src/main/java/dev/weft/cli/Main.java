@@ -57,6 +57,13 @@ public final class Main implements Runnable {
         err.flush();
         return 2;
       }
+      if (cause instanceof OutOfMemoryError) {
+        err.println("weft: the JVM ran out of heap (" + (Runtime.getRuntime().maxMemory() >> 20) + " MiB): the devices'"
+            + " tensors live in this process. Give it more with WEFT_JAVA_OPTS=-Xmx<size> (the launcher uses up to 75% of"
+            + " RAM by default), or lower --micro-batch, the context or the model.");
+        err.flush();
+        return 1;
+      }
       err.println("weft: error: " + cause);
       if (verbose) {
         cause.printStackTrace(err);
