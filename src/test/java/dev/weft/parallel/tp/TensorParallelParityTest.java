@@ -42,12 +42,8 @@ class TensorParallelParityTest {
   @BeforeAll
   static void oneDevice() throws IOException {
     layout = new ParameterLayout(MODEL);
-    weights = new float[layout.total()];
-    GPT2.initialize(layout, 3, weights, 0, layout.total());
-    SplittableRandom r = new SplittableRandom(4);
-    for (int i = 0; i < weights.length; i++) weights[i] += (float) (0.01 * r.nextGaussian());
-    tokens = new int[4 * 17];
-    for (int i = 0; i < tokens.length; i++) tokens[i] = r.nextInt(250);
+    weights = dev.weft.train.TestCorpus.perturbedWeights(layout);
+    tokens = dev.weft.train.TestCorpus.randomTokens(4, 16, 250);
     serialGrads = Gradients.compute(layout, weights, tokens, 4, 16, TrainConfig.Parallelism.single(), 1, "vector");
     data = dev.weft.train.TestCorpus.letters(dir);
     serialRun = new Trainer(config(new TrainConfig.Parallelism(1, 1, false, 0, "local", 60), 8), QUIET).run();
