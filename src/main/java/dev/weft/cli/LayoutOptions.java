@@ -35,7 +35,12 @@ public final class LayoutOptions {
 
   /** The layout with a pipeline of {@code pp} stages run by {@code schedule} with {@code virtualStages} chunks per rank. */
   TrainConfig.Parallelism parallelism(int pp, String schedule, int virtualStages) {
+    return parallelism(pp, schedule, virtualStages, "count");
+  }
+
+  /** As above, the pipeline's layers cut by {@code stageSplit} (see {@link TrainConfig.Parallelism#stagePlan}). */
+  TrainConfig.Parallelism parallelism(int pp, String schedule, int virtualStages, String stageSplit) {
     return new TrainConfig.Parallelism(dp, tp, pp, cp, sp, zero, schedule.toLowerCase(Locale.ROOT), virtualStages,
-        cpAttention.toLowerCase(Locale.ROOT), devices.toLowerCase(Locale.ROOT), commTimeout);
+        cpAttention.toLowerCase(Locale.ROOT), devices.toLowerCase(Locale.ROOT), commTimeout, stageSplit);
   }
 }

@@ -73,6 +73,9 @@ public final class TrainCommand implements Callable<Integer> {
   @Option(names = "--schedule", defaultValue = "1f1b", description = "Pipeline schedule: naive, gpipe, 1f1b, interleaved, zb (default ${DEFAULT-VALUE}).")
   String schedule;
 
+  @Option(names = "--stage-split", defaultValue = "count", description = "How layers are cut into pipeline chunks: count (equal layers), params (balanced by parameters), flops (balanced by compute), or explicit counts like 3,2,2,1 (default ${DEFAULT-VALUE}).")
+  String stageSplit;
+
   @Option(names = "--virtual-stages", defaultValue = "1", description = "Model chunks per pipeline rank (interleaved schedule; default ${DEFAULT-VALUE}).")
   int virtualStages;
 
@@ -141,7 +144,7 @@ public final class TrainCommand implements Callable<Integer> {
     long mem = deviceMemory == null ? DeviceMemory.UNLIMITED : parseSize(deviceMemory);
     return new TrainConfig(mc, steps, stopAfter, batch, mb, lr, minLrFraction, wu, weightDecay, gradClip, seed, ee,
         evalBatches, th, matmul.toLowerCase(Locale.ROOT), mem, data, metrics, save, saveEvery, resume, checkpoint,
-        layout.parallelism(pp, schedule, virtualStages)).validate();
+        layout.parallelism(pp, schedule, virtualStages, stageSplit.toLowerCase(Locale.ROOT))).validate();
   }
 
   /**

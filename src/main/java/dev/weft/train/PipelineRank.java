@@ -48,7 +48,7 @@ final class PipelineRank {
     int rank = backend.rank();
     this.p = par.pp();
     this.ppRank = mesh.coordinate(rank, Axis.PP);
-    this.plan = StagePlan.balanced(cfg.model().layers(), p, par.virtualStages());
+    this.plan = par.stagePlan(cfg.model());
     this.schedule = Schedules.generate(par.schedule(), cfg.accumulationSteps(), plan);
     int[] ppRanks = mesh.groupRanks(rank, Axis.PP);
     this.pp = backend.group(ppRanks);

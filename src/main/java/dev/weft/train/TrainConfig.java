@@ -49,7 +49,52 @@ public record TrainConfig(
    * @param commTimeoutSec bound on every communication wait
    */
   public record Parallelism(int dp, int tp, int pp, int cp, boolean sp, int zero, String schedule, int virtualStages,
-                            String cpAttention, String devices, int commTimeoutSec) {
+                            String cpAttention, String devices, int commTimeoutSec, String stageSplit) {
+    /** With the pipeline cut into equal layer counts. */
+    public Parallelism(int dp, int tp, int pp, int cp, boolean sp, int zero, String schedule, int virtualStages,
+                       String cpAttention, String devices, int commTimeoutSec) {
+      this(dp, tp, pp, cp, sp, zero, schedule, virtualStages, cpAttention, devices, commTimeoutSec, "count");
+    }
+
+    /**
+     * How the pipeline's chunks are cut ({@code stageSplit}): "count" (equal layer counts), "params" (balanced by
+     * parameter count: the embeddings weigh on the first chunk), "flops" (balanced by compute: each block's
+     * matrix products and attention, the logits on the last chunk), or explicit sizes "3,2,2,1".
+     */
+    public dev.weft.parallel.pp.StagePlan stagePlan(dev.weft.model.GPT2Config m) {
+      int v = virtualStages;
+      double c = m.dModel();
+      double[] layerCost = new double[m.layers()];
+      switch (stageSplit) {
+        case "count" -> {
+          return dev.weft.parallel.pp.StagePlan.balanced(m.layers(), pp, v);
+        }
+        case "params" -> {
+          java.util.Arrays.fill(layerCost, 12 * c * c + 13 * c);
+          return dev.weft.parallel.pp.StagePlan.byCost(layerCost, ((double) m.vocab() + m.context()) * c, 2 * c, pp, v);
+        }
+        case "flops" -> {
+          java.util.Arrays.fill(layerCost, 24 * c * c + 4 * c * m.context());
+          return dev.weft.parallel.pp.StagePlan.byCost(layerCost, 0, 2.0 * m.vocab() * c, pp, v);
+        }
+        default -> {
+          String[] parts = stageSplit.split(",");
+          int[] sizes = new int[parts.length];
+          try {
+            for (int i = 0; i < parts.length; i++) sizes[i] = Integer.parseInt(parts[i].trim());
+          } catch (NumberFormatException e) {
+            throw new WeftInputException("--stage-split takes count, params, flops or layer counts like 3,2,2,1; got '"
+                + stageSplit + "'.");
+          }
+          int sum = java.util.Arrays.stream(sizes).sum();
+          if (sum != m.layers()) {
+            throw new WeftInputException("--stage-split " + stageSplit + " puts " + sum + " layers in the pipeline but the "
+                + "model has " + m.layers() + "; the counts must add up to the layers.");
+          }
+          return dev.weft.parallel.pp.StagePlan.explicit(sizes, pp, v);
+        }
+      }
+    }
     /** Without context parallelism. */
     public Parallelism(int dp, int tp, int pp, boolean sp, int zero, String schedule, int virtualStages,
                        String devices, int commTimeoutSec) {
@@ -86,7 +131,7 @@ public record TrainConfig(
 
     /** The same layout run as processes of a tcp job (or as threads). */
     public Parallelism withDevices(String d) {
-      return new Parallelism(dp, tp, pp, cp, sp, zero, schedule, virtualStages, cpAttention, d, commTimeoutSec);
+      return new Parallelism(dp, tp, pp, cp, sp, zero, schedule, virtualStages, cpAttention, d, commTimeoutSec, stageSplit);
     }
 
     @Override
@@ -179,8 +224,7 @@ public record TrainConfig(
       }
     }
     if (p.pp() > 1) {
-      dev.weft.parallel.pp.Schedules.generate(p.schedule(), accumulationSteps(),
-          dev.weft.parallel.pp.StagePlan.balanced(model.layers(), p.pp(), p.virtualStages()));
+      dev.weft.parallel.pp.Schedules.generate(p.schedule(), accumulationSteps(), p.stagePlan(model));
     }
     if (!(lr > 0) || Double.isInfinite(lr)) throw new WeftInputException("--lr must be a positive number, got " + lr + ".");
     if (minLrFraction < 0 || minLrFraction > 1) throw new WeftInputException("--min-lr-fraction must be in [0, 1].");

@@ -70,6 +70,18 @@ class PipelineParityTest {
     }
   }
 
+  @ParameterizedTest(name = "split {0}")
+  @CsvSource({"'3,2,2,1'", "params", "flops"})
+  void unevenStageSplitsTrainTheSameModel(String split) {
+    TrainConfig.Parallelism p = new TrainConfig.Parallelism(1, 1, 4, 1, false, 0, "1f1b", 1, "ring", "local", 60, split);
+    Trainer.Result par = new Trainer(config(p, 2), QUIET).run();
+    for (int i = 0; i < serial.steps().size(); i++) {
+      double a = serial.steps().get(i).loss(), b = par.steps().get(i).loss();
+      assertThat(Math.abs(a - b) / a).as("loss of step %d", i + 1).isLessThan(1e-5);
+    }
+    assertThat(dev.weft.train.TestCorpus.relativeError(par.finalParams(), serial.finalParams())).isLessThan(1e-4);
+  }
+
   @ParameterizedTest(name = "{0} pp={1} m={2} v={3} dp={4} tp={5} zero={6}")
   @CsvSource({
       "naive,2,4,1,1,1,0", "gpipe,2,1,1,1,1,0", "gpipe,2,4,1,1,1,0", "gpipe,4,8,1,1,1,0",
