@@ -32,7 +32,7 @@ public final class DpBenchCommand implements Callable<Integer> {
   @Option(names = "--batch", defaultValue = "8", description = "Global batch in sequences (default ${DEFAULT-VALUE}).")
   int batch;
 
-  @Option(names = "--steps", defaultValue = "5", description = "Steps per run; the first is not counted (default ${DEFAULT-VALUE}).")
+  @Option(names = "--steps", defaultValue = "8", description = "Steps per run; the first is not counted (default ${DEFAULT-VALUE}).")
   int steps;
 
   @Option(names = "--threads", defaultValue = "0", description = "Compute threads per rank (default: cores / ranks).")

@@ -36,6 +36,15 @@ public final class Tensor implements AutoCloseable {
     }
   }
 
+  /** A tensor over an existing array (e.g. from a {@link BufferPool}), charged to {@code memory} now. */
+  public static Tensor wrap(DeviceMemory memory, String name, float[] data, int... shape) {
+    if (numel(shape) != data.length) {
+      throw new IllegalArgumentException(name + ": " + data.length + " values for shape " + Arrays.toString(shape));
+    }
+    memory.allocate((long) data.length * Float.BYTES, name);
+    return new Tensor(memory, name, shape.clone(), data);
+  }
+
   /** Copies {@code values} into a new tensor of the given shape. */
   public static Tensor of(DeviceMemory memory, String name, float[] values, int... shape) {
     Tensor t = zeros(memory, name, shape);

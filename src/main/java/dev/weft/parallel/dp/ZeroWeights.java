@@ -6,6 +6,7 @@ import dev.weft.comm.ReduceOp;
 import dev.weft.model.GPT2;
 import dev.weft.model.ParameterLayout;
 import dev.weft.model.WeightStore;
+import dev.weft.tensor.BufferPool;
 import dev.weft.tensor.DeviceMemory;
 import dev.weft.tensor.Tensor;
 import java.util.ArrayDeque;
@@ -41,6 +42,7 @@ public final class ZeroWeights implements WeightStore {
   private final ParameterLayout layout;
   private final Communicator dp;
   private final DeviceMemory memory;
+  private final BufferPool pool;
 
   private final Tensor params;     // stage 0-2: full
   private final Tensor grads;      // stage 0-1: full
@@ -82,6 +84,7 @@ public final class ZeroWeights implements WeightStore {
     this.dp = dp;
     this.memory = memory;
     this.plan = new ShardPlan(layout, dp.size(), dp.rank());
+    this.pool = new BufferPool(memory);
     Tensor p = null, g = null, ps = null, gs = null;
     try {
       if (stage <= 2) p = Tensor.zeros(memory, "param.all", layout.total());
@@ -216,10 +219,10 @@ public final class ZeroWeights implements WeightStore {
     if (stage == 1 || stage == 2) {
       for (ShardPlan.Piece pc : plan.pieces()) {
         int r = pc.region();
-        Tensor send = Tensor.zeros(memory, "comm.gather-send", Math.max(1, pc.length()));
+        Tensor send = pool.take("comm.gather-send", Math.max(1, pc.length()), false);
         System.arraycopy(params.data(), pc.flatStart(), send.data(), 0, pc.length());
         Handle h = dp.allGatherAsync(send.data(), 0, params.data(), layout.regionStart(r), plan.counts(r));
-        pending.add(new Pending(h, send::close));
+        pending.add(new Pending(h, () -> pool.give(send)));
       }
       drain(0);
     }
@@ -246,7 +249,7 @@ public final class ZeroWeights implements WeightStore {
       long t0 = System.nanoTime();
       g.handle.await();
       exposedCommNanos += System.nanoTime() - t0;
-      g.send.close();
+      pool.give(g.send);
       g.ready = true;
     }
     g.users++;
@@ -262,8 +265,8 @@ public final class ZeroWeights implements WeightStore {
 
   private Gathered startGather(int region) {
     ShardPlan.Piece pc = plan.piece(region);
-    Tensor buf = Tensor.zeros(memory, "comm.gathered-region", layout.regionSize(region));
-    Tensor send = Tensor.zeros(memory, "comm.gather-send", Math.max(1, pc.length()));
+    Tensor buf = pool.take("comm.gathered-region", layout.regionSize(region), false);
+    Tensor send = pool.take("comm.gather-send", Math.max(1, pc.length()), false);
     System.arraycopy(paramShard.data(), pc.shardOffset(), send.data(), 0, pc.length());
     Handle h = dp.allGatherAsync(send.data(), 0, buf.data(), 0, plan.counts(region));
     Gathered g = new Gathered(buf, h, send);
@@ -278,7 +281,7 @@ public final class ZeroWeights implements WeightStore {
     if (g == null) return;
     if (--g.users <= 0) {
       gathered.remove(region);
-      g.buffer.close();
+      pool.give(g.buffer);
     }
   }
 
@@ -292,7 +295,7 @@ public final class ZeroWeights implements WeightStore {
     if (stage <= 1) return fullGrads;
     Tensor t = regionGrads.get(region);
     if (t == null) {
-      t = Tensor.zeros(memory, "grad.region", layout.regionSize(region));
+      t = pool.take("grad.region", layout.regionSize(region), true);
       regionGrads.put(region, t);
     }
     return new Segment(t.data(), layout.regionStart(region));
@@ -310,23 +313,23 @@ public final class ZeroWeights implements WeightStore {
     }
     if (stage == 1) {
       if (!syncThisMicroBatch) return;
-      Tensor piece = Tensor.zeros(memory, "comm.reduce-scatter", Math.max(1, pc.length()));
+      Tensor piece = pool.take("comm.reduce-scatter", Math.max(1, pc.length()), false);
       Handle h = dp.reduceScatterAsync(grads.data(), start, piece.data(), 0, counts, ReduceOp.SUM);
       pending.add(new Pending(h, () -> {
         System.arraycopy(piece.data(), 0, grads.data(), pc.flatStart(), pc.length());
-        piece.close();
+        pool.give(piece);
       }));
       return;
     }
     Tensor full = regionGrads.remove(region);
-    Tensor piece = Tensor.zeros(memory, "comm.reduce-scatter", Math.max(1, pc.length()));
+    Tensor piece = pool.take("comm.reduce-scatter", Math.max(1, pc.length()), false);
     Handle h = dp.reduceScatterAsync(full.data(), 0, piece.data(), 0, counts, ReduceOp.SUM);
     pending.add(new Pending(h, () -> {
       float[] acc = gradShard.data();
       float[] src = piece.data();
       for (int i = 0; i < pc.length(); i++) acc[pc.shardOffset() + i] += src[i];
-      piece.close();
-      full.close();
+      pool.give(piece);
+      pool.give(full);
     }));
     // Bound the memory in flight: at most one region's gradient waits for its reduce-scatter.
     drain(1);
@@ -347,5 +350,6 @@ public final class ZeroWeights implements WeightStore {
     for (Tensor t : regionGrads.values()) t.close();
     regionGrads.clear();
     for (Tensor t : new Tensor[] {params, grads, paramShard, gradShard}) if (t != null) t.close();
+    pool.clear();
   }
 }
