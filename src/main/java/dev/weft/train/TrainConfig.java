@@ -38,15 +38,21 @@ public record TrainConfig(
     Parallelism parallel) {
 
   /**
-   * The device layout of a run.
+   * The device layout of a run: dp x pp x cp x tp ranks (TP innermost, then CP, DP, PP outermost).
    *
    * @param dp             data-parallel degree (replicas; the batch is split across them)
    * @param tp             tensor-parallel degree (every weight matrix split across this many ranks)
+   * @param pp             pipeline stages (consecutive layers on different ranks)
+   * @param cp             context-parallel degree (every sequence split across this many ranks)
    * @param sp             Megatron sequence parallelism inside the tensor-parallel group
-   * @param zero           ZeRO stage 0-3 on the data-parallel axis
+   * @param zero           ZeRO stage 0-3 on the data-parallel (and context-parallel) axis
+   * @param schedule       pipeline schedule: naive, gpipe, 1f1b, interleaved, zb
+   * @param virtualStages  model chunks per pipeline rank (interleaved)
+   * @param cpAttention    ring or alltoall
    * @param devices        "local" (ranks are threads of this process) or "tcp" (this process is one rank
    *                       of a job started by 'weft launch' or another torchrun-style launcher)
    * @param commTimeoutSec bound on every communication wait
+   * @param stageSplit     how layers are cut into pipeline chunks (see {@link #stagePlan})
    */
   public record Parallelism(int dp, int tp, int pp, int cp, boolean sp, int zero, String schedule, int virtualStages,
                             String cpAttention, String devices, int commTimeoutSec, String stageSplit) {
