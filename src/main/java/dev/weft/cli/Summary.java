@@ -1,7 +1,6 @@
 package dev.weft.cli;
 
 import dev.weft.bench.MatmulPeak;
-import dev.weft.model.Activations;
 import dev.weft.tensor.DeviceMemory;
 import dev.weft.train.StepMetrics;
 import dev.weft.train.TrainConfig;
@@ -55,7 +54,4 @@ final class Summary {
     }
   }
 
-  static long activationBytesByFormula(TrainConfig cfg) {
-    return Activations.bytesFor(cfg.model(), cfg.microBatch(), cfg.model().context(), cfg.model().vocab());
-  }
 }

@@ -135,10 +135,6 @@ public record TrainConfig(
           : dev.weft.parallel.cp.ContextParallel.Method.RING;
     }
 
-    /** The same layout run as processes of a tcp job (or as threads). */
-    public Parallelism withDevices(String d) {
-      return new Parallelism(dp, tp, pp, cp, sp, zero, schedule, virtualStages, cpAttention, d, commTimeoutSec, stageSplit);
-    }
 
     @Override
     public String toString() {
@@ -182,12 +178,6 @@ public record TrainConfig(
     }
   }
 
-  /** A copy with another layout. */
-  public TrainConfig with(Parallelism p) {
-    return new TrainConfig(model, steps, stopAfter, batch, microBatch, lr, minLrFraction, warmup, weightDecay,
-        gradClip, seed, evalEvery, evalBatches, threads, gemm, deviceMemory, data, metrics, save, saveEvery, resume,
-        init, p);
-  }
 
   /** Micro-batches per replica per step. */
   public int accumulationSteps() {
