@@ -46,17 +46,6 @@ public final class PlanBenchCommand implements Callable<Integer> {
     this.out = out;
   }
 
-  public static void main(String[] args) {
-    CommandLine cl = new CommandLine(new PlanBenchCommand());
-    cl.setExecutionExceptionHandler((ex, cmd, pr) -> {
-      if (ex instanceof WeftInputException) {
-        cmd.getErr().println("weft: " + ex.getMessage());
-        return 2;
-      }
-      throw ex;
-    });
-    System.exit(cl.execute(args));
-  }
 
   @Override
   public Integer call() throws Exception {

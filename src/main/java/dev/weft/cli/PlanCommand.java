@@ -87,18 +87,6 @@ public final class PlanCommand implements Callable<Integer> {
   @Option(names = "--validate-published", description = "Print predicted vs published results and exit.")
   boolean validatePublished;
 
-  /** Runs {@code weft plan} on its own (Main registers it as a subcommand). */
-  public static void main(String[] args) {
-    CommandLine cl = new CommandLine(new PlanCommand());
-    cl.setExecutionExceptionHandler((ex, cmd, pr) -> {
-      if (ex instanceof WeftInputException) {
-        cmd.getErr().println("weft: " + ex.getMessage());
-        return 2;
-      }
-      throw ex;
-    });
-    System.exit(cl.execute(args));
-  }
 
   @Override
   public Integer call() throws Exception {
