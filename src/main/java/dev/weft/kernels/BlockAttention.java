@@ -7,7 +7,7 @@ import jdk.incubator.vector.FloatVector;
  * score matrix is ever held, only one Bq x Bk tile of scores per thread. It is both a drop-in causal
  * self-attention ({@link #forward(Compute, float[], float[], float[], int, int, int, int)} /
  * {@link #backward(Compute, float[], float[], float[], float[], float[], int, int, int, int)}, same
- * qkv [B,T,3C] and out [B,T,C] layouts as {@link Attention}, saving lse [B,NH,T] instead of att) and the
+ * qkv [B,T,3C] and out [B,T,C] layouts as the plain kernel, saving lse [B,NH,T] instead of att) and the
  * set of building blocks that ring attention (Liu et al. 2023) and its load-balanced / striped variants
  * (Brandon et al. 2023) need: attention of a block of queries against a separate block of keys/values
  * under an explicit {@link Mask}, merged into a running state.

@@ -4,7 +4,9 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 
 /**
- * Causal multi-head self-attention with softmax, as in GPT-2. Shapes: qkv [B,T,3C] holding q, k, v side by
+ * The reference the attention kernels are checked against (test code: the model runs {@link BlockAttention}):
+ * causal multi-head self-attention with softmax holding the whole T x T probability matrix, as in GPT-2.
+ * It is itself checked against finite differences (AttentionTest). Shapes: qkv [B,T,3C] holding q, k, v side by
  * side (each C = NH * hs wide, head h in columns h*hs .. (h+1)*hs of each), att [B,NH,T,T] the softmax
  * probabilities saved for backward (entries above the diagonal are 0), out [B,T,C] with heads
  * concatenated. {@code att = softmax(mask(q k^T / sqrt(hs)))}, {@code out = att v}.
