@@ -92,8 +92,16 @@ public final class GPT2 implements AutoCloseable {
 
   /** Absolute positions of this rank's Tl rows of each sequence (null: all T positions, in order). */
   private int[] positions(int tl) {
-    return cp.size() == 1 ? null : cp.positions(tl * cp.size());
+    if (cp.size() == 1) return null;
+    if (positionsTl != tl) {
+      positionsCache = cp.positions(tl * cp.size());
+      positionsTl = tl;
+    }
+    return positionsCache;
   }
+
+  private int[] positionsCache;
+  private int positionsTl = -1;
 
   public GPT2Config config() { return config; }
   public ParameterLayout layout() { return layout; }
