@@ -40,11 +40,7 @@ class BpeCliTest {
   static final String[] TINY = {"--no-mfu", "--threads", "1", "--eval-batches", "1", "--steps", "2", "--batch", "2"};
 
   static String[] train(String... extra) {
-    String[] a = new String[1 + TINY.length + extra.length];
-    a[0] = "train";
-    System.arraycopy(TINY, 0, a, 1, TINY.length);
-    System.arraycopy(extra, 0, a, 1 + TINY.length, extra.length);
-    return a;
+    return CliTest.args("train", TINY, extra);
   }
 
   @BeforeAll

@@ -31,10 +31,15 @@ class CliTest {
       "--threads", "1", "--eval-batches", "1"};
 
   static String[] train(String... extra) {
-    String[] a = new String[1 + TINY.length + extra.length];
-    a[0] = "train";
-    System.arraycopy(TINY, 0, a, 1, TINY.length);
-    System.arraycopy(extra, 0, a, 1 + TINY.length, extra.length);
+    return args("train", TINY, extra);
+  }
+
+  /** {@code command}, then {@code base}, then {@code extra}: one argument list. */
+  static String[] args(String command, String[] base, String... extra) {
+    String[] a = new String[1 + base.length + extra.length];
+    a[0] = command;
+    System.arraycopy(base, 0, a, 1, base.length);
+    System.arraycopy(extra, 0, a, 1 + base.length, extra.length);
     return a;
   }
 
