@@ -25,11 +25,12 @@ import java.util.concurrent.locks.LockSupport;
  * my slot), 3g+2 (my reduction is written), 3g+3 (I have read what I need: my slots of buffer g mod
  * 2 may be reused). Before writing in round g a rank waits until every member finished round g-2, so
  * one barrier per phase is the only synchronisation. Counters are written with release and read
- * with acquire (VarHandles on the mapped segment); a waiter spins briefly (Thread.onSpinWait), then
- * yields, then parks for short periods (at once when there are more local ranks than cores, leaving
- * the core to the rank it waits for), and gives up when the communicator's timeout passes, when
- * the backend has recorded a failure (a peer's socket died), or when the awaited peer has closed its
- * connection: shared memory adds no new way to hang.
+ * with acquire (VarHandles on the mapped segment); a waiter spins briefly (Thread.onSpinWait; not
+ * at all when there are more local ranks than cores), then yields (handing the core to a rank that
+ * has work, which with more ranks than cores is often the one it waits for: a yield costs a context
+ * switch, a park a timer tick), then parks for short periods once a wait grows long, and gives up
+ * when the communicator's timeout passes, when the backend has recorded a failure (a peer's socket
+ * died), or when the awaited peer has closed its connection: shared memory adds no new way to hang.
  *
  * <p>Algorithms (L elements, n ranks, C = slotBytes / 4 elements per slot, per round):
  * <ul>
@@ -58,21 +59,27 @@ import java.util.concurrent.locks.LockSupport;
  */
 final class ShmGroup implements AutoCloseable {
   /**
-   * Bytes per rank per buffer (two buffers): 16 MiB, so a 64 MiB all-reduce over 4 processes takes one round
-   * instead of eight; with more processes than cores every round's barrier costs a scheduling delay, which
-   * made 2 MiB slots twice as slow (measured: 75-88 ms vs 45-49 ms). The cost is 2 x 16 MiB of shared memory
-   * per rank per group that uses it.
+   * Bytes per rank per buffer (two buffers): 512 KiB. Small rounds keep what one rank writes in the
+   * cache until the others read it (a round's n slots are 2 MiB for 4 ranks), so the slots' traffic
+   * mostly stays out of DRAM and only the callers' arrays go there. Measured on 2 cores (64 MiB
+   * all-reduce, median of 6 runs, once waiters yield instead of parking, see {@link #pause}): 2
+   * processes 15 / 13 / 16 / 20 ms with 256 KiB / 512 KiB / 1 MiB / 2 MiB slots and 20-22 ms with
+   * 16 MiB; 4 processes 23 / 20 / 25 / 47 ms and 45-56 ms with 16 MiB. More rounds mean more barriers:
+   * with waiters that park (the earlier design) each barrier cost a scheduling delay and large slots
+   * won; with waiters that yield, the cache wins.
    */
-  static final int DEFAULT_SLOT_BYTES = 16 << 20;
+  static final int DEFAULT_SLOT_BYTES = 512 << 10;
   private static final long MAGIC = 0x5745465453484d31L; // "WEFTSHM1"
   private static final int LINE = 128;
+  /** Buffers the rounds alternate between (measured: 4 gained nothing over 2); at most 7 (descriptors per control line). */
+  static final int BUFFERS = 2;
   private static final int HEADER = 4096;
   private static final VarHandle LONG = ValueLayout.JAVA_LONG.varHandle();
   private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
   private static final int BLOCK = 2048;
   private static final int SPINS = 200;
-  private static final int YIELDS = 400;
-  /** More local ranks than cores: a waiting rank only delays the one it waits for, so it parks at once. */
+  private static final int YIELDS = 4000;
+  /** More local ranks than cores: spinning only delays the rank it waits for, so a waiter yields at once. */
   private final boolean oversubscribed;
 
   private final TcpBackend backend;
@@ -100,7 +107,7 @@ final class ShmGroup implements AutoCloseable {
     this.slotBytes = perRank;
     this.slot = perRank / 4;
     long header = Math.max(HEADER, (long) LINE * (n + 1) + 4095 & ~4095L);
-    this.size = header + 2L * n * perRank;
+    this.size = header + (long) BUFFERS * n * perRank;
     Path dir = directory();
     String name = backend.shmPrefix() + Long.toHexString(groupId);
     this.file = dir.resolve(name);
@@ -121,11 +128,11 @@ final class ShmGroup implements AutoCloseable {
   }
 
   private long dataBase() {
-    return size - 2L * n * slotBytes;
+    return size - (long) BUFFERS * n * slotBytes;
   }
 
   private long slotOff(long g, int q) {
-    return dataBase() + ((g & 1) * n + q) * (long) slotBytes;
+    return dataBase() + ((g % BUFFERS) * n + q) * (long) slotBytes;
   }
 
   private static long ctrl(int q) {
@@ -234,7 +241,7 @@ final class ShmGroup implements AutoCloseable {
   private void waitFor(int q, long step, CommOp op) throws InterruptedException {
     if (stepOf(q) >= step) return;
     long deadline = System.nanoTime() + timeoutNanos;
-    int spins = oversubscribed ? SPINS + YIELDS : 0;
+    int spins = oversubscribed ? SPINS : 0;
     while (stepOf(q) < step) {
       spins = pause(spins);
       if (spins >= SPINS && (spins & 7) == 0 || spins > SPINS + YIELDS) {
@@ -252,20 +259,20 @@ final class ShmGroup implements AutoCloseable {
   private long begin(CommOp op) throws InterruptedException {
     attach();
     long g = round;
-    if (g >= 2) waitAll(3 * (g - 2) + 3, op);
+    if (g >= BUFFERS) waitAll(3 * (g - BUFFERS) + 3, op);
     return g;
   }
 
   /** Writes what this rank is doing in round g, for the others to check. */
   private void describe(long g, CommOp op, int tag, long len) {
-    long at = ctrl(me) + 8 + 16 * (g & 1);
+    long at = ctrl(me) + 8 + 16 * (g % BUFFERS);
     seg.set(ValueLayout.JAVA_LONG, at, ((long) op.ordinal() << 32) | (tag & 0xffffffffL));
     seg.set(ValueLayout.JAVA_LONG, at + 8, len);
   }
 
   /** After waiting for q's step 3g+1: q must be in the same op, with the same sequence number and length. */
   private void verify(long g, int q, CommOp op, int tag, long len) {
-    long at = ctrl(q) + 8 + 16 * (g & 1);
+    long at = ctrl(q) + 8 + 16 * (g % BUFFERS);
     long what = seg.get(ValueLayout.JAVA_LONG, at);
     long theirLen = seg.get(ValueLayout.JAVA_LONG, at + 8);
     long mine = ((long) op.ordinal() << 32) | (tag & 0xffffffffL);
