@@ -185,6 +185,7 @@ public final class LaunchCommand implements Callable<Integer> {
     cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     cmd.add("--add-modules");
     cmd.add("jdk.incubator.vector");
+    cmd.add("--enable-native-access=ALL-UNNAMED"); // as ./weft: OpenBLAS through JavaCPP loads native code
     cmd.addAll(jvmArgs);
     cmd.add("-cp");
     cmd.add(System.getProperty("java.class.path"));

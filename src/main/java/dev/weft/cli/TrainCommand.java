@@ -43,7 +43,7 @@ public final class TrainCommand implements Callable<Integer> {
   @Option(names = "--min-lr-fraction", description = "Final learning rate as a fraction of --lr (default ${DEFAULT-VALUE}).", defaultValue = "0.1")
   double minLrFraction;
 
-  @Option(names = "--warmup", description = "Warm-up steps (default: 5% of --steps).")
+  @Option(names = "--warmup", description = "Warm-up steps (default: 5%% of --steps).")
   Integer warmup;
 
   @Option(names = "--weight-decay", description = "AdamW weight decay (default ${DEFAULT-VALUE}).", defaultValue = "0.1")
