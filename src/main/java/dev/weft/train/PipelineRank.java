@@ -36,13 +36,18 @@ final class PipelineRank {
   private GptStageModel stages;
   private PipelineExecutor executor;
   private final int microBatch;
+  /** Positions of each sequence on this rank (the sequence length over the context-parallel degree). */
   private final int seqLen;
 
   PipelineRank(Backend backend, ParallelLayout mesh, TrainConfig cfg) {
     this(backend, mesh, cfg, cfg.model().context());
   }
 
-  /** As above, for sequences of {@code seqLen} tokens (at most the model's context). */
+  /**
+   * As above, for sequences of {@code seqLen} tokens (at most the model's context); with context
+   * parallelism each stage's rank holds seqLen / cp positions of each (its CP group splits them as
+   * without a pipeline), so that is what travels between stages.
+   */
   PipelineRank(Backend backend, ParallelLayout mesh, TrainConfig cfg, int seqLen) {
     TrainConfig.Parallelism par = cfg.parallel();
     int rank = backend.rank();
@@ -56,7 +61,7 @@ final class PipelineRank {
     boolean endStage = ppRank == 0 || ppRank == p - 1;
     this.embedding = endStage ? backend.group(ppRanks[0], ppRanks[p - 1]) : null;
     this.microBatch = cfg.microBatch();
-    this.seqLen = seqLen;
+    this.seqLen = seqLen / par.cp();
   }
 
   /** The blocks of this rank's chunks. */

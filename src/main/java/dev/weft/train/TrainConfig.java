@@ -152,10 +152,6 @@ public record TrainConfig(
       if (!cpAttention.equals("ring") && !cpAttention.equals("alltoall")) {
         throw new WeftInputException("--cp-attention must be ring or alltoall, got '" + cpAttention + "'.");
       }
-      if (cp > 1 && pp > 1) {
-        throw new WeftInputException("--cp " + cp + " with --pp " + pp + " is not supported yet: combine context "
-            + "parallelism with --dp and --tp, or pipeline parallelism with --dp and --tp.");
-      }
       if (virtualStages < 1) throw new WeftInputException("--virtual-stages must be >= 1, got " + virtualStages + ".");
       if (pp > 1 && zero > 1) {
         throw new WeftInputException("--zero " + zero + " with --pp " + pp + ": pipeline parallelism composes with ZeRO-1 "

@@ -20,15 +20,17 @@ import org.junit.jupiter.params.provider.ValueSource;
 import picocli.CommandLine;
 
 /**
- * Parallel layouts over real processes: 'weft launch' starts two ranks that train with --devices tcp (data
- * parallel at ZeRO-3; tensor parallel with sequence parallelism; a two-stage pipeline; context parallel); their
+ * Parallel layouts over real processes: 'weft launch' starts the ranks (two, or four for the last) that train
+ * with --devices tcp (data parallel at ZeRO-3; tensor parallel with sequence parallelism; a two-stage pipeline;
+ * context parallel; a two-stage pipeline whose stages are context parallel); their
  * per-step losses equal the same layout run as threads within 1e-5 relative (the tcp ring sums in another
  * order, so only rounding may differ).
  */
 class TcpLayoutsTest {
   @ParameterizedTest(name = "{0}")
-  @ValueSource(strings = {"--dp 2 --zero 3", "--tp 2 --sp", "--pp 2 --micro-batch 1", "--cp 2"})
-  void twoProcessesTrainLikeTwoThreads(String layout, @TempDir Path dir) throws Exception {
+  @ValueSource(strings = {"--dp 2 --zero 3", "--tp 2 --sp", "--pp 2 --micro-batch 1", "--cp 2",
+      "--pp 2 --cp 2 --micro-batch 1"})
+  void processesTrainLikeThreads(String layout, @TempDir Path dir) throws Exception {
     Path data = dir.resolve("d.txt");
     Files.writeString(data, "public static void main(String[] args) { }\n".repeat(400));
     String[] train = {"train", "--layers", "2", "--d-model", "32", "--heads", "4", "--context", "16", "--steps", "6",
@@ -40,7 +42,8 @@ class TcpLayoutsTest {
     Path tcp = dir.resolve("tcp.jsonl");
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     ByteArrayOutputStream err = new ByteArrayOutputStream();
-    List<String> args = new ArrayList<>(List.of("--nproc-per-node", "2", "--jvm-arg", "-Xmx512m", "--"));
+    List<String> args = new ArrayList<>(List.of("--nproc-per-node", Integer.toString(worldSize(layout)), "--jvm-arg",
+        "-Xmx512m", "--"));
     args.addAll(List.of(concat(train, "--devices", "tcp", "--metrics", tcp.toString())));
     int code = new CommandLine(new LaunchCommand(new PrintStream(out, true), new PrintStream(err, true), Map.of()))
         .execute(args.toArray(String[]::new));
@@ -53,6 +56,16 @@ class TcpLayoutsTest {
     for (int i = 0; i < a.size(); i++) {
       assertThat(Math.abs(a.get(i) - b.get(i)) / a.get(i)).as("step %d", i + 1).isLessThan(1e-5);
     }
+  }
+
+  /** The product of the layout's --dp, --tp, --pp and --cp degrees. */
+  static int worldSize(String layout) {
+    String[] a = layout.split(" ");
+    int n = 1;
+    for (int i = 0; i + 1 < a.length; i++) {
+      if (List.of("--dp", "--tp", "--pp", "--cp").contains(a[i])) n *= Integer.parseInt(a[i + 1]);
+    }
+    return n;
   }
 
   static List<Double> losses(Path jsonl) throws Exception {

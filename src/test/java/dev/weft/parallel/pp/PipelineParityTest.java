@@ -21,8 +21,9 @@ import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * Parallel equals serial for pipeline parallelism: 20 training steps of GPT-2 under every schedule, pp = 2
- * and 4, m = 1, 4, 8 micro-batches, and pp=2 x dp=2, pp=2 x tp=2, against one device from the same seed and
- * data: losses within 1e-5 relative per step, parameters after the run within 1e-4 relative norm error.
+ * and 4, m = 1, 4, 8 micro-batches, and pp=2 x dp=2, pp=2 x tp=2, pp=2 x cp=2 (ring and all-to-all, also
+ * with dp or tp), against one device from the same seed and data: losses within 1e-5 relative per step,
+ * parameters after the run within 1e-4 relative norm error.
  */
 class PipelineParityTest {
   static final GPT2Config MODEL = new GPT2Config(8, 32, 4, 16, 256);
@@ -47,6 +48,19 @@ class PipelineParityTest {
   @CsvSource({"gpipe,2,1,1", "1f1b,2,1,1", "1f1b,4,1,1", "interleaved,2,1,1", "zb,2,1,1", "zb,4,1,1", "naive,2,1,1",
       "1f1b,2,2,1", "1f1b,2,1,2"})
   void gatheredGradientsEqualOneDevice(String schedule, int pp, int dp, int tp) {
+    int v = schedule.equals("interleaved") ? 2 : 1;
+    assertGradientsEqualOneDevice(new TrainConfig.Parallelism(dp, tp, pp, false, 0, schedule, v, "local", 60));
+  }
+
+  @ParameterizedTest(name = "grads {0} pp={1} cp={2} {3} dp={4} tp={5}")
+  @CsvSource({"1f1b,2,2,ring,1,1", "zb,2,2,alltoall,1,1", "interleaved,2,2,ring,1,1", "1f1b,2,2,ring,2,1",
+      "1f1b,2,2,ring,1,2"})
+  void contextParallelStagesGatherTheGradientsOfOneDevice(String schedule, int pp, int cp, String method, int dp, int tp) {
+    int v = schedule.equals("interleaved") ? 2 : 1;
+    assertGradientsEqualOneDevice(new TrainConfig.Parallelism(dp, tp, pp, cp, false, 0, schedule, v, method, "local", 60));
+  }
+
+  private static void assertGradientsEqualOneDevice(TrainConfig.Parallelism par) {
     dev.weft.model.ParameterLayout layout = new dev.weft.model.ParameterLayout(MODEL);
     float[] weights = new float[layout.total()];
     dev.weft.model.GPT2.initialize(layout, 3, weights, 0, layout.total());
@@ -56,9 +70,7 @@ class PipelineParityTest {
     for (int i = 0; i < tokens.length; i++) tokens[i] = r.nextInt(256);
     dev.weft.train.Gradients.Result serialGrads = dev.weft.train.Gradients.compute(layout, weights, tokens, 4, 16,
         TrainConfig.Parallelism.single(), 1, "vector");
-    int v = schedule.equals("interleaved") ? 2 : 1;
-    dev.weft.train.Gradients.Result g = dev.weft.train.Gradients.compute(layout, weights, tokens, 4, 16,
-        new TrainConfig.Parallelism(dp, tp, pp, false, 0, schedule, v, "local", 60), 1, "vector");
+    dev.weft.train.Gradients.Result g = dev.weft.train.Gradients.compute(layout, weights, tokens, 4, 16, par, 1, "vector");
     assertThat(Math.abs(g.loss() - (double) serialGrads.loss()) / serialGrads.loss()).isLessThan(1e-5);
     for (dev.weft.model.ParameterLayout.Param p : layout.params()) {
       double d = 0, n = 0;
@@ -68,6 +80,16 @@ class PipelineParityTest {
       }
       assertThat(Math.sqrt(d / n)).as(p.name()).isLessThan(1e-4);
     }
+  }
+
+  @ParameterizedTest(name = "{0} pp={1} m={2} cp={3} {4} dp={5} tp={6}")
+  @CsvSource({"1f1b,2,4,2,ring,1,1", "gpipe,2,2,2,alltoall,1,1", "zb,2,4,2,ring,1,1", "interleaved,2,4,2,alltoall,1,1",
+      "1f1b,2,2,2,ring,2,1", "1f1b,2,4,2,alltoall,1,2"})
+  void contextParallelStagesTrainTheSameModelAsOneDevice(String schedule, int pp, int m, int cp, String method, int dp,
+                                                         int tp) {
+    int v = schedule.equals("interleaved") ? 2 : 1;
+    assertTrainsLikeOneDevice(new TrainConfig.Parallelism(dp, tp, pp, cp, false, 0, schedule, v, method, "local", 60),
+        BATCH / dp / m);
   }
 
   @ParameterizedTest(name = "split {0}")
@@ -90,8 +112,11 @@ class PipelineParityTest {
       "zb,2,4,1,1,1,0", "zb,4,8,1,1,1,0",
       "1f1b,2,2,1,2,1,1", "1f1b,2,4,1,1,2,0"})
   void trainsTheSameModelAsOneDevice(String schedule, int pp, int m, int v, int dp, int tp, int zero) {
-    TrainConfig.Parallelism p = new TrainConfig.Parallelism(dp, tp, pp, false, zero, schedule, v, "local", 60);
-    Trainer.Result par = new Trainer(config(p, BATCH / dp / m), QUIET).run();
+    assertTrainsLikeOneDevice(new TrainConfig.Parallelism(dp, tp, pp, false, zero, schedule, v, "local", 60), BATCH / dp / m);
+  }
+
+  private static void assertTrainsLikeOneDevice(TrainConfig.Parallelism p, int microBatch) {
+    Trainer.Result par = new Trainer(config(p, microBatch), QUIET).run();
     List<StepMetrics> a = serial.steps();
     List<StepMetrics> b = par.steps();
     assertThat(b).hasSize(a.size());
