@@ -33,6 +33,21 @@ public final class LayoutOptions {
   @Option(names = "--comm-timeout", defaultValue = "300", paramLabel = "SECONDS", description = "Bound on every communication wait; a dead or missing peer fails the run after it (default ${DEFAULT-VALUE}).")
   int commTimeout;
 
+  @Option(names = "--recompute", defaultValue = "none", paramLabel = "none|full", description = "Activation recomputation: none (default), or full: every block keeps only its output and backward runs its forward again (activations about 1/16 per block plus one block's worth, for about a third more compute). Attention here never stores T x T scores (it is blockwise), so Megatron's selective recomputation would have nothing to drop.")
+  String recompute;
+
+  /** Whether --recompute asks for full recomputation; a clear error for anything else. */
+  boolean recomputeFull() {
+    return switch (recompute.toLowerCase(Locale.ROOT)) {
+      case "none", "off" -> false;
+      case "full" -> true;
+      case "selective" -> throw new dev.weft.WeftInputException("--recompute selective: Weft's attention is blockwise and "
+          + "never stores the T x T scores that selective recomputation drops, so it would change nothing; use --recompute "
+          + "full to keep only each block's output, or none.");
+      default -> throw new dev.weft.WeftInputException("--recompute takes none or full, got '" + recompute + "'.");
+    };
+  }
+
   /** The layout with a pipeline of {@code pp} stages run by {@code schedule} with {@code virtualStages} chunks per rank. */
   TrainConfig.Parallelism parallelism(int pp, String schedule, int virtualStages) {
     return parallelism(pp, schedule, virtualStages, "count");
@@ -41,6 +56,6 @@ public final class LayoutOptions {
   /** As above, the pipeline's layers cut by {@code stageSplit} (see {@link TrainConfig.Parallelism#stagePlan}). */
   TrainConfig.Parallelism parallelism(int pp, String schedule, int virtualStages, String stageSplit) {
     return new TrainConfig.Parallelism(dp, tp, pp, cp, sp, zero, schedule.toLowerCase(Locale.ROOT), virtualStages,
-        cpAttention.toLowerCase(Locale.ROOT), devices.toLowerCase(Locale.ROOT), commTimeout, stageSplit);
+        cpAttention.toLowerCase(Locale.ROOT), devices.toLowerCase(Locale.ROOT), commTimeout, stageSplit, recomputeFull());
   }
 }

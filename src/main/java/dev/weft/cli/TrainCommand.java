@@ -184,7 +184,8 @@ public final class TrainCommand implements Callable<Integer> {
         (dev.weft.plan.DeviceSpec) null);
     TrainConfig.Parallelism p = c.parallelism();
     TrainConfig.Parallelism chosen = new TrainConfig.Parallelism(p.dp(), p.tp(), p.pp(), p.cp(), p.sp(), p.zero(),
-        p.schedule(), p.virtualStages(), p.cpAttention(), given.devices(), given.commTimeoutSec());
+        p.schedule(), p.virtualStages(), p.cpAttention(), given.devices(), given.commTimeoutSec(), p.stageSplit(),
+        p.recompute());
     out.printf("layout auto: %s, micro-batch %d, on %d device%s%n%s%n", chosen, c.microBatch(), devices,
         devices == 1 ? "" : "s", c.explanation());
     return new TrainConfig(cfg.model(), cfg.steps(), cfg.stopAfter(), cfg.batch(), c.microBatch(), cfg.lr(),

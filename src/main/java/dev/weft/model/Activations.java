@@ -20,6 +20,11 @@ import java.util.List;
  *               under sequence parallelism also full, dfull [N,C] and dlnRows, rowOut [R,C]
  * </pre>
  * At t = 1: {@code L (16 N C + 4 N + NH N) + 2 N C + 2 N + N V + N + 15 N C}: linear in T.
+ *
+ * <p>The scratch lives in a {@link Workspace}, which a pipeline shares between the micro-batches it keeps
+ * in flight. Under full recomputation (the workspace's {@code recompute}) a block keeps only res3 [R,C]:
+ * its other per-layer arrays are the workspace's one block of buffers, which forward overwrites block
+ * after block and backward refills by running each block's forward again before its backward.
  */
 public final class Activations implements AutoCloseable {
   public final int B;
@@ -31,6 +36,10 @@ public final class Activations implements AutoCloseable {
   public final float[] full, dfull, dlnRows, rowOut;
   public final int[] inputs;
   public final int[] targets;
+  /** Blocks keep only res3; backward recomputes the rest (see the class comment). */
+  public final boolean recompute;
+  private final Workspace workspace;
+  private final boolean ownsWorkspace;
   private final List<Tensor> tensors = new ArrayList<>();
   private final DeviceMemory memory;
   private final java.util.Map<Integer, Deferred> deferred = new java.util.HashMap<>();
@@ -90,6 +99,33 @@ public final class Activations implements AutoCloseable {
    */
   public Activations(DeviceMemory memory, GPT2Config c, int B, int T, int paddedVocab, int tp, boolean sp,
                      boolean[] layers, boolean head) {
+    this(memory, c, B, T, paddedVocab, tp, sp, layers, head, new Workspace(memory, c, B, T, tp, sp, false), true);
+  }
+
+  /** All blocks and the head, on a workspace of their own; with {@code recompute}, blocks keep only res3. */
+  public Activations(DeviceMemory memory, GPT2Config c, int B, int T, int paddedVocab, int tp, boolean sp,
+                     boolean recompute) {
+    this(memory, c, B, T, paddedVocab, tp, sp, null, true, new Workspace(memory, c, B, T, tp, sp, recompute), true);
+  }
+
+  /**
+   * One pipeline chunk's activations on the scratch (and, under recomputation, the block buffers) of
+   * {@code ws}, which the caller owns and may share between the micro-batches it keeps in flight.
+   */
+  public Activations(DeviceMemory memory, GPT2Config c, int B, int T, int paddedVocab, int tp, boolean sp,
+                     boolean[] layers, boolean head, Workspace ws) {
+    this(memory, c, B, T, paddedVocab, tp, sp, layers, head, ws, false);
+  }
+
+  private Activations(DeviceMemory memory, GPT2Config c, int B, int T, int paddedVocab, int tp, boolean sp,
+                      boolean[] layers, boolean head, Workspace ws, boolean ownsWorkspace) {
+    if (ws.n != B * T) {
+      if (ownsWorkspace) ws.close();
+      throw new IllegalArgumentException("workspace for " + ws.n + " rows, activations for " + B * T);
+    }
+    this.ownsWorkspace = ownsWorkspace;
+    this.workspace = ws;
+    this.recompute = ws.recompute;
     this.memory = memory;
     this.B = B;
     this.T = T;
@@ -110,6 +146,14 @@ public final class Activations implements AutoCloseable {
       for (int l = 0; l < L; l++) {
         if (layers != null && !layers[l]) continue;
         String p = "act.h." + l + ".";
+        if (recompute) {
+          Workspace w = workspace;
+          ln1[l] = w.ln1; ln1Mean[l] = w.ln1Mean; ln1Rstd[l] = w.ln1Rstd; qkv[l] = w.qkv; lse[l] = w.lse;
+          atty[l] = w.atty; res2[l] = w.res2; ln2[l] = w.ln2; ln2Mean[l] = w.ln2Mean; ln2Rstd[l] = w.ln2Rstd;
+          fch[l] = w.fch; fchGelu[l] = w.fchGelu;
+          res3[l] = alloc(memory, p + "res3", (long) R * C);
+          continue;
+        }
         ln1[l] = alloc(memory, p + "ln1", (long) R * C);
         ln1Mean[l] = alloc(memory, p + "ln1_mean", R);
         ln1Rstd[l] = alloc(memory, p + "ln1_rstd", R);
@@ -129,17 +173,9 @@ public final class Activations implements AutoCloseable {
       lnfRstd = head ? alloc(memory, "act.lnf_rstd", R) : null;
       logits = head ? alloc(memory, "act.logits", (long) N * vl) : null;
       losses = head ? alloc(memory, "act.losses", N) : null;
-      dres = alloc(memory, "scratch.dres", (long) R * C);
-      dln = alloc(memory, "scratch.dln", (long) N * C);
-      datty = alloc(memory, "scratch.datty", (long) N * cl);
-      dtmp = alloc(memory, "scratch.dtmp", (long) N * C);
-      dqkv = alloc(memory, "scratch.dqkv", (long) N * 3 * cl);
-      dfch = alloc(memory, "scratch.dfch", (long) N * fl);
-      dfchGelu = alloc(memory, "scratch.dfch_gelu", (long) N * fl);
-      full = sp ? alloc(memory, "scratch.full", (long) N * C) : null;
-      dfull = sp ? alloc(memory, "scratch.dfull", (long) N * C) : null;
-      dlnRows = sp ? alloc(memory, "scratch.dln_rows", (long) R * C) : null;
-      rowOut = sp ? alloc(memory, "scratch.row_out", (long) R * C) : null;
+      Workspace w = workspace;
+      dres = w.dres; dln = w.dln; datty = w.datty; dtmp = w.dtmp; dqkv = w.dqkv; dfch = w.dfch; dfchGelu = w.dfchGelu;
+      full = w.full; dfull = w.dfull; dlnRows = w.dlnRows; rowOut = w.rowOut;
     } catch (RuntimeException | Error e) {
       close();
       throw e;
@@ -155,30 +191,29 @@ public final class Activations implements AutoCloseable {
 
   /** Bytes of one tensor-parallel rank's activations, by the formula in the class comment. */
   public static long bytesFor(GPT2Config c, int B, int T, int paddedVocab, int tp, boolean sp) {
+    return bytesFor(c, B, T, paddedVocab, tp, sp, false);
+  }
+
+  /** As above; with {@code recompute}, blocks keep R C floats each and the workspace one block's activations. */
+  public static long bytesFor(GPT2Config c, int B, int T, int paddedVocab, int tp, boolean sp, boolean recompute) {
     long N = (long) B * T;
     long C = c.dModel();
     long R = sp ? N / tp : N;
     long cl = C / tp;
     long fl = 4 * C / tp;
     long nhl = c.heads() / tp;
-    long perLayer = 4 * R * C + 4 * R + 4 * N * cl + nhl * N + 2 * N * fl;
+    long perLayer = recompute ? R * C : 4 * R * C + 4 * R + 4 * N * cl + nhl * N + 2 * N * fl;
     long once = 2 * R * C + 2 * R + N * (paddedVocab / tp) + N;
-    long scratch = R * C + 2 * N * C + N * cl + 3 * N * cl + 2 * N * fl + (sp ? 2 * N * C + 2 * R * C : 0);
-    return (c.layers() * perLayer + once + scratch) * Float.BYTES;
+    return (c.layers() * perLayer + once) * Float.BYTES + Workspace.bytesFor(c, B, T, tp, sp, recompute);
   }
 
   private float[] alloc(DeviceMemory memory, String name, long n) {
-    if (n > Integer.MAX_VALUE - 8) {
-      throw new dev.weft.WeftInputException(name + " would need " + n + " floats, more than one array holds; "
-          + "use a smaller micro-batch (--micro-batch) or context.");
-    }
-    Tensor t = Tensor.zeros(memory, name, (int) n);
-    tensors.add(t);
-    return t.data();
+    return Workspace.alloc(memory, tensors, name, n);
   }
 
+  /** Bytes held by these activations (with the workspace when it is their own). */
   public long bytes() {
-    long b = 0;
+    long b = ownsWorkspace ? workspace.bytes() : 0;
     for (Tensor t : tensors) b += t.bytes();
     return b;
   }
@@ -189,5 +224,6 @@ public final class Activations implements AutoCloseable {
     deferred.clear();
     for (Tensor t : tensors) t.close();
     tensors.clear();
+    if (ownsWorkspace) workspace.close();
   }
 }

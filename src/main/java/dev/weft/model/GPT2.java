@@ -181,10 +181,28 @@ public final class GPT2 implements AutoCloseable {
     return new Activations(memory, config, B, T, layout.paddedVocab(), tp.size(), tp.sp());
   }
 
+  /** As above; with {@code recompute}, blocks keep only their outputs and backward recomputes the rest. */
+  public Activations newActivations(int B, int T, boolean recompute) {
+    newActivationsCheck(B, T);
+    return new Activations(memory, config, B, T, layout.paddedVocab(), tp.size(), tp.sp(), recompute);
+  }
+
   /** Activations for one pipeline chunk's blocks (and the head's buffers when it runs the head). */
   public Activations newStageActivations(int B, int T, boolean[] layers, boolean head) {
     newActivationsCheck(B, T);
     return new Activations(memory, config, B, T, layout.paddedVocab(), tp.size(), tp.sp(), layers, head);
+  }
+
+  /** As above, on a workspace the caller shares between its micro-batches (see {@link Workspace}). */
+  public Activations newStageActivations(int B, int T, boolean[] layers, boolean head, Workspace ws) {
+    newActivationsCheck(B, T);
+    return new Activations(memory, config, B, T, layout.paddedVocab(), tp.size(), tp.sp(), layers, head, ws);
+  }
+
+  /** A workspace for micro-batches of B sequences of T tokens on this rank, charged to this device. */
+  public Workspace newWorkspace(int B, int T, boolean recompute) {
+    newActivationsCheck(B, T);
+    return new Workspace(memory, config, B, T, tp.size(), tp.sp(), recompute);
   }
 
   private void newActivationsCheck(int B, int T) {
@@ -287,40 +305,44 @@ public final class GPT2 implements AutoCloseable {
 
   /** Blocks [from, to) forward; block {@code from} reads {@code act.encoded}, block l writes {@code act.res3[l]}. */
   public void blocksForward(Activations act, int from, int to) {
+    for (int l = from; l < to; l++) {
+      int r = ParameterLayout.blockRegion(l);
+      Segment s = store.params(r);
+      store.prefetch(r + 1);
+      blockForward(act, l, l == from ? act.encoded : act.res3[l - 1], s);
+      store.releaseParams(r);
+    }
+  }
+
+  /** Block l forward from x [R,C] with its parameters in {@code s}: fills its activations and act.res3[l]. */
+  private void blockForward(Activations act, int l, float[] x, Segment s) {
     int B = act.B, T = act.T, C = config.dModel();
     int N = B * T;
     int t = tp.size();
     int cl = C / t, fl = 4 * C / t, nhl = config.heads() / t;
     int R = tp.rows(N);
-    for (int l = from; l < to; l++) {
-      int r = ParameterLayout.blockRegion(l);
-      Segment s = store.params(r);
-      store.prefetch(r + 1);
-      float[] p = s.array();
-      float[] x = l == from ? act.encoded : act.res3[l - 1];
-      float[] rowOut = tp.sp() ? act.rowOut : act.dtmp;
-      LayerNorm.forward(cx, act.ln1[l], act.ln1Mean[l], act.ln1Rstd[l], x,
-          p, s.at(layout.offset(l, "ln_1.weight")), p, s.at(layout.offset(l, "ln_1.bias")), R, C);
-      ColumnParallelLinear.forward(cx, tp, act.qkv[l], act.ln1[l], act.full, p, s.at(layout.offset(l, "attn.c_attn.weight")),
-          p, s.at(layout.offset(l, "attn.c_attn.bias")), N, C, 3 * cl);
-      if (cpAttention == null) {
-        BlockAttention.forward(cx, act.atty[l], act.lse[l], act.qkv[l], B, T, cl, nhl);
-      } else {
-        cpAttention.forward(cx, cp, act.atty[l], act.lse[l], act.qkv[l], B, T, cl, nhl, positions(T));
-      }
-      RowParallelLinear.forward(cx, tp, rowOut, act.dtmp, act.atty[l], p, s.at(layout.offset(l, "attn.c_proj.weight")),
-          p, s.at(layout.offset(l, "attn.c_proj.bias")), N, cl, C);
-      Residual.forward(cx, act.res2[l], x, rowOut, R * C);
-      LayerNorm.forward(cx, act.ln2[l], act.ln2Mean[l], act.ln2Rstd[l], act.res2[l],
-          p, s.at(layout.offset(l, "ln_2.weight")), p, s.at(layout.offset(l, "ln_2.bias")), R, C);
-      ColumnParallelLinear.forward(cx, tp, act.fch[l], act.ln2[l], act.full, p, s.at(layout.offset(l, "mlp.c_fc.weight")),
-          p, s.at(layout.offset(l, "mlp.c_fc.bias")), N, C, fl);
-      Gelu.forward(cx, act.fchGelu[l], act.fch[l], N * fl);
-      RowParallelLinear.forward(cx, tp, rowOut, act.dtmp, act.fchGelu[l], p, s.at(layout.offset(l, "mlp.c_proj.weight")),
-          p, s.at(layout.offset(l, "mlp.c_proj.bias")), N, fl, C);
-      Residual.forward(cx, act.res3[l], act.res2[l], rowOut, R * C);
-      store.releaseParams(r);
+    float[] p = s.array();
+    float[] rowOut = tp.sp() ? act.rowOut : act.dtmp;
+    LayerNorm.forward(cx, act.ln1[l], act.ln1Mean[l], act.ln1Rstd[l], x,
+        p, s.at(layout.offset(l, "ln_1.weight")), p, s.at(layout.offset(l, "ln_1.bias")), R, C);
+    ColumnParallelLinear.forward(cx, tp, act.qkv[l], act.ln1[l], act.full, p, s.at(layout.offset(l, "attn.c_attn.weight")),
+        p, s.at(layout.offset(l, "attn.c_attn.bias")), N, C, 3 * cl);
+    if (cpAttention == null) {
+      BlockAttention.forward(cx, act.atty[l], act.lse[l], act.qkv[l], B, T, cl, nhl);
+    } else {
+      cpAttention.forward(cx, cp, act.atty[l], act.lse[l], act.qkv[l], B, T, cl, nhl, positions(T));
     }
+    RowParallelLinear.forward(cx, tp, rowOut, act.dtmp, act.atty[l], p, s.at(layout.offset(l, "attn.c_proj.weight")),
+        p, s.at(layout.offset(l, "attn.c_proj.bias")), N, cl, C);
+    Residual.forward(cx, act.res2[l], x, rowOut, R * C);
+    LayerNorm.forward(cx, act.ln2[l], act.ln2Mean[l], act.ln2Rstd[l], act.res2[l],
+        p, s.at(layout.offset(l, "ln_2.weight")), p, s.at(layout.offset(l, "ln_2.bias")), R, C);
+    ColumnParallelLinear.forward(cx, tp, act.fch[l], act.ln2[l], act.full, p, s.at(layout.offset(l, "mlp.c_fc.weight")),
+        p, s.at(layout.offset(l, "mlp.c_fc.bias")), N, C, fl);
+    Gelu.forward(cx, act.fchGelu[l], act.fch[l], N * fl);
+    RowParallelLinear.forward(cx, tp, rowOut, act.dtmp, act.fchGelu[l], p, s.at(layout.offset(l, "mlp.c_proj.weight")),
+        p, s.at(layout.offset(l, "mlp.c_proj.bias")), N, fl, C);
+    Residual.forward(cx, act.res3[l], act.res2[l], rowOut, R * C);
   }
 
   /** Final LayerNorm on {@code act.res3[L-1]}, the (vocabulary-parallel) logits and the loss. */
@@ -404,9 +426,14 @@ public final class GPT2 implements AutoCloseable {
   /**
    * Blocks [to-1 .. from] backward from {@code act.dres} (= d res3[to-1]); leaves d x of block {@code from}
    * in {@code act.dres}. With {@code deferWeights} the four weight matrices' gradients are left for
-   * {@link #blocksWeightBackward} (their output gradients are kept in {@code act} until then).
+   * {@link #blocksWeightBackward} (their output gradients are kept in {@code act} until then). Under
+   * recomputation ({@code act.recompute}) each block's forward runs again, on the parameters this pass
+   * fetches anyway, just before its backward.
    */
   public void blocksBackward(Activations act, int from, int to, boolean deferWeights) {
+    if (deferWeights && act.recompute) {
+      throw new IllegalStateException("a deferred weight pass needs every block's activations, which recomputation drops");
+    }
     int B = act.B, T = act.T, C = config.dModel();
     int N = B * T;
     int t = tp.size();
@@ -421,6 +448,7 @@ public final class GPT2 implements AutoCloseable {
       float[] p = s.array();
       float[] g = gs.array();
       float[] x = l == from ? act.encoded : act.res3[l - 1];
+      if (act.recompute) blockForward(act, l, x, s);
       Deferred d = deferWeights ? act.deferred(l, N, C, cl, fl) : null;
       // res3 = res2 + mlp(ln2(res2)): dres flows to res2 unchanged; the MLP branch adds into it.
       Arrays.fill(act.dfchGelu, 0f);

@@ -9,7 +9,8 @@ import java.nio.file.Path;
  * {@code weft train --layout auto}: the best layout Weft's runtime can run for a model and batch on this
  * machine's local ranks, with the planner's explanation. The search is {@link Planner}'s on
  * {@link LocalMachine#cluster} (ranks sharing the machine's cores; memory per rank a share of the heap),
- * restricted to what the runtime supports ({@link #runtimeSupports}): fp32, no recomputation; pp > 1 only
+ * restricted to what the runtime supports ({@link #runtimeSupports}): fp32, full recomputation or none (not
+ * with the zero-bubble schedule; selective has nothing to drop, attention being blockwise); pp > 1 only
  * with ZeRO <= 1; ring CP needs context % (2 cp) == 0, all-to-all context % cp == 0 and
  * (heads / tp) % cp == 0; SP only with tp > 1 and then micro-batch x context / cp divisible by tp; tp
  * divides the heads (and 4 C); the micro-batch divides batch / dp; interleaving needs m % pp == 0 (the
@@ -64,7 +65,8 @@ public final class AutoLayout {
 
   /** Whether Weft's runtime can train {@code l} (class comment); ends with TrainConfig's own validation. */
   public static boolean runtimeSupports(GPT2Config m, int batch, Layout l) {
-    if (l.recompute() != Recompute.NONE) return false;
+    if (l.recompute() == Recompute.SELECTIVE) return false; // attention is blockwise: nothing selective to drop
+    if (l.recompute() == Recompute.FULL && l.pp() > 1 && l.schedule() == Schedule.ZB_H1) return false;
     if (l.pp() > 1 && l.zero() > 1) return false;
     if (l.sp() && l.tp() == 1) return false;
     if (m.heads() % l.tp() != 0) return false;

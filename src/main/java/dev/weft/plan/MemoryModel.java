@@ -33,12 +33,13 @@ import dev.weft.model.GPT2Config;
  * {@link dev.weft.model.Activations} allocates; at t = p = c = 1 equal to
  * {@link dev.weft.model.Activations#bytesFor}). With N = b s / c local tokens, floats per layer per
  * micro-batch: ln1, ln2, res2, res3 4NC (replicated under TP, /t with SP); atty NC/t, qkv 3NC/t,
- * fch + fchGelu 8NC/t (sharded by TP); LayerNorm means and rstds 4N (/t with SP); attention
- * probabilities NH N T / t. Sum: 16NC + 4N + NH N T at t = 1. Outside layers per micro-batch: first
+ * fch + fchGelu 8NC/t (sharded by TP); LayerNorm means and rstds 4N (/t with SP); attention's
+ * log-sum-exps NH N / t (attention is blockwise: no T x T scores). Sum: 16NC + 4N + NH N at t = 1. Outside layers per micro-batch: first
  * stage encoded NC; last stage lnf NC, its stats 2N, logits N Vp/t, losses N. Backward scratch, once
  * per device: dres, dln, dtmp 3NC (replicated), datty NC/t, dqkv 3NC/t, dfch + dfchGelu 8NC/t:
- * 15NC at t = 1. Selective recomputation drops the NH N T term; full keeps the layer input NC.
- * Recomputation also needs one layer's full activations as working memory during backward.
+ * 15NC at t = 1. Selective recomputation drops the NH N term; full keeps the layer input NC.
+ * Recomputation also needs one block's activations (less what it keeps) once per device during
+ * backward ({@link #runtimeWorkingBytes}).
  *
  * <p><b>Pipeline stash</b>: a stage keeps the activations of the micro-batches in flight
  * ({@link #inFlightMicroBatches}): GPipe m (Huang et al. 2019); 1F1B min(m, p - i) on stage i
@@ -152,6 +153,15 @@ public final class MemoryModel {
     return floats * Float.BYTES;
   }
 
+  /**
+   * Weft runtime: the one block of activations a device keeps for recomputing (once per device, in its
+   * {@link dev.weft.model.Workspace}): a layer's activations less what each block keeps anyway.
+   */
+  public static long runtimeWorkingBytes(GPT2Config m, long b, long s, int t, boolean sp, int cp, Recompute r) {
+    if (r == Recompute.NONE) return 0;
+    return runtimeLayerBytes(m, b, s, t, sp, cp, Recompute.NONE) - runtimeLayerBytes(m, b, s, t, sp, cp, r);
+  }
+
   /** Weft runtime: bytes outside the layers for one micro-batch on the first and/or last stage. */
   public static long runtimeOutsideBytes(GPT2Config m, long b, long s, int paddedVocab, int t, boolean sp, int cp,
                                          boolean first, boolean last) {
@@ -187,7 +197,7 @@ public final class MemoryModel {
     long perLayer = runtimeLayerBytes(m, microBatch, seq, t, sp, cp, r);
     long outside = runtimeOutsideBytes(m, microBatch, seq, paddedVocab, t, sp, cp, first, last);
     long scratch = runtimeScratchBytes(m, microBatch, seq, t, sp, cp);
-    long working = r == Recompute.NONE ? 0 : runtimeLayerBytes(m, microBatch, seq, t, sp, cp, Recompute.NONE);
+    long working = runtimeWorkingBytes(m, microBatch, seq, t, sp, cp, r);
     return Math.round(inFlight * (layers * perLayer + outside)) + scratch + working;
   }
 
@@ -256,7 +266,7 @@ public final class MemoryModel {
       scratch = 0;
     } else {
       long perLayer = runtimeLayerBytes(mc, b, s, t, l.sp(), c, l.recompute());
-      long working = l.recompute() == Recompute.NONE ? 0 : runtimeLayerBytes(mc, b, s, t, l.sp(), c, Recompute.NONE);
+      long working = runtimeWorkingBytes(mc, b, s, t, l.sp(), c, l.recompute());
       act = Math.round(inFlight * layers * perLayer) + working;
       outside = Math.round(inFlight * runtimeOutsideBytes(mc, b, s, mc.vocab(), t, l.sp(), c, first, false)
           + inFlightLast * runtimeOutsideBytes(mc, b, s, mc.vocab(), t, l.sp(), c, false, last));
@@ -383,7 +393,7 @@ public final class MemoryModel {
     long o = (z >= 1 ? shard : params) * pr.optimizerBytes;
 
     long perLayer = runtimeLayerBytes(mc, b, s, t, sp, c, l.recompute());
-    long working = l.recompute() == Recompute.NONE ? 0 : runtimeLayerBytes(mc, b, s, t, sp, c, Recompute.NONE);
+    long working = runtimeWorkingBytes(mc, b, s, t, sp, c, l.recompute());
     long scratch = runtimeScratchBytes(mc, b, s, t, sp, c);
     long N = b * s / c, R = sp ? N / t : N;
     long act, outside, scratchAll;
@@ -404,7 +414,7 @@ public final class MemoryModel {
       long encoded = R * C * Float.BYTES;
       long head = last ? runtimeOutsideBytes(mc, b, s, (int) vp, t, sp, c, false, true) : 0;
       outside = k * encoded + (last ? k * head : 0);
-      scratchAll = k * scratch;
+      scratchAll = scratch; // one Workspace per rank, shared by the stash
     }
 
     long zeroBuf = 0;

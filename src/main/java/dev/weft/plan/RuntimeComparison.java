@@ -20,7 +20,7 @@ import java.util.SplittableRandom;
 /**
  * The planner against Weft's own runtime on this machine: a fixed set of layouts of the {@code micro}
  * and {@code mini} presets covering dp, tp (with and without sp), pp (GPipe, 1F1B, interleaved), cp
- * (ring and all-to-all), every ZeRO stage and hybrids, each trained for a few steps on the local
+ * (ring and all-to-all), every ZeRO stage, hybrids and full recomputation, each trained for a few steps on the local
  * backend ({@code new Trainer(cfg, quiet).run()}). For each: predicted peak memory of device 0
  * ({@link MemoryModel#stage} at stage 0 with the runtime activation model) vs {@link Trainer.Result#peakBytes},
  * and predicted step time ({@link TimeModel} on {@link LocalMachine#cluster} for the layout's world size)
@@ -68,12 +68,17 @@ public final class RuntimeComparison {
     int v = l.schedule() == Schedule.INTERLEAVED ? l.virtualStages() : 1;
     String cp = l.cpAlgorithm() == CpAlgorithm.ALL_TO_ALL ? "alltoall" : "ring";
     return new TrainConfig.Parallelism(l.dp(), l.tp(), l.pp(), l.cp(), l.sp() && l.tp() > 1, l.zero(), schedule, v,
-        cp, "local", 300);
+        cp, "local", 300, "count", l.recompute() == Recompute.FULL);
   }
 
   private static Layout lay(int dp, int tp, int pp, int cp, int zero, boolean sp, int mb, Schedule s, int v,
                             CpAlgorithm ca) {
     return new Layout(dp, tp, pp, cp, zero, sp, mb, s, v, Recompute.NONE, ca);
+  }
+
+  /** As {@link #lay}, with full activation recomputation. */
+  private static Layout recomputed(int dp, int tp, int pp, int mb, Schedule s) {
+    return new Layout(dp, tp, pp, 1, 0, false, mb, s, 1, Recompute.FULL, CpAlgorithm.RING);
   }
 
   private static final CpAlgorithm RING = CpAlgorithm.RING;
@@ -101,7 +106,10 @@ public final class RuntimeComparison {
         new Case("mini", 2, lay(2, 1, 1, 1, 2, false, 1, n, 1, RING)),
         new Case("mini", 2, lay(1, 2, 1, 1, 0, true, 1, n, 1, RING)),
         new Case("mini", 4, lay(1, 1, 2, 1, 0, false, 1, Schedule.ONE_F_ONE_B, 1, RING)),
-        new Case("mini", 2, lay(1, 1, 1, 2, 0, false, 1, n, 1, RING)));
+        new Case("mini", 2, lay(1, 1, 1, 2, 0, false, 1, n, 1, RING)),
+        new Case("micro", 4, recomputed(1, 1, 1, 2, n)),
+        new Case("micro", 8, recomputed(1, 1, 2, 2, Schedule.ONE_F_ONE_B)),
+        new Case("mini", 2, recomputed(1, 1, 1, 1, n)));
   }
 
   /** Predicted bytes of device 0 (pipeline stage 0), by the runtime activation model. */
@@ -197,6 +205,7 @@ public final class RuntimeComparison {
     if (l.cp() > 1) sb.append(" cp").append(l.cp()).append(' ').append(l.cpAlgorithm().cliName());
     if (l.dp() * l.cp() > 1) sb.append(" zero").append(l.zero());
     if (l.devices() == 1) sb.append(" single");
+    if (l.recompute() != Recompute.NONE) sb.append(" recompute ").append(l.recompute().cliName());
     sb.append(" (").append(l.devices()).append(l.devices() == 1 ? " rank)" : " ranks)");
     return sb.toString();
   }

@@ -96,10 +96,11 @@ public final class Gradients {
           float[] loss = {(float) pipe.step(w, mine, 1f / (B * (float) T), null, rank)};
           dp.allReduce(loss, 0, 1, ReduceOp.AVG);
           float[] full = TpGather.assemble(tp, local, w.gatherFullGrads());
+          pipe.close();
           return new Result(loss[0], pipe.assemble(layout, full));
         }
       }
-      try (GPT2 model = new GPT2(local, cx, memory, w, tp, cp); Activations act = model.newActivations(rows, T / par.cp())) {
+      try (GPT2 model = new GPT2(local, cx, memory, w, tp, cp); Activations act = model.newActivations(rows, T / par.cp(), par.recompute())) {
         w.loadFull(TpGather.localPart(local, weights));
         w.zeroGrad();
         w.setLastMicroBatch(true);

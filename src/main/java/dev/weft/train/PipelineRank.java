@@ -38,6 +38,7 @@ final class PipelineRank {
   private final int microBatch;
   /** Positions of each sequence on this rank (the sequence length over the context-parallel degree). */
   private final int seqLen;
+  private final boolean recompute;
 
   PipelineRank(Backend backend, ParallelLayout mesh, TrainConfig cfg) {
     this(backend, mesh, cfg, cfg.model().context());
@@ -62,6 +63,7 @@ final class PipelineRank {
     this.embedding = endStage ? backend.group(ppRanks[0], ppRanks[p - 1]) : null;
     this.microBatch = cfg.microBatch();
     this.seqLen = seqLen / par.cp();
+    this.recompute = par.recompute();
   }
 
   /** The blocks of this rank's chunks. */
@@ -77,7 +79,7 @@ final class PipelineRank {
   boolean last() { return ppRank == p - 1; }
 
   void attach(GPT2 model, DeviceMemory memory) {
-    this.stages = new GptStageModel(model, plan, microBatch, seqLen, schedule.name().equals("zb"));
+    this.stages = new GptStageModel(model, plan, microBatch, seqLen, schedule.name().equals("zb"), recompute);
     this.executor = new PipelineExecutor(pp, memory, stages);
   }
 
@@ -131,7 +133,8 @@ final class PipelineRank {
         if (plan.rankOf(s) != ppRank) continue;
         boolean[] ls = new boolean[model.config().layers()];
         for (int l = plan.firstLayer(s); l < plan.firstLayer(s) + plan.layers(s); l++) ls[l] = true;
-        try (Activations act = model.newStageActivations(microBatch, seqLen, ls, plan.hasHead(s))) {
+        // On the stages' workspace: under recomputation the chunk keeps one block's activations, as in training.
+        try (Activations act = model.newStageActivations(microBatch, seqLen, ls, plan.hasHead(s), stages.workspace())) {
           int n = act.encoded.length;
           if (plan.hasEmbedding(s) || plan.hasHead(s)) model.loadTokens(act, tokens, row);
           if (plan.hasEmbedding(s)) {
@@ -162,6 +165,11 @@ final class PipelineRank {
    * Full flat tensors from every stage's (full-size, own regions filled) arrays: summed over the PP group,
    * with the last stage's copy of the embeddings left out (the first stage's counts).
    */
+  /** Frees the stages' stash and workspace. */
+  void close() {
+    if (stages != null) stages.close();
+  }
+
   float[] assemble(ParameterLayout full, float[] own) {
     if (!first()) {
       java.util.Arrays.fill(own, full.regionStart(0), full.regionEnd(0), 0f);

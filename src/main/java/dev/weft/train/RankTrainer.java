@@ -74,7 +74,7 @@ final class RankTrainer {
       ZeroWeights weights = new ZeroWeights(par.zero(), layout, dp, memory);
       try (GPT2 model = new GPT2(layout, cx, memory, weights, tp, cpc);
            ZeroOptimizer opt = new ZeroOptimizer(weights, memory, 0.9f, 0.95f, 1e-8f, (float) cfg.weightDecay());
-           Activations act = pipe == null ? model.newActivations(cfg.microBatch(), T / par.cp()) : null;
+           Activations act = pipe == null ? model.newActivations(cfg.microBatch(), T / par.cp(), par.recompute()) : null;
            MetricsWriter metrics = report && cfg.metrics() != null ? new MetricsWriter(cfg.metrics()) : null) {
         if (pipe != null) pipe.attach(model, memory);
         int startStep = 1;
@@ -182,7 +182,9 @@ final class RankTrainer {
         float[] finalParams = full(layout, tp, pipe, weights.gatherFull());
         long stateByHand = stateBytesByHand(layout.total(), par.dp() * par.cp(), par.zero());
         long actByHand = pipe == null
-            ? Activations.bytesFor(mc, cfg.microBatch(), T / par.cp(), layout.paddedVocab(), par.tp(), tp.sp()) : 0;
+            ? Activations.bytesFor(mc, cfg.microBatch(), T / par.cp(), layout.paddedVocab(), par.tp(), tp.sp(),
+                par.recompute()) : 0;
+        if (pipe != null) pipe.close();
         return new Trainer.Result(history, lastVal, memory.peak(), stateByHand, actByHand,
             Trainer.flopsPerStep(mc, cfg.batch(), T), seconds, tokensRun, finalParams);
       }

@@ -53,9 +53,24 @@ public record TrainConfig(
    *                       of a job started by 'weft launch' or another torchrun-style launcher)
    * @param commTimeoutSec bound on every communication wait
    * @param stageSplit     how layers are cut into pipeline chunks (see {@link #stagePlan})
+   * @param recompute      full activation recomputation: blocks keep only their outputs, backward runs each
+   *                       block's forward again (see {@link dev.weft.model.Workspace})
    */
   public record Parallelism(int dp, int tp, int pp, int cp, boolean sp, int zero, String schedule, int virtualStages,
-                            String cpAttention, String devices, int commTimeoutSec, String stageSplit) {
+                            String cpAttention, String devices, int commTimeoutSec, String stageSplit,
+                            boolean recompute) {
+    /** Without recomputation. */
+    public Parallelism(int dp, int tp, int pp, int cp, boolean sp, int zero, String schedule, int virtualStages,
+                       String cpAttention, String devices, int commTimeoutSec, String stageSplit) {
+      this(dp, tp, pp, cp, sp, zero, schedule, virtualStages, cpAttention, devices, commTimeoutSec, stageSplit, false);
+    }
+
+    /** This layout with full activation recomputation on or off. */
+    public Parallelism withRecompute(boolean on) {
+      return new Parallelism(dp, tp, pp, cp, sp, zero, schedule, virtualStages, cpAttention, devices, commTimeoutSec,
+          stageSplit, on);
+    }
+
     /** With the pipeline cut into equal layer counts. */
     public Parallelism(int dp, int tp, int pp, int cp, boolean sp, int zero, String schedule, int virtualStages,
                        String cpAttention, String devices, int commTimeoutSec) {
@@ -140,7 +155,8 @@ public record TrainConfig(
     public String toString() {
       return "dp=" + dp + " tp=" + tp + " pp=" + pp + " cp=" + cp + (cp > 1 ? " (" + cpAttention + ")" : "")
           + (sp ? " sp" : "") + " zero=" + zero
-          + (pp > 1 ? " schedule=" + schedule + (virtualStages > 1 ? " v=" + virtualStages : "") : "");
+          + (pp > 1 ? " schedule=" + schedule + (virtualStages > 1 ? " v=" + virtualStages : "") : "")
+          + (recompute ? " recompute=full" : "");
     }
 
     /** Checks every constraint of the layout alone, each error naming the option and the fix. */
@@ -170,6 +186,11 @@ public record TrainConfig(
             + "'weft launch'), got '" + devices + "'.");
       }
       if (commTimeoutSec < 1) throw new WeftInputException("--comm-timeout must be >= 1 second.");
+      if (recompute && pp > 1 && schedule.equals("zb")) {
+        throw new WeftInputException("--recompute full with --schedule zb: the zero-bubble schedule defers each block's "
+            + "weight gradients until after its input gradients, which needs every block's activations kept, and "
+            + "recomputation drops them. Use --schedule 1f1b (or another) with --recompute, or --recompute none.");
+      }
       return this;
     }
   }

@@ -106,6 +106,18 @@ class CliTest {
   }
 
   @Test
+  void recomputationIsFullOrNoneAndSelectiveSaysWhyNot() {
+    Run ok = run(train("--data", data.toString(), "--steps", "2", "--batch", "2", "--recompute", "full"));
+    assertThat(ok.code()).as(ok.err()).isZero();
+    Run selective = run(train("--recompute", "selective"));
+    assertThat(selective.code()).isEqualTo(2);
+    assertThat(selective.err()).contains("blockwise").contains("--recompute full");
+    Run typo = run(train("--recompute", "ful"));
+    assertThat(typo.code()).isEqualTo(2);
+    assertThat(typo.err()).contains("--recompute takes none or full, got 'ful'");
+  }
+
+  @Test
   void aMissingDataPathIsRejected() {
     Run r = run(train("--data", dir.resolve("nope.txt").toString()));
     assertThat(r.code()).isEqualTo(2);

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatCode;
 import dev.weft.model.Activations;
 import dev.weft.model.GPT2Config;
 import dev.weft.model.ParameterLayout;
+import dev.weft.model.Workspace;
 import dev.weft.parallel.pp.StagePlan;
 import dev.weft.tensor.DeviceMemory;
 import java.util.List;
@@ -17,7 +18,8 @@ import org.junit.jupiter.api.Test;
  * formulas (16P, 8P + 8P/N, 4P + 12P/N, 16P/N with N = dp cp), activations from
  * {@link Activations#bytesFor} (or, on a pipeline stage, the bytes of the {@link Activations} the stage
  * allocates per stashed micro-batch: 1F1B keeps min(p, m) on the first stage, GPipe m, interleaved
- * Megatron's warm-up v p + p - 1 chunk-micro-batches), and ZeRO's documented transient buffers.
+ * Megatron's warm-up v p + p - 1 chunk-micro-batches, plus the one {@link Workspace} they share), and
+ * ZeRO's documented transient buffers; with and without full recomputation.
  */
 class RuntimeComparisonTest {
 
@@ -44,7 +46,9 @@ class RuntimeComparisonTest {
     assertThat(cases).anyMatch(c -> c.layout().dp() > 1).anyMatch(c -> c.layout().tp() > 1 && c.layout().sp())
         .anyMatch(c -> c.layout().pp() > 1).anyMatch(c -> c.layout().cp() > 1)
         .anyMatch(c -> c.layout().cpAlgorithm() == CpAlgorithm.ALL_TO_ALL && c.layout().cp() > 1)
-        .anyMatch(c -> c.preset().equals("mini")).anyMatch(c -> c.layout().devices() == 4);
+        .anyMatch(c -> c.preset().equals("mini")).anyMatch(c -> c.layout().devices() == 4)
+        .anyMatch(c -> c.layout().recompute() == Recompute.FULL && c.layout().pp() == 1)
+        .anyMatch(c -> c.layout().recompute() == Recompute.FULL && c.layout().pp() > 1);
     for (int z = 0; z <= 3; z++) {
       int zero = z;
       assertThat(cases).anyMatch(c -> c.layout().zero() == zero);
@@ -63,9 +67,10 @@ class RuntimeComparisonTest {
     int m = l.microBatches(c.batch());
     ParameterLayout layout;
     long activations;
+    boolean recompute = l.recompute() == Recompute.FULL;
     if (p == 1) {
       layout = new ParameterLayout(mc, t, 0);
-      activations = Activations.bytesFor(mc, l.microBatch(), T, layout.paddedVocab(), t, l.sp());
+      activations = Activations.bytesFor(mc, l.microBatch(), T, layout.paddedVocab(), t, l.sp(), recompute);
     } else {
       StagePlan plan = StagePlan.balanced(mc.layers(), p, v);
       boolean[] mine = new boolean[mc.layers()];
@@ -73,13 +78,17 @@ class RuntimeComparisonTest {
         for (int i = plan.firstLayer(s); i < plan.firstLayer(s) + plan.layers(s); i++) mine[i] = true;
       }
       layout = new ParameterLayout(mc, t, 0, mine, true, false);
-      // One stashed chunk-micro-batch of stage 0's first chunk, as the stage allocates it.
+      // One stashed chunk-micro-batch of stage 0's first chunk, as the stage allocates it, on the workspace
+      // the stage shares between its micro-batches (counted once).
       boolean[] chunk = new boolean[mc.layers()];
       for (int i = plan.firstLayer(0); i < plan.firstLayer(0) + plan.layers(0); i++) chunk[i] = true;
       long perStash;
-      try (Activations a = new Activations(DeviceMemory.unlimited("test"), mc, l.microBatch(), T,
-          layout.paddedVocab(), t, l.sp(), chunk, false)) {
+      long workspace;
+      DeviceMemory mem = DeviceMemory.unlimited("test");
+      try (Workspace ws = new Workspace(mem, mc, l.microBatch(), T, t, l.sp(), recompute);
+           Activations a = new Activations(mem, mc, l.microBatch(), T, layout.paddedVocab(), t, l.sp(), chunk, false, ws)) {
         perStash = a.bytes();
+        workspace = ws.bytes();
       }
       int stashes = switch (l.schedule()) {
         case GPIPE -> m;
@@ -87,7 +96,7 @@ class RuntimeComparisonTest {
         default -> Math.min(p, m);
       };
       long messages = 2L * l.microBatch() * T * mc.dModel() * Float.BYTES; // one send, one posted receive
-      activations = stashes * perStash + messages;
+      activations = stashes * perStash + workspace + messages;
     }
     long P = layout.total();
     long S = 0, embedding = layout.regionSize(0), maxLayer = 0;

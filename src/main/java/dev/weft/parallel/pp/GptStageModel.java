@@ -2,6 +2,7 @@ package dev.weft.parallel.pp;
 
 import dev.weft.model.Activations;
 import dev.weft.model.GPT2;
+import dev.weft.model.Workspace;
 import java.util.HashMap;
 import java.util.Map;
 
@@ -14,15 +15,19 @@ import java.util.Map;
  *
  * <p>Every (chunk, micro-batch) forward allocates its own {@link Activations} on the rank's device and keeps
  * them until its backward (or, for zero-bubble schedules, its deferred weight pass) has run, then frees them:
- * the schedule decides how many are alive at once (m for GPipe, at most p for 1F1B).
+ * the schedule decides how many are alive at once (m for GPipe, at most p for 1F1B). What a pass needs only
+ * while it runs (backward scratch; under recomputation one block's activations) is one {@link Workspace}
+ * per rank, shared by all of them: the executor runs one action at a time.
  */
-public final class GptStageModel implements StageModel {
+public final class GptStageModel implements StageModel, AutoCloseable {
   private final GPT2 model;
   private final StagePlan plan;
   private final int microBatch;
   private final int seqLen;
   private final boolean deferWeights;
+  private final boolean recompute;
   private final Map<Long, Activations> stash = new HashMap<>();
+  private Workspace workspace;
   private int[] tokens;
   private float lossScale;
   private double lossSum;
@@ -32,8 +37,13 @@ public final class GptStageModel implements StageModel {
    * @param model        this rank's share of the model (its layout holds the blocks of its chunks)
    * @param microBatch   sequences per micro-batch
    * @param deferWeights split backward into input and deferred weight passes (zero-bubble schedules)
+   * @param recompute    blocks keep only their outputs; backward recomputes the rest (not with deferWeights)
    */
-  public GptStageModel(GPT2 model, StagePlan plan, int microBatch, int seqLen, boolean deferWeights) {
+  public GptStageModel(GPT2 model, StagePlan plan, int microBatch, int seqLen, boolean deferWeights, boolean recompute) {
+    if (deferWeights && recompute) {
+      throw new IllegalArgumentException("deferred weight passes need every block's activations; recomputation drops them");
+    }
+    this.recompute = recompute;
     this.model = model;
     this.plan = plan;
     this.microBatch = microBatch;
@@ -77,7 +87,7 @@ public final class GptStageModel implements StageModel {
   @Override
   public void forward(int stage, int mb, float[] input, float[] output) {
     boolean head = plan.hasHead(stage);
-    Activations act = model.newStageActivations(microBatch, seqLen, layersOf(stage), head);
+    Activations act = model.newStageActivations(microBatch, seqLen, layersOf(stage), head, workspace());
     stash.put(key(stage, mb), act);
     int first = plan.firstLayer(stage);
     int end = first + plan.layers(stage);
@@ -125,9 +135,23 @@ public final class GptStageModel implements StageModel {
     act.close();
   }
 
+  /** The rank's shared workspace (allocated at the first use). */
+  public Workspace workspace() {
+    if (workspace == null) workspace = model.newWorkspace(microBatch, seqLen, recompute);
+    return workspace;
+  }
+
   /** Frees whatever a failed step left stashed. */
   public void clear() {
     for (Activations a : stash.values()) a.close();
     stash.clear();
+  }
+
+  /** Frees the stash and the workspace. */
+  @Override
+  public void close() {
+    clear();
+    if (workspace != null) workspace.close();
+    workspace = null;
   }
 }
