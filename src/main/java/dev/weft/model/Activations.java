@@ -197,13 +197,10 @@ public final class Activations implements AutoCloseable {
   /** As above; with {@code recompute}, blocks keep R C floats each and the workspace one block's activations. */
   public static long bytesFor(GPT2Config c, int B, int T, int paddedVocab, int tp, boolean sp, boolean recompute) {
     long N = (long) B * T;
-    long C = c.dModel();
     long R = sp ? N / tp : N;
-    long cl = C / tp;
-    long fl = 4 * C / tp;
-    long nhl = c.heads() / tp;
-    long perLayer = recompute ? R * C : 4 * R * C + 4 * R + 4 * N * cl + nhl * N + 2 * N * fl;
-    long once = 2 * R * C + 2 * R + N * (paddedVocab / tp) + N;
+    long res3 = R * c.dModel();
+    long perLayer = recompute ? res3 : res3 + Workspace.blockFloats(c, B, T, tp, sp);
+    long once = 2 * res3 + 2 * R + N * (paddedVocab / tp) + N;
     return (c.layers() * perLayer + once) * Float.BYTES + Workspace.bytesFor(c, B, T, tp, sp, recompute);
   }
 

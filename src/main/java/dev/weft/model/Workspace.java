@@ -84,10 +84,16 @@ public final class Workspace implements AutoCloseable {
     long R = sp ? N / tp : N;
     long cl = C / tp;
     long fl = 4 * C / tp;
-    long nhl = c.heads() / tp;
     long scratch = R * C + 2 * N * C + N * cl + 3 * N * cl + 2 * N * fl + (sp ? 2 * N * C + 2 * R * C : 0);
-    long block = recompute ? 3 * R * C + 4 * R + 4 * N * cl + nhl * N + 2 * N * fl : 0;
-    return (scratch + block) * Float.BYTES;
+    return (scratch + (recompute ? blockFloats(c, B, T, tp, sp) : 0)) * Float.BYTES;
+  }
+
+  /** Floats of one block's activations other than its output res3: 3RC + 4R + 4N Cl + NHl N + 2N Fl. */
+  static long blockFloats(GPT2Config c, int B, int T, int tp, boolean sp) {
+    long N = (long) B * T;
+    long C = c.dModel();
+    long R = sp ? N / tp : N;
+    return 3 * R * C + 4 * R + 4 * N * (C / tp) + (c.heads() / tp) * N + 2 * N * (4 * C / tp);
   }
 
   static float[] alloc(DeviceMemory memory, List<Tensor> into, String name, long n) {
