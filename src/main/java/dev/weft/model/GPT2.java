@@ -481,9 +481,12 @@ public final class GPT2 implements AutoCloseable {
       LayerNorm.backward(cx, act.dres, g, gs.at(layout.offset(l, "ln_1.weight")), g, gs.at(layout.offset(l, "ln_1.bias")),
           dlnRows, x, p, s.at(layout.offset(l, "ln_1.weight")), act.ln1Mean[l], act.ln1Rstd[l], R, C);
       store.releaseParams(r);
-      String h = "h." + l + ".";
-      reduceReplicatedGrads(gs, h + "ln_1.weight", h + "ln_1.bias", h + "attn.c_proj.bias", h + "ln_2.weight",
-          h + "ln_2.bias", h + "mlp.c_proj.bias");
+      if (tp.sp() && store.reduceGradsNow()) {
+        for (String n : REPLICATED_IN_BLOCK) {
+          ParameterLayout.Param pr = layout.param(l, n);
+          tp.group().allReduce(g, gs.at(pr.offset()), pr.size(), dev.weft.comm.ReduceOp.SUM);
+        }
+      }
       if (d == null) store.gradsDone(r);
     }
   }
@@ -558,6 +561,10 @@ public final class GPT2 implements AutoCloseable {
    * Under sequence parallelism every rank computed the replicated parameters' gradients (LayerNorms, wpe,
    * the row-parallel biases) from its own rows only: sum them over the group, once per accumulation.
    */
+  /** A block's parameters every TP rank holds whole (so under SP each computed from its own rows only). */
+  private static final String[] REPLICATED_IN_BLOCK = {"ln_1.weight", "ln_1.bias", "attn.c_proj.bias", "ln_2.weight",
+      "ln_2.bias", "mlp.c_proj.bias"};
+
   private void reduceReplicatedGrads(Segment g, String... names) {
     if (!tp.sp() || !store.reduceGradsNow()) return;
     for (String n : names) {

@@ -43,6 +43,8 @@ public final class ParameterLayout {
   private final int tpRank;
   private final int paddedVocab;
   private final Map<String, Param> byName = new LinkedHashMap<>();
+  /** Block parameters by suffix ("ln_1.weight"), then by layer: what the hot loops look up, with no string built. */
+  private final Map<String, Param[]> bySuffix = new java.util.HashMap<>();
   private final boolean[] layersPresent;
   private final dev.weft.parallel.tp.TensorParallelPlan plan;
   private final boolean embeddingPresent;
@@ -170,7 +172,13 @@ public final class ParameterLayout {
       throw new dev.weft.WeftInputException("the model has more than 2^31 parameters on one device ("
           + config + "); spread it over more devices (--tp, --pp) or choose a smaller model.");
     }
-    byName.put(name, new Param(name, shape, off[0], (int) size, fullShape, slice));
+    Param p = new Param(name, shape, off[0], (int) size, fullShape, slice);
+    byName.put(name, p);
+    if (name.startsWith("h.")) {
+      int dot = name.indexOf('.', 2);
+      int layer = Integer.parseInt(name.substring(2, dot));
+      bySuffix.computeIfAbsent(name.substring(dot + 1), k -> new Param[config.layers()])[layer] = p;
+    }
     off[0] += (int) size;
   }
 
@@ -218,7 +226,16 @@ public final class ParameterLayout {
   public int offset(String name) { return get(name).offset(); }
 
   /** Offset of parameter {@code suffix} of layer {@code layer}, e.g. {@code offset(3, "ln_1.weight")}. */
-  public int offset(int layer, String suffix) { return get("h." + layer + "." + suffix).offset(); }
+  public int offset(int layer, String suffix) {
+    return param(layer, suffix).offset();
+  }
+
+  /** Parameter {@code suffix} of layer {@code layer}, looked up without building its name. */
+  public Param param(int layer, String suffix) {
+    Param[] byLayer = bySuffix.get(suffix);
+    Param p = byLayer == null || layer < 0 || layer >= byLayer.length ? null : byLayer[layer];
+    return p != null ? p : get("h." + layer + "." + suffix); // get() names what is missing
+  }
 
   /** Regions: 0 = embeddings (wte, wpe), 1 + l = block l, L + 1 = final LayerNorm. */
   public int regionCount() { return config.layers() + 2; }
