@@ -78,7 +78,7 @@ public final class GPT2 implements AutoCloseable {
     this.memory = memory;
     this.tp = tp;
     this.cp = cp;
-    this.cpAttention = cp.size() > 1 ? cp.attention() : null;
+    this.cpAttention = cp.size() > 1 ? cp.attention(new dev.weft.tensor.BufferPool(memory)) : null;
     this.flat = store == null ? new FlatWeights(layout, memory) : (store instanceof FlatWeights f ? f : null);
     this.store = store == null ? flat : store;
   }

@@ -162,6 +162,20 @@ public final class MemoryModel {
     return runtimeLayerBytes(m, b, s, t, sp, cp, Recompute.NONE) - runtimeLayerBytes(m, b, s, t, sp, cp, r);
   }
 
+  /**
+   * Weft runtime: the most a context-parallel attention call holds at once (taken from the rank's buffer
+   * pool and given back within the call), N = b s / c local rows, Cl = C / t, NHl = NH / t: ring attention
+   * 8 N Cl + 2 N NHl floats (two K/V blocks, two dK/dV blocks, row statistics), all-to-all 12 N Cl +
+   * 4 N NHl (backward's re-gather of q|k|v|dout|D: send, receive and the head-split copy). 0 without CP.
+   */
+  public static long runtimeCpTransientBytes(GPT2Config m, long b, long s, int t, int cp, CpAlgorithm algorithm) {
+    if (cp <= 1) return 0;
+    long N = b * s / cp;
+    long cl = m.dModel() / t, nhl = m.heads() / t;
+    long floats = algorithm == CpAlgorithm.RING ? 8 * N * cl + 2 * N * nhl : 12 * N * cl + 4 * N * nhl;
+    return floats * Float.BYTES;
+  }
+
   /** Weft runtime: bytes outside the layers for one micro-batch on the first and/or last stage. */
   public static long runtimeOutsideBytes(GPT2Config m, long b, long s, int paddedVocab, int t, boolean sp, int cp,
                                          boolean first, boolean last) {
@@ -357,15 +371,17 @@ public final class MemoryModel {
    *     1 P + P + 2S; 2 P + S + 2S; 3 4S (S the owned shard), times 4 bytes;
    * <li>without pipelining, one {@code Activations} for the whole run (layers, the once-per-device
    *     tensors, the backward scratch); with pipelining, one per stashed (chunk, micro-batch), each with
-   *     its chunk's layers, its own {@code encoded} and backward scratch, and the head on the last rank;
+   *     its chunk's layers, its own {@code encoded}, and the head on the last rank, plus one
+   *     {@code Workspace} they share (backward scratch; under full recomputation one block's activations);
    * <li>transient ("comm") buffers: ZeRO-1 the reduce-scatter pieces of every region at the end of
    *     backward (S floats); ZeRO-2 the embeddings' full gradient (held through backward), the region
    *     computing and the one waiting for its reduce-scatter, plus two pieces, or S floats of all-gather
    *     sends after the update, whichever is larger; ZeRO-3 that plus gathered parameters of the same three
    *     regions; pipelining one outgoing activation and one posted receive, 2 R C floats. Without
    *     pipelining these add to the activations (allocated once, alive all run); with it the ZeRO buffers
-   *     come after the stash is freed, so the larger of the two counts. TP and CP buffers are not charged
-   *     to the device by the runtime.
+   *     come after the stash is freed, so the larger of the two counts; context parallelism's attention
+   *     buffers ({@link #runtimeCpTransientBytes}) during a layer's backward. The model's TP collectives
+   *     work in the activations' and the workspace's own buffers.
    * </ul>
    */
   static Breakdown runtimeStage(Job job, Layout l, int stage) {
@@ -427,9 +443,13 @@ public final class MemoryModel {
     }
     zeroBuf *= Float.BYTES;
     long ppBuf = p > 1 ? 2 * R * C * Float.BYTES : 0;
+    long cpBuf = runtimeCpTransientBytes(mc, b, s, t, c, l.cpAlgorithm());
     // Without pipelining the activations live all run, so ZeRO's buffers add to them; with it they come
-    // after the stash is freed: the peak is the larger of (stash + pp buffers) and the ZeRO buffers.
-    long comm = p == 1 ? zeroBuf : Math.max(ppBuf, zeroBuf - (act + outside + scratchAll));
+    // after the stash is freed: the peak is the larger of (stash + pp buffers) and the ZeRO buffers. The
+    // attention's CP buffers live inside a layer's backward: with ZeRO-2/3's buffers (also held during
+    // backward) they add up; ZeRO-1's come after backward, so the larger counts.
+    long comm = p == 1 ? (z >= 2 ? zeroBuf + cpBuf : Math.max(zeroBuf, cpBuf))
+        : Math.max(ppBuf + cpBuf, zeroBuf - (act + outside + scratchAll));
     return new Breakdown(w, g, o, act, outside, scratchAll, comm, stage);
   }
 

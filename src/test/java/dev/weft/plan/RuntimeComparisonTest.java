@@ -7,6 +7,8 @@ import dev.weft.model.Activations;
 import dev.weft.model.GPT2Config;
 import dev.weft.model.ParameterLayout;
 import dev.weft.model.Workspace;
+import dev.weft.parallel.cp.RingAttention;
+import dev.weft.parallel.cp.UlyssesAttention;
 import dev.weft.parallel.pp.StagePlan;
 import dev.weft.tensor.DeviceMemory;
 import java.util.List;
@@ -19,7 +21,8 @@ import org.junit.jupiter.api.Test;
  * {@link Activations#bytesFor} (or, on a pipeline stage, the bytes of the {@link Activations} the stage
  * allocates per stashed micro-batch: 1F1B keeps min(p, m) on the first stage, GPipe m, interleaved
  * Megatron's warm-up v p + p - 1 chunk-micro-batches, plus the one {@link Workspace} they share), and
- * ZeRO's documented transient buffers; with and without full recomputation.
+ * ZeRO's documented transient buffers and context parallelism's attention buffers; with and without full
+ * recomputation.
  */
 class RuntimeComparisonTest {
 
@@ -120,6 +123,12 @@ class RuntimeComparisonTest {
       case 2 -> Math.max(embedding + 2 * maxLayer + 2 * ((maxLayer + n - 1) / n), S);
       default -> Math.max(2 * (embedding + 2 * maxLayer) + 3 * ((maxLayer + n - 1) / n), S);
     };
-    return state + activations + transientFloats * Float.BYTES;
+    // Context parallelism: the attention's buffers, taken within a layer's backward (RingAttention,
+    // UlyssesAttention); alongside ZeRO-2/3's (also held in backward), before ZeRO-1's (after it).
+    long cpFloats = l.cp() == 1 ? 0 : l.cpAlgorithm() == CpAlgorithm.RING
+        ? RingAttention.transientFloats(l.microBatch(), T, mc.dModel() / t, mc.heads() / t)
+        : UlyssesAttention.transientFloats(l.microBatch(), T, mc.dModel() / t, mc.heads() / t);
+    long comm = p == 1 && zero < 2 ? Math.max(transientFloats, cpFloats) : transientFloats + cpFloats;
+    return state + activations + comm * Float.BYTES;
   }
 }

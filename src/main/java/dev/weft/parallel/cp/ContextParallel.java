@@ -46,8 +46,13 @@ public record ContextParallel(Communicator group, Method method) {
     return CpLayout.positions(T, size(), rank(), method);
   }
 
-  /** The attention operator for this group's method. */
+  /** The attention operator for this group's method, its buffers on an unlimited device of their own. */
   public CpAttention attention() {
     return method == Method.RING ? new RingAttention() : new UlyssesAttention();
+  }
+
+  /** The attention operator for this group's method, its buffers taken from (and charged by) {@code pool}. */
+  public CpAttention attention(dev.weft.tensor.BufferPool pool) {
+    return method == Method.RING ? new RingAttention(pool) : new UlyssesAttention(pool);
   }
 }

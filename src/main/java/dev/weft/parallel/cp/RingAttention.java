@@ -6,7 +6,12 @@ import dev.weft.kernels.BlockAttention;
 import dev.weft.kernels.BlockAttention.Mask;
 import dev.weft.kernels.BlockAttention.View;
 import dev.weft.kernels.Compute;
+import dev.weft.tensor.BufferPool;
+import dev.weft.tensor.DeviceMemory;
+import dev.weft.tensor.Tensor;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 
 /**
  * Ring attention (Liu et al. 2023) over a context-parallel group of n ranks, with the load-balanced
@@ -37,10 +42,12 @@ import java.util.Arrays;
  * {@link #TAG_BWD_KV}, {@link #TAG_BWD_DKV}, matched in order per peer, so all ranks must make the same
  * calls in the same order.
  *
- * <p><b>Memory</b> (activation memory, kept in this object and reused across calls of the same shape): two
- * kv ring buffers of B Tl 2C floats (the block in hand and the one arriving) and, for backward, two dkv
- * buffers of B Tl 2C (local contribution and the arriving partial sum): 2 x B Tl 2C floats in forward,
- * 4 x B Tl 2C in backward, plus O(B NH Tl) row statistics. Not thread-safe: one instance per rank.
+ * <p><b>Memory</b>, taken from the rank's {@link BufferPool} (so charged to its device) for the length of
+ * a call and given back at its end: two kv ring buffers of B Tl 2C floats (the block in hand and the one
+ * arriving) and two row statistics per query chunk (m and l forward, lse and D backward: 2 B NH Tl in
+ * all); backward also two dkv buffers of B Tl 2C (local contribution and the arriving partial sum). So
+ * 4 B Tl C + 2 B NH Tl floats in forward and 8 B Tl C + 2 B NH Tl in backward ({@link #transientFloats}).
+ * Not thread-safe: one instance per rank.
  *
  * <p>{@link #stats()} records per call the time spent waiting for the next K/V block (and, in backward,
  * for the travelling dkv), the time in attention compute, the tiles computed and the (query chunk, key
@@ -93,23 +100,56 @@ public final class RingAttention implements CpAttention {
   }
 
   private final Stats stats = new Stats();
-  private final float[][] kvBuf = new float[2][0];
-  private float[] dkvLocal = new float[0];
-  private float[] dkvIn = new float[0];
+  private final BufferPool pool;
+
+  /** Buffers from {@code pool} (charged to its device while a call runs). */
+  public RingAttention(BufferPool pool) {
+    this.pool = pool;
+  }
+
+  /** Buffers on an unlimited device of their own (benchmarks, tests of the arithmetic). */
+  public RingAttention() {
+    this(new BufferPool(DeviceMemory.unlimited("ring attention")));
+  }
+
+  /** Peak floats a call holds: backward's 8 B Tl C + 2 B NH Tl (forward needs 4 B Tl C + 2 B NH Tl). */
+  public static long transientFloats(int B, int Tl, int C, int NH) {
+    return 8L * B * Tl * C + 2L * B * NH * Tl;
+  }
+
+  /** The tensors one call takes from the pool, all given back when it ends. */
+  private final class Taken implements AutoCloseable {
+    private final List<Tensor> tensors = new ArrayList<>();
+
+    float[] take(String name, int n) {
+      Tensor t = pool.take("cp.ring." + name, n, false);
+      tensors.add(t);
+      return t.data();
+    }
+
+    @Override
+    public void close() {
+      for (Tensor t : tensors) pool.give(t);
+      tensors.clear();
+    }
+  }
 
   /** The live counters (read them, {@link Stats#reset()} them). */
   public Stats stats() {
     return stats;
   }
 
-  /** Per query chunk running state and statistics. */
-  private record Chunk(int row, int pos, int len, float[] m, float[] l, float[] lse, float[] D) {}
+  /**
+   * A query chunk and two row statistics [B NH len] of it: forward's running max and sum (m, l),
+   * backward's log-sum-exp and rowDot (lse, D).
+   */
+  private record Chunk(int row, int pos, int len, float[] a, float[] b) {}
 
-  private static Chunk[] chunks(int[][] layout, int B, int NH) {
+  private static Chunk[] chunks(int[][] layout, int B, int NH, Taken taken) {
     Chunk[] c = new Chunk[layout.length];
     for (int i = 0; i < layout.length; i++) {
       int n = B * NH * layout[i][2];
-      c[i] = new Chunk(layout[i][0], layout[i][1], layout[i][2], new float[n], new float[n], new float[n], new float[n]);
+      c[i] = new Chunk(layout[i][0], layout[i][1], layout[i][2], taken.take("row_stats", n), taken.take("row_stats", n));
     }
     return c;
   }
@@ -131,11 +171,6 @@ public final class RingAttention implements CpAttention {
     return Mask.causal(q.pos, kFirst);
   }
 
-  private float[] buf(int i, int len) {
-    if (kvBuf[i].length != len) kvBuf[i] = new float[len];
-    return kvBuf[i];
-  }
-
   private static void packKv(float[] kv, float[] qkv, int B, int Tl, int C) {
     for (int row = 0; row < B * Tl; row++) System.arraycopy(qkv, row * 3 * C + C, kv, row * 2 * C, 2 * C);
   }
@@ -150,15 +185,22 @@ public final class RingAttention implements CpAttention {
     int n = cp.size(), r = cp.rank();
     checkShapes(out, lse, qkv, B, Tl, C, NH, positions);
     Communicator g = cp.group();
-    int next = (r + 1) % n, prev = (r - 1 + n) % n;
     int[][][] keys = layoutChunks(positions, n, r);
-    Chunk[] qs = chunks(keys[r], B, NH);
+    try (Taken taken = new Taken()) {
+      forward(cx, g, out, lse, qkv, B, Tl, C, NH, n, r, keys, taken);
+    }
+  }
+
+  private void forward(Compute cx, Communicator g, float[] out, float[] lse, float[] qkv, int B, int Tl, int C, int NH,
+                       int n, int r, int[][][] keys, Taken taken) {
+    int next = (r + 1) % n, prev = (r - 1 + n) % n;
+    Chunk[] qs = chunks(keys[r], B, NH, taken);
     int len = B * Tl * 2 * C;
+    float[][] kvBuf = {taken.take("kv", len), taken.take("kv", len)};
     View outV = View.dense(out, Tl, C), qV = View.q(qkv, Tl, C);
-    for (Chunk q : qs) BlockAttention.init(outV.rows(q.row), q.m, q.l, B, q.len, C, NH);
+    for (Chunk q : qs) BlockAttention.init(outV.rows(q.row), q.a, q.b, B, q.len, C, NH);
     int cur = 0;
-    packKv(buf(0, len), qkv, B, Tl, C);
-    buf(1, len);
+    packKv(kvBuf[0], qkv, B, Tl, C);
     for (int k = 0; k < n; k++) {
       int s = Math.floorMod(r - k, n);
       Handle recv = null, send = null;
@@ -176,7 +218,7 @@ public final class RingAttention implements CpAttention {
             continue;
           }
           stats.pairsComputed++;
-          stats.forwardTiles += BlockAttention.accumulate(cx, outV.rows(q.row), q.m, q.l, qV.rows(q.row),
+          stats.forwardTiles += BlockAttention.accumulate(cx, outV.rows(q.row), q.a, q.b, qV.rows(q.row),
               kV.rows(kc[0]), vV.rows(kc[0]), B, q.len, kc[2], C, NH, mask);
         }
       }
@@ -191,8 +233,8 @@ public final class RingAttention implements CpAttention {
     }
     long t0 = System.nanoTime();
     for (Chunk q : qs) {
-      BlockAttention.finish(outV.rows(q.row), q.m, q.l, q.m, B, q.len, C, NH);
-      scatterRows(q.m, lse, q, B * NH, Tl);
+      BlockAttention.finish(outV.rows(q.row), q.a, q.b, q.a, B, q.len, C, NH);
+      scatterRows(q.a, lse, q, B * NH, Tl);
     }
     stats.forwardComputeNs += System.nanoTime() - t0;
     stats.forwardCalls++;
@@ -206,25 +248,30 @@ public final class RingAttention implements CpAttention {
     check(dqkv, "dqkv", (long) B * Tl * 3 * C);
     check(dout, "dout", (long) B * Tl * C);
     Communicator g = cp.group();
-    int next = (r + 1) % n, prev = (r - 1 + n) % n;
     int[][][] keys = layoutChunks(positions, n, r);
-    Chunk[] qs = chunks(keys[r], B, NH);
+    try (Taken taken = new Taken()) {
+      backward(cx, g, dqkv, dout, qkv, out, lse, B, Tl, C, NH, n, r, keys, taken);
+    }
+  }
+
+  private void backward(Compute cx, Communicator g, float[] dqkv, float[] dout, float[] qkv, float[] out, float[] lse,
+                        int B, int Tl, int C, int NH, int n, int r, int[][][] keys, Taken taken) {
+    int next = (r + 1) % n, prev = (r - 1 + n) % n;
+    Chunk[] qs = chunks(keys[r], B, NH, taken);
     int len = B * Tl * 2 * C;
     View outV = View.dense(out, Tl, C), goV = View.dense(dout, Tl, C), qV = View.q(qkv, Tl, C);
     View dqV = View.q(dqkv, Tl, C);
     long t0 = System.nanoTime();
     for (Chunk q : qs) {
-      gatherRows(lse, q.lse, q, B * NH, Tl);
-      BlockAttention.rowDot(cx, q.D, outV.rows(q.row), goV.rows(q.row), B, q.len, C, NH);
+      gatherRows(lse, q.a, q, B * NH, Tl);
+      BlockAttention.rowDot(cx, q.b, outV.rows(q.row), goV.rows(q.row), B, q.len, C, NH);
     }
     stats.backwardComputeNs += System.nanoTime() - t0;
-    if (dkvLocal.length != len) {
-      dkvLocal = new float[len];
-      dkvIn = new float[len];
-    }
+    float[][] kvBuf = {taken.take("kv", len), taken.take("kv", len)};
+    float[] dkvLocal = taken.take("dkv", len);
+    float[] dkvIn = taken.take("dkv", len);
     int cur = 0;
-    packKv(buf(0, len), qkv, B, Tl, C);
-    buf(1, len);
+    packKv(kvBuf[0], qkv, B, Tl, C);
     Handle dSend = null;
     for (int k = 0; k < n; k++) {
       int s = Math.floorMod(r - k, n);
@@ -244,7 +291,7 @@ public final class RingAttention implements CpAttention {
           Mask mask = mask(q, kc);
           if (mask == null) continue;
           stats.backwardTiles += BlockAttention.backward(cx, dqV.rows(q.row), dkV.rows(kc[0]), dvV.rows(kc[0]),
-              goV.rows(q.row), q.lse, q.D, qV.rows(q.row), kV.rows(kc[0]), vV.rows(kc[0]), B, q.len, kc[2], C, NH,
+              goV.rows(q.row), q.a, q.b, qV.rows(q.row), kV.rows(kc[0]), vV.rows(kc[0]), B, q.len, kc[2], C, NH,
               mask);
         }
       }

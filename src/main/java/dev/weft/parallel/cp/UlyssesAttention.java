@@ -5,6 +5,12 @@ import dev.weft.kernels.BlockAttention;
 import dev.weft.kernels.BlockAttention.Mask;
 import dev.weft.kernels.BlockAttention.View;
 import dev.weft.kernels.Compute;
+import dev.weft.tensor.BufferPool;
+import dev.weft.tensor.DeviceMemory;
+import dev.weft.tensor.Tensor;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
 
 /**
  * DeepSpeed-Ulysses attention (Jacobs et al. 2023) over a context-parallel group of n ranks with the
@@ -27,8 +33,9 @@ import dev.weft.kernels.Compute;
  *
  * <p><b>Bytes moved per call</b>, per rank, float32, each all-to-all keeping 1/n of its data local:
  * forward (n-1)/n x B Tl (3C + C) x 4; backward (n-1)/n x B Tl (3C + C + NH + 3C) x 4. Unlike the ring it
- * does not overlap communication with compute. <b>Memory</b>: transient buffers of about 3 x B Tl 4C floats
- * (send, receive and the head-split copy), freed after the call.
+ * does not overlap communication with compute. <b>Memory</b>: transient buffers taken from the rank's
+ * {@link BufferPool} (charged to its device) and given back as soon as they are used, at most
+ * {@link #transientFloats} at once (send, receive and the head-split copy of backward's re-gather).
  */
 public final class UlyssesAttention implements CpAttention {
   /** Throws a {@link WeftInputException} unless NH heads split over n ranks. */
@@ -55,6 +62,49 @@ public final class UlyssesAttention implements CpAttention {
     }
   }
 
+  private final BufferPool pool;
+
+  /** Buffers from {@code pool} (charged to its device while a call runs). */
+  public UlyssesAttention(BufferPool pool) {
+    this.pool = pool;
+  }
+
+  /** Buffers on an unlimited device of their own (benchmarks, tests of the arithmetic). */
+  public UlyssesAttention() {
+    this(new BufferPool(DeviceMemory.unlimited("ulysses attention")));
+  }
+
+  /**
+   * Peak floats a call holds (N = B Tl): backward's re-gather, 3 x (4NC + NH N) for the send, receive and
+   * head-split copies of q|k|v|dout|D, plus D [NH N]: 12NC + 4 NH N. Forward peaks at 9NC (the same three
+   * copies of q|k|v).
+   */
+  public static long transientFloats(int B, int Tl, int C, int NH) {
+    long N = (long) B * Tl;
+    return 12 * N * C + 4 * N * NH;
+  }
+
+  private float[] take(List<Tensor> held, String name, int n) {
+    Tensor t = pool.take("cp.ulysses." + name, n, false);
+    held.add(t);
+    return t.data();
+  }
+
+  private void give(List<Tensor> held, float[] a) {
+    for (int i = 0; i < held.size(); i++) {
+      if (held.get(i).data() == a) {
+        pool.give(held.remove(i));
+        return;
+      }
+    }
+    throw new IllegalStateException("not a buffer of this call");
+  }
+
+  private void giveAll(List<Tensor> held) {
+    for (Tensor t : held) pool.give(t);
+    held.clear();
+  }
+
   @Override
   public void forward(Compute cx, ContextParallel cp, float[] out, float[] lse, float[] qkv, int B, int Tl, int C,
                       int NH, int[] positions) {
@@ -64,23 +114,29 @@ public final class UlyssesAttention implements CpAttention {
       BlockAttention.forward(cx, out, lse, qkv, B, Tl, C, NH);
       return;
     }
-    int T = Tl * n, cn = C / n, nhn = NH / n;
-    float[] qkvH = gatherHeads(cp, qkv, null, null, B, Tl, C, NH);
-    float[] outH = new float[B * T * cn];
-    BlockAttention.forward(cx, outH, lse, qkvH, B, T, cn, nhn);
-    // rows of rank i -> rank i; received from rank j: head group j
-    int chunk = B * Tl * cn;
-    float[] send = new float[n * chunk], recv = new float[n * chunk];
-    for (int i = 0; i < n; i++) {
-      for (int b = 0; b < B; b++) {
-        System.arraycopy(outH, (b * T + i * Tl) * cn, send, i * chunk + b * Tl * cn, Tl * cn);
+    List<Tensor> held = new ArrayList<>();
+    try {
+      int T = Tl * n, cn = C / n, nhn = NH / n;
+      float[] qkvH = gatherHeads(cp, held, qkv, null, null, B, Tl, C, NH);
+      float[] outH = take(held, "out_heads", B * T * cn);
+      BlockAttention.forward(cx, outH, lse, qkvH, B, T, cn, nhn);
+      give(held, qkvH);
+      // rows of rank i -> rank i; received from rank j: head group j
+      int chunk = B * Tl * cn;
+      float[] send = take(held, "send", n * chunk), recv = take(held, "recv", n * chunk);
+      for (int i = 0; i < n; i++) {
+        for (int b = 0; b < B; b++) {
+          System.arraycopy(outH, (b * T + i * Tl) * cn, send, i * chunk + b * Tl * cn, Tl * cn);
+        }
       }
-    }
-    cp.group().allToAll(send, 0, recv, 0, chunk);
-    for (int j = 0; j < n; j++) {
-      for (int row = 0; row < B * Tl; row++) {
-        System.arraycopy(recv, j * chunk + row * cn, out, row * C + j * cn, cn);
+      cp.group().allToAll(send, 0, recv, 0, chunk);
+      for (int j = 0; j < n; j++) {
+        for (int row = 0; row < B * Tl; row++) {
+          System.arraycopy(recv, j * chunk + row * cn, out, row * C + j * cn, cn);
+        }
       }
+    } finally {
+      giveAll(held);
     }
   }
 
@@ -93,55 +149,67 @@ public final class UlyssesAttention implements CpAttention {
       BlockAttention.backward(cx, dqkv, dout, qkv, out, lse, B, Tl, C, NH);
       return;
     }
-    int T = Tl * n, cn = C / n, nhn = NH / n;
-    float[] D = new float[B * NH * Tl];
-    BlockAttention.rowDot(cx, D, View.dense(out, Tl, C), View.dense(dout, Tl, C), B, Tl, C, NH);
-    float[] doutH = new float[B * T * cn], DH = new float[B * nhn * T];
-    // rows of [q|k|v|dout|D] of this rank's head group over the whole sequence; split them out
-    float[] packed = gatherHeads(cp, qkv, dout, D, B, Tl, C, NH);
-    int w = 4 * cn + nhn;
-    float[] qkvH = new float[B * T * 3 * cn];
-    for (int b = 0; b < B; b++) {
-      for (int t = 0; t < T; t++) {
-        int src = (b * T + t) * w;
-        System.arraycopy(packed, src, qkvH, (b * T + t) * 3 * cn, 3 * cn);
-        System.arraycopy(packed, src + 3 * cn, doutH, (b * T + t) * cn, cn);
-        for (int hh = 0; hh < nhn; hh++) DH[(b * nhn + hh) * T + t] = packed[src + 4 * cn + hh];
-      }
-    }
-    float[] dqkvH = new float[B * T * 3 * cn];
-    BlockAttention.backward(cx, View.q(dqkvH, T, cn), View.k(dqkvH, T, cn), View.v(dqkvH, T, cn),
-        View.dense(doutH, T, cn), lse, DH, View.q(qkvH, T, cn), View.k(qkvH, T, cn), View.v(qkvH, T, cn),
-        B, T, T, cn, nhn, Mask.causal());
-    int chunk = B * Tl * 3 * cn;
-    float[] send = new float[n * chunk], recv = new float[n * chunk];
-    for (int i = 0; i < n; i++) {
+    List<Tensor> held = new ArrayList<>();
+    try {
+      int T = Tl * n, cn = C / n, nhn = NH / n;
+      float[] D = take(held, "row_dot", B * NH * Tl);
+      BlockAttention.rowDot(cx, D, View.dense(out, Tl, C), View.dense(dout, Tl, C), B, Tl, C, NH);
+      // rows of [q|k|v|dout|D] of this rank's head group over the whole sequence; split them out
+      float[] packed = gatherHeads(cp, held, qkv, dout, D, B, Tl, C, NH);
+      give(held, D);
+      int w = 4 * cn + nhn;
+      float[] qkvH = take(held, "qkv_heads", B * T * 3 * cn);
+      float[] doutH = take(held, "dout_heads", B * T * cn);
+      float[] DH = take(held, "row_dot_heads", B * nhn * T);
       for (int b = 0; b < B; b++) {
-        System.arraycopy(dqkvH, (b * T + i * Tl) * 3 * cn, send, i * chunk + b * Tl * 3 * cn, Tl * 3 * cn);
-      }
-    }
-    cp.group().allToAll(send, 0, recv, 0, chunk);
-    for (int j = 0; j < n; j++) {
-      for (int row = 0; row < B * Tl; row++) {
-        for (int part = 0; part < 3; part++) {
-          int src = j * chunk + row * 3 * cn + part * cn, dst = row * 3 * C + part * C + j * cn;
-          for (int c = 0; c < cn; c++) dqkv[dst + c] += recv[src + c];
+        for (int t = 0; t < T; t++) {
+          int src = (b * T + t) * w;
+          System.arraycopy(packed, src, qkvH, (b * T + t) * 3 * cn, 3 * cn);
+          System.arraycopy(packed, src + 3 * cn, doutH, (b * T + t) * cn, cn);
+          for (int hh = 0; hh < nhn; hh++) DH[(b * nhn + hh) * T + t] = packed[src + 4 * cn + hh];
         }
       }
+      give(held, packed);
+      float[] dqkvH = take(held, "dqkv_heads", B * T * 3 * cn);
+      Arrays.fill(dqkvH, 0, B * T * 3 * cn, 0f);
+      BlockAttention.backward(cx, View.q(dqkvH, T, cn), View.k(dqkvH, T, cn), View.v(dqkvH, T, cn),
+          View.dense(doutH, T, cn), lse, DH, View.q(qkvH, T, cn), View.k(qkvH, T, cn), View.v(qkvH, T, cn),
+          B, T, T, cn, nhn, Mask.causal());
+      give(held, qkvH);
+      give(held, doutH);
+      give(held, DH);
+      int chunk = B * Tl * 3 * cn;
+      float[] send = take(held, "send", n * chunk), recv = take(held, "recv", n * chunk);
+      for (int i = 0; i < n; i++) {
+        for (int b = 0; b < B; b++) {
+          System.arraycopy(dqkvH, (b * T + i * Tl) * 3 * cn, send, i * chunk + b * Tl * 3 * cn, Tl * 3 * cn);
+        }
+      }
+      cp.group().allToAll(send, 0, recv, 0, chunk);
+      for (int j = 0; j < n; j++) {
+        for (int row = 0; row < B * Tl; row++) {
+          for (int part = 0; part < 3; part++) {
+            int src = j * chunk + row * 3 * cn + part * cn, dst = row * 3 * C + part * C + j * cn;
+            for (int c = 0; c < cn; c++) dqkv[dst + c] += recv[src + c];
+          }
+        }
+      }
+    } finally {
+      giveAll(held);
     }
   }
 
   /**
    * The sequence-to-head all-to-all: returns [B, T, w] where row t holds, for this rank's head group, q|k|v
    * (3C/n) and, if dout is given, dout (C/n) and D (NH/n) of the token at position t: w = 3C/n, or
-   * 4C/n + NH/n.
+   * 4C/n + NH/n. The result is one of {@code held}; the send and receive buffers are given back.
    */
-  private static float[] gatherHeads(ContextParallel cp, float[] qkv, float[] dout, float[] D, int B, int Tl, int C,
-                                     int NH) {
+  private float[] gatherHeads(ContextParallel cp, List<Tensor> held, float[] qkv, float[] dout, float[] D, int B,
+                              int Tl, int C, int NH) {
     int n = cp.size(), T = Tl * n, cn = C / n, nhn = NH / n;
     int w = dout == null ? 3 * cn : 4 * cn + nhn;
     int chunk = B * Tl * w;
-    float[] send = new float[n * chunk], recv = new float[n * chunk];
+    float[] send = take(held, "send", n * chunk), recv = take(held, "recv", n * chunk);
     for (int j = 0; j < n; j++) {
       for (int b = 0; b < B; b++) {
         for (int t = 0; t < Tl; t++) {
@@ -157,12 +225,14 @@ public final class UlyssesAttention implements CpAttention {
       }
     }
     cp.group().allToAll(send, 0, recv, 0, chunk);
-    float[] full = new float[B * T * w];
+    float[] full = take(held, "heads", B * T * w);
     for (int i = 0; i < n; i++) {
       for (int b = 0; b < B; b++) {
         System.arraycopy(recv, i * chunk + b * Tl * w, full, (b * T + i * Tl) * w, Tl * w);
       }
     }
+    give(held, send);
+    give(held, recv);
     return full;
   }
 }

@@ -19,8 +19,9 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * A context too long for one device's memory trains with --cp 4, and the activation peak per rank falls by
  * the predicted factor: every activation is per token row (attention is blockwise, so nothing grows as T^2),
- * so a rank holding T/4 of each sequence holds 1/4 of the activations: predicted Activations.bytesFor(B, T/4),
- * held within 15% by the measurement.
+ * so a rank holding T/4 of each sequence holds 1/4 of the activations: predicted Activations.bytesFor(B, T/4)
+ * plus the ring attention's buffers while a layer's backward runs (RingAttention.transientFloats, charged to
+ * the device like everything else), held within 15% by the measurement.
  */
 class ContextParallelMemoryTest {
   static final GPT2Config MODEL = new GPT2Config(2, 64, 4, 1024, 256);
@@ -31,7 +32,7 @@ class ContextParallelMemoryTest {
     Files.writeString(data, "public final class Weft { int x = 42; }\n".repeat(2000));
     long state = 16L * new ParameterLayout(MODEL).total();
     long act1 = Activations.bytesFor(MODEL, 1, 1024, 256);
-    long act4 = Activations.bytesFor(MODEL, 1, 256, 256);
+    long act4 = Activations.bytesFor(MODEL, 1, 256, 256) + 4 * RingAttention.transientFloats(1, 256, 64, 4);
     long capacity = state + (act1 + act4) / 2;
     PrintStream quiet = new PrintStream(OutputStream.nullOutputStream());
     assertThatThrownBy(() -> new Trainer(config(data, 1, capacity), quiet).run()).isInstanceOf(OutOfDeviceMemoryError.class);
@@ -39,7 +40,9 @@ class ContextParallelMemoryTest {
     long measuredActivations = r.peakBytes() - state;
     double ratio = (double) measuredActivations / act4;
     assertThat(ratio).as("measured / predicted activation peak per rank").isBetween(0.85, 1.15);
-    assertThat((double) act1 / measuredActivations).as("fall against one device").isBetween(4 * 0.85, 4 * 1.15);
+    double predictedFall = (double) act1 / act4;
+    assertThat(predictedFall).as("predicted fall against one device").isGreaterThan(3);
+    assertThat((double) act1 / measuredActivations / predictedFall).as("measured / predicted fall").isBetween(0.85, 1.15);
   }
 
   static TrainConfig config(Path data, int cp, long capacity) {

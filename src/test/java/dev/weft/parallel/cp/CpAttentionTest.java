@@ -87,6 +87,44 @@ class CpAttentionTest {
     return new Run(out, dqkv, method == Method.RING ? stats : null);
   }
 
+  @ParameterizedTest(name = "n={0}")
+  @ValueSource(ints = {2, 4})
+  void buffersAreChargedToTheDeviceWhileACallRunsAsTheFormulaSays(int n) throws Exception {
+    Random rnd = new Random(11 + n);
+    int B = 2, NH = 4 * n, C = NH * 5, T = 2 * n * 12;
+    float[] qkv = randn(rnd, B * T * 3 * C), dout = randn(rnd, B * T * C);
+    for (Method method : Method.values()) {
+      CpLayout.Kind kind = method == Method.RING ? CpLayout.Kind.BALANCED : CpLayout.Kind.CONTIGUOUS;
+      long[][] seen = new long[n][];
+      LocalCluster.run(n, TIMEOUT, be -> {
+        ContextParallel cp = new ContextParallel(be.world(), method);
+        int[] pos = CpLayout.positions(T, n, cp.rank(), kind);
+        int Tl = pos.length;
+        float[] q = Arrays.copyOf(qkv, B * Tl * 3 * C), go = Arrays.copyOf(dout, B * Tl * C);
+        float[] o = new float[B * Tl * C], lse = new float[B * NH * Tl], d = new float[q.length];
+        dev.weft.tensor.DeviceMemory mem = dev.weft.tensor.DeviceMemory.unlimited("rank " + cp.rank());
+        CpAttention att = cp.attention(new dev.weft.tensor.BufferPool(mem));
+        try (Compute cx = new Compute(1, new VectorGemm())) {
+          att.forward(cx, cp, o, lse, q, B, Tl, C, NH, pos);
+          long afterForward = mem.inUse();
+          att.backward(cx, cp, d, go, q, o, lse, B, Tl, C, NH, pos);
+          seen[cp.rank()] = new long[] {afterForward, mem.inUse(), mem.peak(), Tl};
+        }
+      });
+      for (long[] r : seen) {
+        int Tl = (int) r[3];
+        long formula = method == Method.RING ? RingAttention.transientFloats(B, Tl, C, NH)
+            : UlyssesAttention.transientFloats(B, Tl, C, NH);
+        assertThat(r[0]).as("%s: held after forward", method).isZero();
+        assertThat(r[1]).as("%s: held after backward", method).isZero();
+        assertThat(r[2]).as("%s: peak", method).isEqualTo(4 * formula);
+        assertThat(4 * formula).isEqualTo(dev.weft.plan.MemoryModel.runtimeCpTransientBytes(
+            new dev.weft.model.GPT2Config(1, C, NH, T, 16), B, T, 1, n,
+            method == Method.RING ? dev.weft.plan.CpAlgorithm.RING : dev.weft.plan.CpAlgorithm.ALL_TO_ALL));
+      }
+    }
+  }
+
   static double relNorm(float[] a, float[] e) {
     double dd = 0, ee = 0;
     for (int i = 0; i < e.length; i++) {
