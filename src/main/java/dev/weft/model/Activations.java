@@ -40,6 +40,8 @@ public final class Activations implements AutoCloseable {
   public final boolean recompute;
   private final Workspace workspace;
   private final boolean ownsWorkspace;
+  /** Where the arrays come from and go back to; null: allocated here, freed on close. */
+  private final dev.weft.tensor.BufferPool pool;
   private final List<Tensor> tensors = new ArrayList<>();
   private final DeviceMemory memory;
   private final java.util.Map<Integer, Deferred> deferred = new java.util.HashMap<>();
@@ -99,13 +101,14 @@ public final class Activations implements AutoCloseable {
    */
   public Activations(DeviceMemory memory, GPT2Config c, int B, int T, int paddedVocab, int tp, boolean sp,
                      boolean[] layers, boolean head) {
-    this(memory, c, B, T, paddedVocab, tp, sp, layers, head, new Workspace(memory, c, B, T, tp, sp, false), true);
+    this(memory, c, B, T, paddedVocab, tp, sp, layers, head, new Workspace(memory, c, B, T, tp, sp, false), null, true);
   }
 
   /** All blocks and the head, on a workspace of their own; with {@code recompute}, blocks keep only res3. */
   public Activations(DeviceMemory memory, GPT2Config c, int B, int T, int paddedVocab, int tp, boolean sp,
                      boolean recompute) {
-    this(memory, c, B, T, paddedVocab, tp, sp, null, true, new Workspace(memory, c, B, T, tp, sp, recompute), true);
+    this(memory, c, B, T, paddedVocab, tp, sp, null, true, new Workspace(memory, c, B, T, tp, sp, recompute), null,
+        true);
   }
 
   /**
@@ -114,11 +117,24 @@ public final class Activations implements AutoCloseable {
    */
   public Activations(DeviceMemory memory, GPT2Config c, int B, int T, int paddedVocab, int tp, boolean sp,
                      boolean[] layers, boolean head, Workspace ws) {
-    this(memory, c, B, T, paddedVocab, tp, sp, layers, head, ws, false);
+    this(memory, c, B, T, paddedVocab, tp, sp, layers, head, ws, null, false);
+  }
+
+  /**
+   * As above, the arrays taken from {@code pool} and given back to it by {@link #close} (charged to the
+   * device only while these activations live): a pipeline stashes and frees activations of the same shapes
+   * every micro-batch, so reusing the arrays spares the heap hundreds of megabytes of churn per step. The
+   * arrays come back unzeroed; forward overwrites every one of them.
+   */
+  public Activations(DeviceMemory memory, GPT2Config c, int B, int T, int paddedVocab, int tp, boolean sp,
+                     boolean[] layers, boolean head, Workspace ws, dev.weft.tensor.BufferPool pool) {
+    this(memory, c, B, T, paddedVocab, tp, sp, layers, head, ws, pool, false);
   }
 
   private Activations(DeviceMemory memory, GPT2Config c, int B, int T, int paddedVocab, int tp, boolean sp,
-                      boolean[] layers, boolean head, Workspace ws, boolean ownsWorkspace) {
+                      boolean[] layers, boolean head, Workspace ws, dev.weft.tensor.BufferPool pool,
+                      boolean ownsWorkspace) {
+    this.pool = pool;
     if (ws.n != B * T) {
       if (ownsWorkspace) ws.close();
       throw new IllegalArgumentException("workspace for " + ws.n + " rows, activations for " + B * T);
@@ -205,7 +221,7 @@ public final class Activations implements AutoCloseable {
   }
 
   private float[] alloc(DeviceMemory memory, String name, long n) {
-    return Workspace.alloc(memory, tensors, name, n);
+    return Workspace.alloc(memory, pool, tensors, name, n);
   }
 
   /** Bytes held by these activations (with the workspace when it is their own). */
@@ -219,7 +235,10 @@ public final class Activations implements AutoCloseable {
   public void close() {
     for (Deferred d : deferred.values()) d.close();
     deferred.clear();
-    for (Tensor t : tensors) t.close();
+    for (Tensor t : tensors) {
+      if (pool != null) pool.give(t);
+      else t.close();
+    }
     tensors.clear();
     if (ownsWorkspace) workspace.close();
   }

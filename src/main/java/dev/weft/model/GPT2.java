@@ -195,8 +195,14 @@ public final class GPT2 implements AutoCloseable {
 
   /** As above, on a workspace the caller shares between its micro-batches (see {@link Workspace}). */
   public Activations newStageActivations(int B, int T, boolean[] layers, boolean head, Workspace ws) {
+    return newStageActivations(B, T, layers, head, ws, null);
+  }
+
+  /** As above, the arrays taken from (and on close given back to) {@code pool}; null: allocated anew. */
+  public Activations newStageActivations(int B, int T, boolean[] layers, boolean head, Workspace ws,
+                                         dev.weft.tensor.BufferPool pool) {
     newActivationsCheck(B, T);
-    return new Activations(memory, config, B, T, layout.paddedVocab(), tp.size(), tp.sp(), layers, head, ws);
+    return new Activations(memory, config, B, T, layout.paddedVocab(), tp.size(), tp.sp(), layers, head, ws, pool);
   }
 
   /** A workspace for micro-batches of B sequences of T tokens on this rank, charged to this device. */

@@ -96,18 +96,19 @@ public final class Workspace implements AutoCloseable {
     return 3 * R * C + 4 * R + 4 * N * (C / tp) + (c.heads() / tp) * N + 2 * N * (4 * C / tp);
   }
 
-  static float[] alloc(DeviceMemory memory, List<Tensor> into, String name, long n) {
+  /** A zeroed tensor of n floats charged to the device, or (with a pool) one of its kept arrays, not zeroed. */
+  static float[] alloc(DeviceMemory memory, dev.weft.tensor.BufferPool pool, List<Tensor> into, String name, long n) {
     if (n > Integer.MAX_VALUE - 8) {
       throw new dev.weft.WeftInputException(name + " would need " + n + " floats, more than one array holds; "
           + "use a smaller micro-batch (--micro-batch) or context.");
     }
-    Tensor t = Tensor.zeros(memory, name, (int) n);
+    Tensor t = pool != null ? pool.take(name, (int) n, false) : Tensor.zeros(memory, name, (int) n);
     into.add(t);
     return t.data();
   }
 
   private float[] alloc(DeviceMemory memory, String name, long n) {
-    return alloc(memory, tensors, name, n);
+    return alloc(memory, null, tensors, name, n);
   }
 
   public long bytes() {

@@ -13,8 +13,9 @@ import java.util.Map;
  * the residual stream [R, C] (R = this rank's rows of the micro-batch: B T, or B T / t under sequence
  * parallelism), forward as activations and backward as their gradients.
  *
- * <p>Every (chunk, micro-batch) forward allocates its own {@link Activations} on the rank's device and keeps
- * them until its backward (or, for zero-bubble schedules, its deferred weight pass) has run, then frees them:
+ * <p>Every (chunk, micro-batch) forward takes its own {@link Activations} on the rank's device (their arrays
+ * reused through a {@link dev.weft.tensor.BufferPool}) and keeps them until its backward (or, for
+ * zero-bubble schedules, its deferred weight pass) has run, then gives them back:
  * the schedule decides how many are alive at once (m for GPipe, at most p for 1F1B). What a pass needs only
  * while it runs (backward scratch; under recomputation one block's activations) is one {@link Workspace}
  * per rank, shared by all of them: the executor runs one action at a time.
@@ -28,6 +29,8 @@ public final class GptStageModel implements StageModel, AutoCloseable {
   private final boolean recompute;
   private final Map<Long, Activations> stash = new HashMap<>();
   private Workspace workspace;
+  /** The stash's arrays, reused from micro-batch to micro-batch (charged only while stashed). */
+  private final dev.weft.tensor.BufferPool pool;
   private int[] tokens;
   private float lossScale;
   private double lossSum;
@@ -45,6 +48,7 @@ public final class GptStageModel implements StageModel, AutoCloseable {
     }
     this.recompute = recompute;
     this.model = model;
+    this.pool = new dev.weft.tensor.BufferPool(model.memory());
     this.plan = plan;
     this.microBatch = microBatch;
     this.seqLen = seqLen;
@@ -87,7 +91,7 @@ public final class GptStageModel implements StageModel, AutoCloseable {
   @Override
   public void forward(int stage, int mb, float[] input, float[] output) {
     boolean head = plan.hasHead(stage);
-    Activations act = model.newStageActivations(microBatch, seqLen, layersOf(stage), head, workspace());
+    Activations act = model.newStageActivations(microBatch, seqLen, layersOf(stage), head, workspace(), pool);
     stash.put(key(stage, mb), act);
     int first = plan.firstLayer(stage);
     int end = first + plan.layers(stage);
@@ -153,5 +157,6 @@ public final class GptStageModel implements StageModel, AutoCloseable {
     clear();
     if (workspace != null) workspace.close();
     workspace = null;
+    pool.clear();
   }
 }
