@@ -227,11 +227,38 @@ public final class TcpBackend implements Backend {
     if (f != null) throw new TransportException(failedPeer, f);
   }
 
+  /**
+   * Records why this rank is stopping, unless a failure is recorded already: the peer a
+   * {@link TransportException} in {@code t}'s causes names, else this rank itself. {@link #close} then
+   * tells every peer, so that they all report the rank that failed first.
+   */
+  public void noteFailure(Throwable t) {
+    for (Throwable c = t; c != null; c = c.getCause()) {
+      if (c instanceof TransportException te && te.peer() >= 0) {
+        fail(te.peer(), te.getMessage());
+        return;
+      }
+    }
+    String what = t.getMessage() != null ? t.getMessage() : t.getClass().getSimpleName();
+    fail(rank(), "global rank " + rank() + " failed: " + what);
+  }
+
+  /** Closes every connection: with a goodbye after a clean run, with an abort naming the failed rank after a failure. */
   @Override
   public synchronized void close() {
     communicators.forEach(Communicator::close); // also unmaps and deletes this rank's shared-memory files
     communicators.clear();
-    for (TcpPeer p : peers) if (p != null) p.close();
+    String why;
+    int culprit;
+    synchronized (this) {
+      why = failure;
+      culprit = failedPeer;
+    }
+    for (TcpPeer p : peers) {
+      if (p == null) continue;
+      if (why != null) p.abort(culprit, why);
+      else p.close();
+    }
   }
 
   // ---- set-up ----------------------------------------------------------------------------------

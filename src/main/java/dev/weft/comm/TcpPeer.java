@@ -206,6 +206,19 @@ final class TcpPeer {
           gone = "global rank " + globalRank + " has closed its connection (it finished or shut down)";
           return;
         }
+        if (opCode == TcpWire.ABORT) {
+          if (len < 0 || len > TcpWire.MAX_TEXT || tag < 0 || tag >= owner.worldSize()) {
+            garbage("malformed abort (rank " + tag + ", " + len + " bytes of reason)");
+            return;
+          }
+          ByteBuffer text = ByteBuffer.allocate(len);
+          readFully(text);
+          String msg = new String(text.array(), 0, len, java.nio.charset.StandardCharsets.UTF_8)
+              + (tag == globalRank ? "" : " (global rank " + globalRank + " stopped because of it)");
+          gone = msg;
+          owner.fail(tag, msg);
+          return;
+        }
         CommOp op = CommOp.fromCode(opCode);
         if (op == null) {
           garbage("unknown operation code " + opCode);
@@ -243,6 +256,27 @@ final class TcpPeer {
     while (b.hasRemaining()) {
       if (channel.read(b) < 0) throw new EOFException("end of stream");
     }
+  }
+
+  /**
+   * Tells the peer that this rank stops because global rank {@code culprit} failed ({@code reason}), so
+   * that it reports that rank and not this one, then closes. Best effort: a peer already gone is skipped.
+   */
+  void abort(int culprit, String reason) {
+    if (gone == null) {
+      byte[] text = reason.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+      int n = Math.min(text.length, TcpWire.MAX_TEXT);
+      ByteBuffer b = ByteBuffer.allocate(TcpWire.HEADER_BYTES + n).order(ByteOrder.LITTLE_ENDIAN);
+      b.putInt(TcpWire.FRAME_MAGIC).putInt(TcpWire.ABORT).putLong(0).putInt(culprit).putInt(n).put(text, 0, n).flip();
+      synchronized (this) {
+        try {
+          while (b.hasRemaining()) channel.write(b);
+        } catch (IOException ignored) {
+          // the peer is gone already
+        }
+      }
+    }
+    closeQuietly();
   }
 
   /** Says goodbye (so the peer knows this is a clean close) and closes. */

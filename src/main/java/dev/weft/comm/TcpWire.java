@@ -19,6 +19,11 @@ import java.security.MessageDigest;
  * holds at most {@link #PIECE} elements; larger messages are cut into pieces. The reader refuses a bad
  * magic, an unknown op or a length over PIECE before allocating anything; the receiving op then checks
  * op, tag and exact length against what it expects.
+ *
+ * <p>Two frames end a connection: {@link #GOODBYE} (a clean close, no body) and {@link #ABORT} (this rank
+ * is stopping because of a failure: tag = the global rank to blame, length = bytes of a UTF-8 reason of
+ * at most {@link #MAX_TEXT}, which follow). An abort lets every survivor name the rank that failed first
+ * rather than the neighbour that stopped after noticing it.
  */
 final class TcpWire {
   static final int HELLO_MAGIC = 0x57454648; // "WEFH"
@@ -28,7 +33,8 @@ final class TcpWire {
   /** The most elements a frame may carry: 1 MiB of floats (the ring algorithms use smaller frames). */
   static final int PIECE = 256 * 1024;
   static final int GOODBYE = 0x7f;
-  private static final int MAX_TEXT = 4096;
+  static final int ABORT = 0x7e;
+  static final int MAX_TEXT = 4096;
 
   private TcpWire() {}
 

@@ -52,7 +52,12 @@ public final class Gradients {
           throw new WeftInputException("the layout needs " + par.worldSize() + " ranks but the job has WORLD_SIZE="
               + b.worldSize() + ".");
         }
-        return onRank(b, layout, weights, tokens, B, T, par, threads, gemm);
+        try {
+          return onRank(b, layout, weights, tokens, B, T, par, threads, gemm);
+        } catch (RuntimeException | Error e) {
+          b.noteFailure(e); // closing then tells the other ranks which rank failed
+          throw e;
+        }
       }
     }
     int th = threads > 0 ? threads : Math.max(1, Runtime.getRuntime().availableProcessors() / par.worldSize());

@@ -77,7 +77,13 @@ public final class Trainer {
         }
         int localRanks = envInt("LOCAL_WORLD_SIZE", 1);
         Tracer tracer = traceFile == null ? null : new Tracer();
-        Result r = new RankTrainer(cfg, backend, corpus, log, threadsPerRank(localRanks), tracer).run();
+        Result r;
+        try {
+          r = new RankTrainer(cfg, backend, corpus, log, threadsPerRank(localRanks), tracer).run();
+        } catch (RuntimeException | Error e) {
+          backend.noteFailure(e); // closing then tells the other ranks which rank failed
+          throw e;
+        }
         if (tracer != null) {
           Path f = rank == 0 ? traceFile : traceFile.resolveSibling(traceFile.getFileName() + ".rank" + rank);
           tracer.write(f);
