@@ -181,9 +181,14 @@ final class RankTrainer {
         }
         float[] finalParams = full(layout, tp, pipe, weights.gatherFull());
         long stateByHand = stateBytesByHand(layout.total(), par.dp() * par.cp(), par.zero());
+        // Activations, plus what context-parallel attention takes while a layer's backward runs.
+        int tl = T / par.cp(), cl = mc.dModel() / par.tp(), nhl = mc.heads() / par.tp();
+        long cpBuffers = par.cp() == 1 ? 0 : Float.BYTES * (par.cpMethod() == ContextParallel.Method.RING
+            ? dev.weft.parallel.cp.RingAttention.transientFloats(cfg.microBatch(), tl, cl, nhl)
+            : dev.weft.parallel.cp.UlyssesAttention.transientFloats(cfg.microBatch(), tl, cl, nhl));
         long actByHand = pipe == null
-            ? Activations.bytesFor(mc, cfg.microBatch(), T / par.cp(), layout.paddedVocab(), par.tp(), tp.sp(),
-                par.recompute()) : 0;
+            ? Activations.bytesFor(mc, cfg.microBatch(), tl, layout.paddedVocab(), par.tp(), tp.sp(), par.recompute())
+                + cpBuffers : 0;
         if (pipe != null) pipe.close();
         return new Trainer.Result(history, lastVal, memory.peak(), stateByHand, actByHand,
             Trainer.flopsPerStep(mc, cfg.batch(), T), seconds, tokensRun, finalParams);
