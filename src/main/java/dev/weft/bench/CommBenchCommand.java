@@ -103,14 +103,16 @@ public final class CommBenchCommand implements Callable<Integer> {
         for (int n : rankCounts) {
           String[] res = tcpAllReduce(n, bytes, iters, transport);
           double t = Double.parseDouble(res[0]);
+          // Sockets on one host: also the loopback ceiling of 1/n (class comment) the ring is read against.
+          String target = res[1].equals("socket") ? ">= 70% (ceiling " + 100 / n + "%)" : ">= 70%";
           rows.add(new Row("tcp allReduce [" + res[1] + "]", n, sizeMib + " MiB", t, busGbps(n, bytes, t), "raw socket", raw,
-              ">= 70%"));
+              target));
         }
         String[] lat = tcpAllReduce(4, 4096, LATENCY_ITERS, transport);
         rows.add(new Row("tcp allReduce latency [" + lat[1] + "]", 4, "4 KiB", Double.parseDouble(lat[0]), 0, "", 0, ""));
       }
     }
-    out.printf(Locale.ROOT, "%-33s %5s %8s %11s %12s %-22s %7s %7s%n", "operation", "ranks", "size", "time", "bus GB/s",
+    out.printf(Locale.ROOT, "%-33s %5s %8s %11s %12s %-22s %7s  %s%n", "operation", "ranks", "size", "time", "bus GB/s",
         "reference GB/s", "ratio", "target");
     for (Row r : rows) {
       String ref = r.refGbps() > 0 ? String.format(Locale.ROOT, "%s %.2f", r.reference(), r.refGbps()) : "";
@@ -118,7 +120,7 @@ public final class CommBenchCommand implements Callable<Integer> {
       String time = r.seconds() < 0.01 ? String.format(Locale.ROOT, "%.1f us", r.seconds() * 1e6)
           : String.format(Locale.ROOT, "%.1f ms", r.seconds() * 1e3);
       String bw = r.gbps() > 0 ? String.format(Locale.ROOT, "%.2f", r.gbps()) : "";
-      out.printf(Locale.ROOT, "%-33s %5d %8s %11s %12s %-22s %7s %7s%n", r.what(), r.ranks(), r.size(), time, bw, ref,
+      out.printf(Locale.ROOT, "%-33s %5d %8s %11s %12s %-22s %7s  %s%n", r.what(), r.ranks(), r.size(), time, bw, ref,
           ratio, r.target());
     }
     out.println("time = median of " + iters + " ops (latency: of " + LATENCY_ITERS + "), each after a barrier; raw socket and"
