@@ -10,8 +10,7 @@ import java.nio.file.Path;
  * machine's local ranks, with the planner's explanation. The search is {@link Planner}'s on
  * {@link LocalMachine#cluster} (ranks sharing the machine's cores; memory per rank a share of the heap),
  * restricted to what the runtime supports ({@link #runtimeSupports}): fp32, full recomputation or none (not
- * with the zero-bubble schedule; selective has nothing to drop, attention being blockwise); pp > 1 only
- * with ZeRO <= 1; ring CP needs context % (2 cp) == 0, all-to-all context % cp == 0 and
+ * with the zero-bubble schedule; selective has nothing to drop, attention being blockwise); ring CP needs context % (2 cp) == 0, all-to-all context % cp == 0 and
  * (heads / tp) % cp == 0; SP only with tp > 1 and then micro-batch x context / cp divisible by tp; tp
  * divides the heads (and 4 C); the micro-batch divides batch / dp; interleaving needs m % pp == 0 (the
  * planner's rules); and, last, the runtime's own {@link TrainConfig#validate()} must accept it.
@@ -67,7 +66,6 @@ public final class AutoLayout {
   public static boolean runtimeSupports(GPT2Config m, int batch, Layout l) {
     if (l.recompute() == Recompute.SELECTIVE) return false; // attention is blockwise: nothing selective to drop
     if (l.recompute() == Recompute.FULL && l.pp() > 1 && l.schedule() == Schedule.ZB_H1) return false;
-    if (l.pp() > 1 && l.zero() > 1) return false;
     if (l.sp() && l.tp() == 1) return false;
     if (m.heads() % l.tp() != 0) return false;
     if (batch % l.dp() != 0 || (batch / l.dp()) % l.microBatch() != 0) return false;

@@ -378,10 +378,10 @@ public final class MemoryModel {
    *     computing and the one waiting for its reduce-scatter, plus two pieces, or S floats of all-gather
    *     sends after the update, whichever is larger; ZeRO-3 that plus gathered parameters of the same three
    *     regions; pipelining one outgoing activation and one posted receive, 2 R C floats. Without
-   *     pipelining these add to the activations (allocated once, alive all run); with it the ZeRO buffers
-   *     come after the stash is freed, so the larger of the two counts; context parallelism's attention
-   *     buffers ({@link #runtimeCpTransientBytes}) during a layer's backward. The model's TP collectives
-   *     work in the activations' and the workspace's own buffers.
+   *     pipelining these add to the activations (allocated once, alive all run); with it ZeRO-2/3's
+   *     backward buffers add to the stash and the rest come after it is freed, so the larger counts;
+   *     context parallelism's attention buffers ({@link #runtimeCpTransientBytes}) during a layer's
+   *     backward. The model's TP collectives work in the activations' and the workspace's own buffers.
    * </ul>
    */
   static Breakdown runtimeStage(Job job, Layout l, int stage) {
@@ -435,13 +435,20 @@ public final class MemoryModel {
 
     long zeroBuf = 0;
     long emb = regions[0];
-    switch (z) {
-      case 1 -> zeroBuf = shard;
-      case 2 -> zeroBuf = Math.max(emb + 2 * maxLayer + 2 * ceilDiv(maxLayer, n), shard);
-      case 3 -> zeroBuf = Math.max(2 * (emb + 2 * maxLayer) + 3 * ceilDiv(maxLayer, n), shard);
-      default -> zeroBuf = 0;
-    }
+    // During backward (ZeRO-2/3): region gradients waiting for their reduce-scatter and, at 3, gathered
+    // weights; after the update: S floats of all-gather sends. In a pipeline (p > 1) the stash holds
+    // alongside them: the embeddings' gradient (resident all step on an end stage) and, at 3, their
+    // gathered weights, one region's gradient in flight, the weights of the region computing and of the
+    // one prefetched (weft bench plan: dp2 x pp2 at ZeRO-2 and -3 within 10%).
+    long piece = ceilDiv(maxLayer, n);
+    long inBackward = switch (z) {
+      case 2 -> emb + 2 * maxLayer + 2 * piece;
+      case 3 -> p == 1 ? 2 * (emb + 2 * maxLayer) + 3 * piece : 2 * emb + 3 * maxLayer + 3 * piece;
+      default -> 0;
+    };
+    zeroBuf = z == 1 ? shard : z >= 2 ? Math.max(inBackward, shard) : 0;
     zeroBuf *= Float.BYTES;
+    inBackward *= Float.BYTES;
     long ppBuf = p > 1 ? 2 * R * C * Float.BYTES : 0;
     long cpBuf = runtimeCpTransientBytes(mc, b, s, t, c, l.cpAlgorithm());
     // Without pipelining the activations live all run, so ZeRO's buffers add to them; with it they come
@@ -449,7 +456,7 @@ public final class MemoryModel {
     // attention's CP buffers live inside a layer's backward: with ZeRO-2/3's buffers (also held during
     // backward) they add up; ZeRO-1's come after backward, so the larger counts.
     long comm = p == 1 ? (z >= 2 ? zeroBuf + cpBuf : Math.max(zeroBuf, cpBuf))
-        : Math.max(ppBuf + cpBuf, zeroBuf - (act + outside + scratchAll));
+        : Math.max(ppBuf + cpBuf + inBackward, zeroBuf - (act + outside + scratchAll));
     return new Breakdown(w, g, o, act, outside, scratchAll, comm, stage);
   }
 

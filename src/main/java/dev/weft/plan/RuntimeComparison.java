@@ -107,6 +107,8 @@ public final class RuntimeComparison {
         new Case("mini", 2, lay(1, 2, 1, 1, 0, true, 1, n, 1, RING)),
         new Case("mini", 4, lay(1, 1, 2, 1, 0, false, 1, Schedule.ONE_F_ONE_B, 1, RING)),
         new Case("mini", 2, lay(1, 1, 1, 2, 0, false, 1, n, 1, RING)),
+        new Case("micro", 8, lay(2, 1, 2, 1, 2, false, 2, Schedule.GPIPE, 1, RING)),
+        new Case("micro", 8, lay(2, 1, 2, 1, 3, false, 2, Schedule.ONE_F_ONE_B, 1, RING)),
         new Case("micro", 4, recomputed(1, 1, 1, 2, n)),
         new Case("micro", 8, recomputed(1, 1, 2, 2, Schedule.ONE_F_ONE_B)),
         new Case("mini", 2, recomputed(1, 1, 1, 1, n)));

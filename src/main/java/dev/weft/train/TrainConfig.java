@@ -169,11 +169,6 @@ public record TrainConfig(
         throw new WeftInputException("--cp-attention must be ring or alltoall, got '" + cpAttention + "'.");
       }
       if (virtualStages < 1) throw new WeftInputException("--virtual-stages must be >= 1, got " + virtualStages + ".");
-      if (pp > 1 && zero > 1) {
-        throw new WeftInputException("--zero " + zero + " with --pp " + pp + ": pipeline parallelism composes with ZeRO-1 "
-            + "on the data-parallel axis (as in DeepSpeed); ZeRO-2/3 would reduce and gather every region once per "
-            + "micro-batch in flight. Use --zero 0 or 1 with --pp, or --pp 1.");
-      }
       if (pp == 1 && virtualStages > 1) {
         throw new WeftInputException("--virtual-stages " + virtualStages + " needs pipeline parallelism (--pp 2 or more).");
       }

@@ -20,16 +20,17 @@ import org.junit.jupiter.params.provider.ValueSource;
 import picocli.CommandLine;
 
 /**
- * Parallel layouts over real processes: 'weft launch' starts the ranks (two, or four for the last) that train
+ * Parallel layouts over real processes: 'weft launch' starts the ranks (two, or four for the last two) that train
  * with --devices tcp (data parallel at ZeRO-3; tensor parallel with sequence parallelism; a two-stage pipeline;
- * context parallel; a two-stage pipeline whose stages are context parallel); their
+ * context parallel; a two-stage pipeline whose stages are context parallel; one whose stages are ZeRO-3
+ * data parallel); their
  * per-step losses equal the same layout run as threads within 1e-5 relative (the tcp ring sums in another
  * order, so only rounding may differ).
  */
 class TcpLayoutsTest {
   @ParameterizedTest(name = "{0}")
   @ValueSource(strings = {"--dp 2 --zero 3", "--tp 2 --sp", "--pp 2 --micro-batch 1", "--cp 2",
-      "--pp 2 --cp 2 --micro-batch 1"})
+      "--pp 2 --cp 2 --micro-batch 1", "--pp 2 --dp 2 --zero 3 --micro-batch 1"})
   void processesTrainLikeThreads(String layout, @TempDir Path dir) throws Exception {
     Path data = dir.resolve("d.txt");
     Files.writeString(data, "public static void main(String[] args) { }\n".repeat(400));

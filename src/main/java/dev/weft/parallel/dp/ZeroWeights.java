@@ -154,23 +154,34 @@ public final class ZeroWeights implements WeightStore {
   }
 
   /**
-   * Sums region {@code region}'s accumulated gradients over {@code group} (stages 0-1): the tied embedding's
-   * two copies on the first and last pipeline stages.
+   * Sums region {@code region}'s accumulated gradients over {@code group} before they are reduced over
+   * the data-parallel group: the tied embedding's two copies on the first and last pipeline stages. At
+   * stages 0-1 they are in the full gradient buffer; at stages 2-3 the region is still resident whole,
+   * since a pipeline never declares the embeddings' gradients done before {@link #syncAllRegions}.
    */
   public void allReduceRegionGrads(Communicator group, int region) {
-    if (stage > 1) throw new IllegalStateException("region gradients are only resident at ZeRO stages 0-1");
     int size = layout.regionSize(region);
-    if (size > 0) group.allReduce(grads.data(), layout.regionStart(region), size, ReduceOp.SUM);
+    if (size == 0) return;
+    if (stage <= 1) {
+      group.allReduce(grads.data(), layout.regionStart(region), size, ReduceOp.SUM);
+      return;
+    }
+    Tensor t = regionGrads.get(region);
+    if (t == null) throw new IllegalStateException("region " + region + "'s gradients were already reduced");
+    group.allReduce(t.data(), 0, size, ReduceOp.SUM);
   }
 
   /**
    * After a pipeline step (whose micro-batches ran with {@code setLastMicroBatch(false)}): reduces every
-   * region's gradients over the data-parallel group now and waits for them.
+   * region's gradients over the data-parallel group now and waits for them. At stages 2-3 each region's
+   * gradient was reduce-scattered after every micro-batch's backward (as without a pipeline), so only the
+   * regions still resident are left: the embeddings (see {@link #allReduceRegionGrads}).
    */
   public void syncAllRegions() {
     setLastMicroBatch(true);
     for (int r = layout.regionCount() - 1; r >= 0; r--) {
-      if (layout.regionSize(r) > 0) gradsDone(r);
+      if (layout.regionSize(r) == 0) continue;
+      if (stage <= 1 || regionGrads.containsKey(r)) gradsDone(r);
     }
     finishBackward();
   }

@@ -21,8 +21,8 @@ import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * Parallel equals serial for pipeline parallelism: 20 training steps of GPT-2 under every schedule, pp = 2
- * and 4, m = 1, 4, 8 micro-batches, and pp=2 x dp=2, pp=2 x tp=2, pp=2 x cp=2 (ring and all-to-all, also
- * with dp or tp), against one device from the same seed and data: losses within 1e-5 relative per step,
+ * and 4, m = 1, 4, 8 micro-batches, and pp=2 x dp=2 (ZeRO 1-3), pp=2 x tp=2, pp=2 x cp=2 (ring and
+ * all-to-all, also with dp or tp), against one device from the same seed and data: losses within 1e-5 relative per step,
  * parameters after the run within 1e-4 relative norm error.
  */
 class PipelineParityTest {
@@ -58,6 +58,13 @@ class PipelineParityTest {
   void contextParallelStagesGatherTheGradientsOfOneDevice(String schedule, int pp, int cp, String method, int dp, int tp) {
     int v = schedule.equals("interleaved") ? 2 : 1;
     assertGradientsEqualOneDevice(new TrainConfig.Parallelism(dp, tp, pp, cp, false, 0, schedule, v, method, "local", 60));
+  }
+
+  @ParameterizedTest(name = "grads {0} pp=2 dp=2 zero={1}")
+  @CsvSource({"1f1b,2", "1f1b,3", "zb,3", "interleaved,3"})
+  void zeroShardedPipelinesGatherTheGradientsOfOneDevice(String schedule, int zero) {
+    int v = schedule.equals("interleaved") ? 2 : 1;
+    assertGradientsEqualOneDevice(new TrainConfig.Parallelism(2, 1, 2, false, zero, schedule, v, "local", 60));
   }
 
   private static void assertGradientsEqualOneDevice(TrainConfig.Parallelism par) {
@@ -110,7 +117,8 @@ class PipelineParityTest {
       "1f1b,2,1,1,1,1,0", "1f1b,2,8,1,1,1,0", "1f1b,4,4,1,1,1,0", "1f1b,4,8,1,1,1,0",
       "interleaved,2,4,2,1,1,0", "interleaved,4,8,2,1,1,0",
       "zb,2,4,1,1,1,0", "zb,4,8,1,1,1,0",
-      "1f1b,2,2,1,2,1,1", "1f1b,2,4,1,1,2,0"})
+      "1f1b,2,2,1,2,1,1", "1f1b,2,4,1,1,2,0",
+      "1f1b,2,2,1,2,1,2", "gpipe,2,2,1,2,1,3", "interleaved,2,2,2,2,1,3", "zb,2,2,1,2,1,3", "1f1b,2,2,1,2,2,3"})
   void trainsTheSameModelAsOneDevice(String schedule, int pp, int m, int v, int dp, int tp, int zero) {
     assertTrainsLikeOneDevice(new TrainConfig.Parallelism(dp, tp, pp, false, zero, schedule, v, "local", 60), BATCH / dp / m);
   }
