@@ -72,17 +72,8 @@ class RecomputationTest {
       "1,1,2,1,false,0,1f1b,2", "1,1,2,2,false,0,gpipe,4"})
   void trainsTheSameModelAsOneDeviceWithoutRecomputation(int dp, int tp, int pp, int cp, boolean sp, int zero,
                                                          String schedule, int microBatch) {
-    Trainer.Result r = new Trainer(config(layout(dp, tp, pp, cp, sp, zero, schedule, "ring").withRecompute(true),
-        microBatch), QUIET).run();
-    List<StepMetrics> a = serial.steps();
-    List<StepMetrics> b = r.steps();
-    assertThat(b).hasSize(a.size());
-    for (int i = 0; i < a.size(); i++) {
-      assertThat(Math.abs(b.get(i).loss() - a.get(i).loss()) / a.get(i).loss()).as("loss of step %d", i + 1)
-          .isLessThan(1e-5);
-    }
-    assertThat(Math.abs(r.finalValLoss() - serial.finalValLoss()) / serial.finalValLoss()).isLessThan(1e-5);
-    assertThat(TestCorpus.relativeError(r.finalParams(), serial.finalParams())).isLessThan(1e-4);
+    TestCorpus.assertTrainsAlike(new Trainer(config(layout(dp, tp, pp, cp, sp, zero, schedule, "ring")
+        .withRecompute(true), microBatch), QUIET).run(), serial);
   }
 
   @Test

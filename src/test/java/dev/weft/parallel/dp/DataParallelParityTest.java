@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.weft.model.GPT2Config;
 import dev.weft.tensor.DeviceMemory;
-import dev.weft.train.StepMetrics;
+import dev.weft.train.TestCorpus;
 import dev.weft.train.TrainConfig;
 import dev.weft.train.Trainer;
 import java.io.IOException;
@@ -12,7 +12,6 @@ import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.SplittableRandom;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
@@ -62,15 +61,8 @@ class DataParallelParityTest {
   @MethodSource("layouts")
   void trainsTheSameModelAsOneDevice(int dp, int zero, int microBatches) {
     Trainer.Result par = new Trainer(config(dp, zero, BATCH / dp / microBatches), QUIET).run();
-    List<StepMetrics> a = serial.steps();
-    List<StepMetrics> b = par.steps();
-    assertThat(b).hasSize(STEPS);
-    for (int i = 0; i < STEPS; i++) {
-      double rel = Math.abs(b.get(i).loss() - a.get(i).loss()) / Math.abs(a.get(i).loss());
-      assertThat(rel).as("loss of step %d: %s vs %s", i + 1, b.get(i).loss(), a.get(i).loss()).isLessThan(1e-5);
-    }
-    assertThat(relativeError(par.finalParams(), serial.finalParams())).as("parameters after %d steps", STEPS)
-        .isLessThan(1e-4);
+    assertThat(par.steps()).hasSize(STEPS);
+    TestCorpus.assertTrainsAlike(par, serial);
     // The run really trained: parameters moved well beyond the tolerance.
     assertThat(relativeError(par.finalParams(), initialParams())).isGreaterThan(1e-2);
   }

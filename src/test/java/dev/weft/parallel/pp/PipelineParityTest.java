@@ -1,10 +1,9 @@
 package dev.weft.parallel.pp;
 
-import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.weft.model.GPT2Config;
 import dev.weft.tensor.DeviceMemory;
-import dev.weft.train.StepMetrics;
+import dev.weft.train.TestCorpus;
 import dev.weft.train.TrainConfig;
 import dev.weft.train.Trainer;
 import java.io.IOException;
@@ -12,7 +11,6 @@ import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.io.TempDir;
@@ -35,7 +33,7 @@ class PipelineParityTest {
 
   @BeforeAll
   static void oneDevice() throws IOException {
-    data = dev.weft.train.TestCorpus.letters(dir);
+    data = TestCorpus.letters(dir);
     serial = new Trainer(config(TrainConfig.Parallelism.single(), BATCH), QUIET).run();
   }
 
@@ -78,15 +76,7 @@ class PipelineParityTest {
     dev.weft.train.Gradients.Result serialGrads = dev.weft.train.Gradients.compute(layout, weights, tokens, 4, 16,
         TrainConfig.Parallelism.single(), 1, "vector");
     dev.weft.train.Gradients.Result g = dev.weft.train.Gradients.compute(layout, weights, tokens, 4, 16, par, 1, "vector");
-    assertThat(Math.abs(g.loss() - (double) serialGrads.loss()) / serialGrads.loss()).isLessThan(1e-5);
-    for (dev.weft.model.ParameterLayout.Param p : layout.params()) {
-      double d = 0, n = 0;
-      for (int i = p.offset(); i < p.offset() + p.size(); i++) {
-        d += Math.pow(g.grads()[i] - serialGrads.grads()[i], 2);
-        n += Math.pow(serialGrads.grads()[i], 2);
-      }
-      assertThat(Math.sqrt(d / n)).as(p.name()).isLessThan(1e-4);
-    }
+    TestCorpus.assertSameGradients(layout, g, serialGrads);
   }
 
   @ParameterizedTest(name = "{0} pp={1} m={2} cp={3} {4} dp={5} tp={6}")
@@ -103,12 +93,7 @@ class PipelineParityTest {
   @CsvSource({"'3,2,2,1'", "params", "flops"})
   void unevenStageSplitsTrainTheSameModel(String split) {
     TrainConfig.Parallelism p = new TrainConfig.Parallelism(1, 1, 4, 1, false, 0, "1f1b", 1, "ring", "local", 60, split);
-    Trainer.Result par = new Trainer(config(p, 2), QUIET).run();
-    for (int i = 0; i < serial.steps().size(); i++) {
-      double a = serial.steps().get(i).loss(), b = par.steps().get(i).loss();
-      assertThat(Math.abs(a - b) / a).as("loss of step %d", i + 1).isLessThan(1e-5);
-    }
-    assertThat(dev.weft.train.TestCorpus.relativeError(par.finalParams(), serial.finalParams())).isLessThan(1e-4);
+    TestCorpus.assertTrainsAlike(new Trainer(config(p, 2), QUIET).run(), serial);
   }
 
   @ParameterizedTest(name = "{0} pp={1} m={2} v={3} dp={4} tp={5} zero={6}")
@@ -124,15 +109,6 @@ class PipelineParityTest {
   }
 
   private static void assertTrainsLikeOneDevice(TrainConfig.Parallelism p, int microBatch) {
-    Trainer.Result par = new Trainer(config(p, microBatch), QUIET).run();
-    List<StepMetrics> a = serial.steps();
-    List<StepMetrics> b = par.steps();
-    assertThat(b).hasSize(a.size());
-    for (int i = 0; i < a.size(); i++) {
-      double rel = Math.abs(b.get(i).loss() - a.get(i).loss()) / a.get(i).loss();
-      assertThat(rel).as("loss of step %d: %s vs %s", i + 1, b.get(i).loss(), a.get(i).loss()).isLessThan(1e-5);
-    }
-    assertThat(Math.abs(par.finalValLoss() - serial.finalValLoss()) / serial.finalValLoss()).isLessThan(1e-5);
-    assertThat(dev.weft.train.TestCorpus.relativeError(par.finalParams(), serial.finalParams())).as("parameters after 20 steps").isLessThan(1e-4);
+    TestCorpus.assertTrainsAlike(new Trainer(config(p, microBatch), QUIET).run(), serial);
   }
 }

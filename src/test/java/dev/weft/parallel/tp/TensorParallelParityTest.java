@@ -1,13 +1,11 @@
 package dev.weft.parallel.tp;
 
-import static org.assertj.core.api.Assertions.assertThat;
-
 import dev.weft.model.GPT2;
 import dev.weft.model.GPT2Config;
 import dev.weft.model.ParameterLayout;
 import dev.weft.tensor.DeviceMemory;
 import dev.weft.train.Gradients;
-import dev.weft.train.StepMetrics;
+import dev.weft.train.TestCorpus;
 import dev.weft.train.TrainConfig;
 import dev.weft.train.Trainer;
 import java.io.IOException;
@@ -15,7 +13,6 @@ import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.io.TempDir;
@@ -42,10 +39,10 @@ class TensorParallelParityTest {
   @BeforeAll
   static void oneDevice() throws IOException {
     layout = new ParameterLayout(MODEL);
-    weights = dev.weft.train.TestCorpus.perturbedWeights(layout);
-    tokens = dev.weft.train.TestCorpus.randomTokens(4, 16, 250);
+    weights = TestCorpus.perturbedWeights(layout);
+    tokens = TestCorpus.randomTokens(4, 16, 250);
     serialGrads = Gradients.compute(layout, weights, tokens, 4, 16, TrainConfig.Parallelism.single(), 1, "vector");
-    data = dev.weft.train.TestCorpus.letters(dir);
+    data = TestCorpus.letters(dir);
     serialRun = new Trainer(config(new TrainConfig.Parallelism(1, 1, false, 0, "local", 60), 8), QUIET).run();
   }
 
@@ -60,16 +57,7 @@ class TensorParallelParityTest {
   void gatheredGradientsEqualOneDevice(int dp, int tp, boolean sp, int zero) {
     Gradients.Result g = Gradients.compute(layout, weights, tokens, 4, 16,
         new TrainConfig.Parallelism(dp, tp, sp, zero, "local", 60), 1, "vector");
-    assertThat(Math.abs(g.loss() - (double) serialGrads.loss()) / serialGrads.loss()).isLessThan(1e-5);
-    for (ParameterLayout.Param p : layout.params()) {
-      double d = 0, n = 0;
-      for (int i = p.offset(); i < p.offset() + p.size(); i++) {
-        d += Math.pow(g.grads()[i] - serialGrads.grads()[i], 2);
-        n += Math.pow(serialGrads.grads()[i], 2);
-      }
-      assertThat(n).as("gradient of %s is not trivially zero", p.name()).isGreaterThan(0);
-      assertThat(Math.sqrt(d / n)).as(p.name()).isLessThan(1e-4);
-    }
+    TestCorpus.assertSameGradients(layout, g, serialGrads);
   }
 
   @ParameterizedTest(name = "dp={0} tp={1} sp={2} zero={3}")
@@ -77,12 +65,6 @@ class TensorParallelParityTest {
   void trainsTheSameModelAsOneDevice(int dp, int tp, boolean sp, int zero) {
     Trainer.Result par = new Trainer(config(new TrainConfig.Parallelism(dp, tp, sp, zero, "local", 60), 8 / dp / 2),
         QUIET).run();
-    List<StepMetrics> a = serialRun.steps();
-    List<StepMetrics> b = par.steps();
-    for (int i = 0; i < a.size(); i++) {
-      double rel = Math.abs(b.get(i).loss() - a.get(i).loss()) / a.get(i).loss();
-      assertThat(rel).as("loss of step %d", i + 1).isLessThan(1e-5);
-    }
-    assertThat(dev.weft.train.TestCorpus.relativeError(par.finalParams(), serialRun.finalParams())).isLessThan(1e-4);
+    TestCorpus.assertTrainsAlike(par, serialRun);
   }
 }
