@@ -31,10 +31,24 @@ import java.util.Locale;
  * <p>{@code layerOverheadSeconds}: a fixed cost per layer per micro-batch (forward and backward) beyond
  * FLOPs and bytes: kernel launches, thread hand-offs. 0 for the GPU presets; calibrated for a CPU
  * ({@link Calibration}), where Weft's small models run many short kernels.
+ *
+ * <p>{@code deviceShare}: the fraction of its compute each device gets while all of them are busy, when
+ * devices share processors (local ranks on fewer cores than they have threads, {@link LocalMachine}); the
+ * peak and bandwidth figures are already scaled by it. 1 for chips of their own. A device that idles (a
+ * pipeline stage in its bubble) then leaves its share to the others.
  */
 public record ClusterSpec(String name, int devicesPerNode, long memoryBytes, double usableMemoryFraction,
                           double peakFlopsBf16, double peakFlopsFp32, double computeEfficiency,
-                          double hbmBytesPerSecond, Link intraNode, Link interNode, double layerOverheadSeconds) {
+                          double hbmBytesPerSecond, Link intraNode, Link interNode, double layerOverheadSeconds,
+                          double deviceShare) {
+
+  /** Devices that own their compute ({@code deviceShare} 1: every device a chip of its own). */
+  public ClusterSpec(String name, int devicesPerNode, long memoryBytes, double usableMemoryFraction, double peakFlopsBf16,
+                     double peakFlopsFp32, double computeEfficiency, double hbmBytesPerSecond, Link intraNode,
+                     Link interNode, double layerOverheadSeconds) {
+    this(name, devicesPerNode, memoryBytes, usableMemoryFraction, peakFlopsBf16, peakFlopsFp32, computeEfficiency,
+        hbmBytesPerSecond, intraNode, interNode, layerOverheadSeconds, 1.0);
+  }
 
   /** Without a per-layer overhead (the GPU presets: kernel launches hide behind the large kernels). */
   public ClusterSpec(String name, int devicesPerNode, long memoryBytes, double usableMemoryFraction, double peakFlopsBf16,
@@ -76,27 +90,33 @@ public record ClusterSpec(String name, int devicesPerNode, long memoryBytes, dou
 
   public ClusterSpec withDevicesPerNode(int g) {
     return new ClusterSpec(name, g, memoryBytes, usableMemoryFraction, peakFlopsBf16, peakFlopsFp32, computeEfficiency, hbmBytesPerSecond,
-        intraNode, interNode, layerOverheadSeconds);
+        intraNode, interNode, layerOverheadSeconds, deviceShare);
   }
 
   public ClusterSpec withMemoryBytes(long bytes) {
     return new ClusterSpec(name, devicesPerNode, bytes, usableMemoryFraction, peakFlopsBf16, peakFlopsFp32, computeEfficiency,
-        hbmBytesPerSecond, intraNode, interNode, layerOverheadSeconds);
+        hbmBytesPerSecond, intraNode, interNode, layerOverheadSeconds, deviceShare);
   }
 
   public ClusterSpec withComputeEfficiency(double e) {
     return new ClusterSpec(name, devicesPerNode, memoryBytes, usableMemoryFraction, peakFlopsBf16, peakFlopsFp32, e, hbmBytesPerSecond,
-        intraNode, interNode, layerOverheadSeconds);
+        intraNode, interNode, layerOverheadSeconds, deviceShare);
   }
 
   public ClusterSpec withLayerOverhead(double seconds) {
     return new ClusterSpec(name, devicesPerNode, memoryBytes, usableMemoryFraction, peakFlopsBf16, peakFlopsFp32, computeEfficiency,
-        hbmBytesPerSecond, intraNode, interNode, seconds);
+        hbmBytesPerSecond, intraNode, interNode, seconds, deviceShare);
+  }
+
+  /** The same devices with {@code share} of their compute while all are busy (the figures unchanged). */
+  public ClusterSpec withDeviceShare(double share) {
+    return new ClusterSpec(name, devicesPerNode, memoryBytes, usableMemoryFraction, peakFlopsBf16, peakFlopsFp32, computeEfficiency,
+        hbmBytesPerSecond, intraNode, interNode, layerOverheadSeconds, share);
   }
 
   public ClusterSpec withHbm(double bytesPerSecond) {
     return new ClusterSpec(name, devicesPerNode, memoryBytes, usableMemoryFraction, peakFlopsBf16, peakFlopsFp32, computeEfficiency,
-        bytesPerSecond, intraNode, interNode, layerOverheadSeconds);
+        bytesPerSecond, intraNode, interNode, layerOverheadSeconds, deviceShare);
   }
 
   /** Efficiency of large bf16 GEMMs on A100/H100 within a full training step; fitted, see PublishedResults. */

@@ -16,8 +16,8 @@ import dev.weft.WeftInputException;
  * {@code G(th) x min(1, cores / (W th)) x efficiency}, where efficiency is the calibrated ratio of a
  * whole training step's matrix-product time to its measured time (it folds in attention, LayerNorm, GELU,
  * the loss and the optimizer, which are not matrix products). The memory-bound kernels' rate (hbm_gbps)
- * and the per-layer overhead are shared the same way. This is pessimistic for pipelines: a stage
- * waiting in the bubble frees its core for the others, which the model does not credit.
+ * and the per-layer overhead are shared the same way ({@link ClusterSpec#deviceShare}); a pipeline
+ * stage waiting in its bubble frees its cores for the others, which {@link TimeModel} credits.
  *
  * <p>Links: all ranks are on one "node" (the local backend's shared-memory collectives, measured as
  * {@code intra_node_*}); the inter-node link is the tcp backend's loopback figures when calibrated.
@@ -63,6 +63,6 @@ public record LocalMachine(DeviceSpec spec, int cores) {
         + threadsPerRank(world) + " thread" + (threadsPerRank(world) == 1 ? "" : "s") + " each)", world,
         Math.max(1, base.memoryBytes() / world), USABLE_HEAP, perRank, perRank, base.computeEfficiency(),
         base.hbmBytesPerSecond() * coreShare(world), base.intraNode(), base.interNode(),
-        base.layerOverheadSeconds() / coreShare(world));
+        base.layerOverheadSeconds() / coreShare(world), coreShare(world));
   }
 }

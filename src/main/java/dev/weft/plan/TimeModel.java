@@ -138,6 +138,12 @@ public final class TimeModel {
     double mbTime = mbCompute + tpMb + cpMb + ppMb;
     double bubbleMb = l.schedule().bubbleMicroBatches(p, v);
     double pipeline = (m + bubbleMb) * mbTime;
+    double share = cl.deviceShare();
+    if (p > 1 && share < 1) {
+      // Devices sharing processors: a stage idle in its bubble leaves its share to the busy ones, so the step
+      // is the longer of the critical path at full speed and all stages' work at the shared rate.
+      pipeline = Math.max((m + bubbleMb) * (mbCompute * share + tpMb + cpMb + ppMb), m * mbTime);
+    }
 
     // DP x CP gradient reduction.
     int n = d * c;
@@ -177,7 +183,7 @@ public final class TimeModel {
     double tokensPerStep = job.tokensPerStep();
     double model = modelFlopsPerToken(mc) * tokensPerStep;
     double hardware = model + recomputeFlopsPerToken(mc, l.recompute()) * tokensPerStep;
-    return new Breakdown(m * mbCompute, m * mbElementwise, bubbleMb * mbTime, m * tpMb, m * cpMb, m * ppMb, dpExposed, dpTotal,
+    return new Breakdown(m * mbCompute, m * mbElementwise, pipeline - m * mbTime, m * tpMb, m * cpMb, m * ppMb, dpExposed, dpTotal,
         optimizer, step, model, hardware, mbTime);
   }
 }

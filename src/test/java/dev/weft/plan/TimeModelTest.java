@@ -73,6 +73,31 @@ class TimeModelTest {
     assertThat(zb).isCloseTo(f1 / 3, within(f1 * 0.01));
   }
 
+  /**
+   * Four local ranks on two cores (each gets half its threads' time while all are busy): a dp2 x pp2 stage
+   * idle in its bubble leaves its core to the busy ones, so the step is the longer of the critical path at
+   * full speed and all stages' work at the shared rate, shorter than the uncredited (m + bubble) micro-batches.
+   */
+  @Test
+  void pipelineStagesSharingCoresAreCreditedTheTimeTheyIdle() {
+    ClusterSpec shared = new LocalMachine(CalibrationTest.fixture(), 2).cluster(4);
+    assertThat(shared.deviceShare()).isEqualTo(0.5);
+    Job job = new Job(dev.weft.model.GPT2Config.preset("micro"), 8, Precision.FP32);
+    Layout l = new Layout(2, 1, 2, 1, 0, false, 2, Schedule.ONE_F_ONE_B, 1, Recompute.NONE, CpAlgorithm.RING);
+    TimeModel.Breakdown credited = TimeModel.estimate(job, l, shared);
+    TimeModel.Breakdown uncredited = TimeModel.estimate(job, l, shared.withDeviceShare(1));
+    int m = l.microBatches(8);
+    double mb = credited.microBatchSeconds();
+    assertThat(uncredited.bubble()).isCloseTo(Schedule.ONE_F_ONE_B.bubbleMicroBatches(2, 1) * mb, within(mb * 1e-9));
+    assertThat(credited.bubble()).isGreaterThanOrEqualTo(0).isLessThan(uncredited.bubble());
+    assertThat(credited.step()).isLessThan(uncredited.step());
+    // Never faster than the whole pipeline's work at the shared rate.
+    assertThat(credited.step()).isGreaterThanOrEqualTo(m * mb);
+    // Devices of their own: nothing changes.
+    ClusterSpec a100 = ClusterSpec.a100_80gb();
+    assertThat(TimeModel.estimate(job, l, a100).step()).isEqualTo(TimeModel.estimate(job, l, a100.withDeviceShare(1)).step());
+  }
+
   private static Layout pipe(Schedule s, int v) {
     return new Layout(1, 1, 4, 1, 0, false, 1, s, v, Recompute.NONE, CpAlgorithm.RING);
   }
