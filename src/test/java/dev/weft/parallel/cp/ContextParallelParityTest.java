@@ -66,4 +66,13 @@ class ContextParallelParityTest {
     Trainer.Result par = new Trainer(config(TrainConfig.Parallelism.context(dp, tp, cp, method, 0), 4 / dp), QUIET).run();
     TestCorpus.assertTrainsAlike(par, serialRun);
   }
+
+  /** Megatron sequence parallelism in the tensor-parallel group of context-parallel ranks: rows split twice. */
+  @ParameterizedTest(name = "cp=2 {0} tp=2 sp")
+  @CsvSource({"ring", "alltoall"})
+  void sequenceParallelTensorGroupsOfContextParallelRanksMatchOneDevice(String method) {
+    TrainConfig.Parallelism p = new TrainConfig.Parallelism(1, 2, 1, 2, true, 0, "1f1b", 1, method, "local", 60);
+    TestCorpus.assertSameGradients(layout, Gradients.compute(layout, weights, tokens, 4, 32, p, 1, "vector"), serialGrads);
+    TestCorpus.assertTrainsAlike(new Trainer(config(p, 4), QUIET).run(), serialRun);
+  }
 }
