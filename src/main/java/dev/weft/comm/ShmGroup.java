@@ -148,7 +148,9 @@ final class ShmGroup implements AutoCloseable {
       if (me == 0) create();
       else open();
     } catch (IOException e) {
-      throw new TransportException(-1, "cannot set up shared memory " + file + ": " + e, e);
+      throw new TransportException(-1, "cannot set up shared memory " + file + " (" + (size >> 10) + " KiB for this "
+          + "group): " + e + ". Free or enlarge " + file.getParent() + " (docker run --shm-size), or set "
+          + "WEFT_TRANSPORT=socket on every rank to use sockets only.", e);
     }
   }
 
@@ -156,7 +158,13 @@ final class ShmGroup implements AutoCloseable {
     Arena a = Arena.ofShared();
     try (FileChannel ch = FileChannel.open(tmpFile, StandardOpenOption.CREATE_NEW, StandardOpenOption.READ,
         StandardOpenOption.WRITE)) {
-      ch.write(java.nio.ByteBuffer.wrap(new byte[] {0}), size - 1); // sized, sparse: pages come on first touch
+      // Written through, not left sparse: a full tmpfs then fails here with "No space left on device"
+      // instead of killing a rank with SIGBUS at its first touch of a page that cannot be backed.
+      java.nio.ByteBuffer zeros = java.nio.ByteBuffer.allocate(1 << 16);
+      for (long at = 0; at < size; at += zeros.capacity()) {
+        zeros.clear().limit((int) Math.min(zeros.capacity(), size - at));
+        while (zeros.hasRemaining()) ch.write(zeros, at + zeros.position());
+      }
       seg = ch.map(FileChannel.MapMode.READ_WRITE, 0, size, a);
       arena = a;
     } catch (IOException | RuntimeException e) {

@@ -70,7 +70,11 @@ public final class TcpBackend implements Backend {
       return new Config(rank, worldSize, masterAddr, masterPort, token, timeout, t);
     }
 
-    /** Reads MASTER_ADDR, MASTER_PORT, RANK, WORLD_SIZE and WEFT_JOB_TOKEN; bad or missing values are user errors. */
+    /**
+     * Reads MASTER_ADDR, MASTER_PORT, RANK, WORLD_SIZE, WEFT_JOB_TOKEN and WEFT_TRANSPORT (auto, the default,
+     * or socket: for hosts whose /dev/shm is missing or small, as NCCL_SHM_DISABLE; every rank must agree);
+     * bad or missing values are user errors.
+     */
     public static Config fromEnv(Map<String, String> env, Duration timeout) {
       int worldSize = intVar(env, "WORLD_SIZE", 1);
       int rank = intVar(env, "RANK", 0);
@@ -86,7 +90,15 @@ public final class TcpBackend implements Backend {
         throw new WeftInputException("WEFT_JOB_TOKEN is not set: every rank of a tcp job must present the same job token."
             + " Start the ranks with 'weft launch', which sets it, or export the same random value on every rank.");
       }
-      return new Config(rank, worldSize, addr, port, token, timeout);
+      String transport = env.get("WEFT_TRANSPORT");
+      Transport t;
+      try {
+        t = transport == null || transport.isBlank() ? Transport.AUTO : Transport.parse(transport);
+      } catch (WeftInputException e) {
+        throw new WeftInputException("WEFT_TRANSPORT='" + transport + "' is not a transport: use auto (shared memory "
+            + "between ranks on one host, the default) or socket.");
+      }
+      return new Config(rank, worldSize, addr, port, token, timeout, t);
     }
 
     private static int intVar(Map<String, String> env, String name, int dflt) {

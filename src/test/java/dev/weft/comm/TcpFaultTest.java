@@ -37,6 +37,18 @@ class TcpFaultTest {
   }
 
   @Test
+  void theTransportComesFromWeftTransportAndATypoIsAUserError() {
+    Map<String, String> env = Map.of("RANK", "0", "WORLD_SIZE", "2", "WEFT_JOB_TOKEN", "x");
+    assertThat(TcpBackend.Config.fromEnv(env, Duration.ofSeconds(1)).transport()).isEqualTo(TcpBackend.Transport.AUTO);
+    java.util.Map<String, String> socket = new java.util.HashMap<>(env);
+    socket.put("WEFT_TRANSPORT", "Socket");
+    assertThat(TcpBackend.Config.fromEnv(socket, Duration.ofSeconds(1)).transport()).isEqualTo(TcpBackend.Transport.SOCKET);
+    socket.put("WEFT_TRANSPORT", "shm");
+    assertThatThrownBy(() -> TcpBackend.Config.fromEnv(socket, Duration.ofSeconds(1)))
+        .isInstanceOf(WeftInputException.class).hasMessageContaining("WEFT_TRANSPORT='shm'").hasMessageContaining("socket");
+  }
+
+  @Test
   void missingTokenIsAUserError() {
     assertThatThrownBy(() -> TcpBackend.Config.fromEnv(Map.of("RANK", "0", "WORLD_SIZE", "2"), Duration.ofSeconds(1)))
         .isInstanceOf(WeftInputException.class).hasMessageContaining("WEFT_JOB_TOKEN");
