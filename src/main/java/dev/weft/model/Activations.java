@@ -1,5 +1,6 @@
 package dev.weft.model;
 
+import dev.weft.tensor.BufferPool;
 import dev.weft.tensor.DeviceMemory;
 import dev.weft.tensor.Tensor;
 import java.util.ArrayList;
@@ -41,7 +42,7 @@ public final class Activations implements AutoCloseable {
   private final Workspace workspace;
   private final boolean ownsWorkspace;
   /** Where the arrays come from and go back to; null: allocated here, freed on close. */
-  private final dev.weft.tensor.BufferPool pool;
+  private final BufferPool pool;
   private final List<Tensor> tensors = new ArrayList<>();
   private final DeviceMemory memory;
   private final java.util.Map<Integer, Deferred> deferred = new java.util.HashMap<>();
@@ -127,12 +128,12 @@ public final class Activations implements AutoCloseable {
    * arrays come back unzeroed; forward overwrites every one of them.
    */
   public Activations(DeviceMemory memory, GPT2Config c, int B, int T, int paddedVocab, int tp, boolean sp,
-                     boolean[] layers, boolean head, Workspace ws, dev.weft.tensor.BufferPool pool) {
+                     boolean[] layers, boolean head, Workspace ws, BufferPool pool) {
     this(memory, c, B, T, paddedVocab, tp, sp, layers, head, ws, pool, false);
   }
 
   private Activations(DeviceMemory memory, GPT2Config c, int B, int T, int paddedVocab, int tp, boolean sp,
-                      boolean[] layers, boolean head, Workspace ws, dev.weft.tensor.BufferPool pool,
+                      boolean[] layers, boolean head, Workspace ws, BufferPool pool,
                       boolean ownsWorkspace) {
     this.pool = pool;
     if (ws.n != B * T) {

@@ -8,6 +8,7 @@ import dev.weft.kernels.Gelu;
 import dev.weft.kernels.LayerNorm;
 import dev.weft.kernels.Linear;
 import dev.weft.kernels.Residual;
+import dev.weft.tensor.BufferPool;
 import dev.weft.tensor.DeviceMemory;
 import dev.weft.model.Activations.Deferred;
 import dev.weft.model.WeightStore.Segment;
@@ -78,7 +79,7 @@ public final class GPT2 implements AutoCloseable {
     this.memory = memory;
     this.tp = tp;
     this.cp = cp;
-    this.cpAttention = cp.size() > 1 ? cp.attention(new dev.weft.tensor.BufferPool(memory)) : null;
+    this.cpAttention = cp.size() > 1 ? cp.attention(new BufferPool(memory)) : null;
     this.flat = store == null ? new FlatWeights(layout, memory) : (store instanceof FlatWeights f ? f : null);
     this.store = store == null ? flat : store;
   }
@@ -200,7 +201,7 @@ public final class GPT2 implements AutoCloseable {
 
   /** As above, the arrays taken from (and on close given back to) {@code pool}; null: allocated anew. */
   public Activations newStageActivations(int B, int T, boolean[] layers, boolean head, Workspace ws,
-                                         dev.weft.tensor.BufferPool pool) {
+                                         BufferPool pool) {
     newActivationsCheck(B, T);
     return new Activations(memory, config, B, T, layout.paddedVocab(), tp.size(), tp.sp(), layers, head, ws, pool);
   }

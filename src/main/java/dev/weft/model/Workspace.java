@@ -1,5 +1,6 @@
 package dev.weft.model;
 
+import dev.weft.tensor.BufferPool;
 import dev.weft.tensor.DeviceMemory;
 import dev.weft.tensor.Tensor;
 import java.util.ArrayList;
@@ -97,7 +98,7 @@ public final class Workspace implements AutoCloseable {
   }
 
   /** A zeroed tensor of n floats charged to the device, or (with a pool) one of its kept arrays, not zeroed. */
-  static float[] alloc(DeviceMemory memory, dev.weft.tensor.BufferPool pool, List<Tensor> into, String name, long n) {
+  static float[] alloc(DeviceMemory memory, BufferPool pool, List<Tensor> into, String name, long n) {
     if (n > Integer.MAX_VALUE - 8) {
       throw new dev.weft.WeftInputException(name + " would need " + n + " floats, more than one array holds; "
           + "use a smaller micro-batch (--micro-batch) or context.");

@@ -4,6 +4,7 @@ import dev.weft.comm.Backend;
 import dev.weft.comm.CommStats;
 import dev.weft.comm.Communicator;
 import dev.weft.comm.ReduceOp;
+import dev.weft.comm.TcpBackend;
 import dev.weft.data.BatchSampler;
 import dev.weft.data.Corpus;
 import dev.weft.kernels.Compute;
@@ -14,8 +15,10 @@ import dev.weft.model.Activations;
 import dev.weft.model.GPT2;
 import dev.weft.model.GPT2Config;
 import dev.weft.model.ParameterLayout;
-import dev.weft.parallel.dp.ZeroOptimizer;
 import dev.weft.parallel.cp.ContextParallel;
+import dev.weft.parallel.cp.RingAttention;
+import dev.weft.parallel.cp.UlyssesAttention;
+import dev.weft.parallel.dp.ZeroOptimizer;
 import dev.weft.parallel.dp.ZeroWeights;
 import dev.weft.parallel.tp.TensorParallel;
 import dev.weft.parallel.tp.TpGather;
@@ -184,8 +187,8 @@ final class RankTrainer {
         // Activations, plus what context-parallel attention takes while a layer's backward runs.
         int tl = T / par.cp(), cl = mc.dModel() / par.tp(), nhl = mc.heads() / par.tp();
         long cpBuffers = par.cp() == 1 ? 0 : Float.BYTES * (par.cpMethod() == ContextParallel.Method.RING
-            ? dev.weft.parallel.cp.RingAttention.transientFloats(cfg.microBatch(), tl, cl, nhl)
-            : dev.weft.parallel.cp.UlyssesAttention.transientFloats(cfg.microBatch(), tl, cl, nhl));
+            ? RingAttention.transientFloats(cfg.microBatch(), tl, cl, nhl)
+            : UlyssesAttention.transientFloats(cfg.microBatch(), tl, cl, nhl));
         long actByHand = pipe == null
             ? Activations.bytesFor(mc, cfg.microBatch(), tl, layout.paddedVocab(), par.tp(), tp.sp(), par.recompute())
                 + cpBuffers : 0;
@@ -198,7 +201,7 @@ final class RankTrainer {
 
   /** "local", or for processes how the world's collectives travel: "tcp, shared memory" or "tcp, sockets". */
   private String devicesLabel(TrainConfig.Parallelism par, Communicator world) {
-    if (!(backend instanceof dev.weft.comm.TcpBackend tcp) || world.size() == 1) return par.devices();
+    if (!(backend instanceof TcpBackend tcp) || world.size() == 1) return par.devices();
     return "tcp, " + (tcp.transportOf(world.globalRanks()).equals("shm") ? "shared memory" : "sockets");
   }
 

@@ -2,6 +2,7 @@ package dev.weft.parallel.cp;
 
 import dev.weft.comm.Communicator;
 import dev.weft.plan.CpAlgorithm;
+import dev.weft.tensor.BufferPool;
 import java.util.Objects;
 
 /**
@@ -52,7 +53,7 @@ public record ContextParallel(Communicator group, Method method) {
   }
 
   /** The attention operator for this group's method, its buffers taken from (and charged by) {@code pool}. */
-  public CpAttention attention(dev.weft.tensor.BufferPool pool) {
+  public CpAttention attention(BufferPool pool) {
     return method == Method.RING ? new RingAttention(pool) : new UlyssesAttention(pool);
   }
 }

@@ -3,6 +3,7 @@ package dev.weft.parallel.pp;
 import dev.weft.model.Activations;
 import dev.weft.model.GPT2;
 import dev.weft.model.Workspace;
+import dev.weft.tensor.BufferPool;
 import java.util.HashMap;
 import java.util.Map;
 
@@ -14,11 +15,11 @@ import java.util.Map;
  * parallelism), forward as activations and backward as their gradients.
  *
  * <p>Every (chunk, micro-batch) forward takes its own {@link Activations} on the rank's device (their arrays
- * reused through a {@link dev.weft.tensor.BufferPool}) and keeps them until its backward (or, for
- * zero-bubble schedules, its deferred weight pass) has run, then gives them back:
- * the schedule decides how many are alive at once (m for GPipe, at most p for 1F1B). What a pass needs only
- * while it runs (backward scratch; under recomputation one block's activations) is one {@link Workspace}
- * per rank, shared by all of them: the executor runs one action at a time.
+ * reused through a {@link BufferPool}) and keeps them until its backward (or, for zero-bubble schedules,
+ * its deferred weight pass) has run, then gives them back: the schedule decides how many are alive at once
+ * (m for GPipe, at most p for 1F1B). What a pass needs only while it runs (backward scratch; under
+ * recomputation one block's activations) is one {@link Workspace} per rank, shared by all of them: the
+ * executor runs one action at a time.
  */
 public final class GptStageModel implements StageModel, AutoCloseable {
   private final GPT2 model;
@@ -30,7 +31,7 @@ public final class GptStageModel implements StageModel, AutoCloseable {
   private final Map<Long, Activations> stash = new HashMap<>();
   private Workspace workspace;
   /** The stash's arrays, reused from micro-batch to micro-batch (charged only while stashed). */
-  private final dev.weft.tensor.BufferPool pool;
+  private final BufferPool pool;
   private int[] tokens;
   private float lossScale;
   private double lossSum;
@@ -48,7 +49,7 @@ public final class GptStageModel implements StageModel, AutoCloseable {
     }
     this.recompute = recompute;
     this.model = model;
-    this.pool = new dev.weft.tensor.BufferPool(model.memory());
+    this.pool = new BufferPool(model.memory());
     this.plan = plan;
     this.microBatch = microBatch;
     this.seqLen = seqLen;
