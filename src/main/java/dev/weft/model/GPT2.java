@@ -488,12 +488,7 @@ public final class GPT2 implements AutoCloseable {
       LayerNorm.backward(cx, act.dres, g, gs.at(layout.offset(l, "ln_1.weight")), g, gs.at(layout.offset(l, "ln_1.bias")),
           dlnRows, x, p, s.at(layout.offset(l, "ln_1.weight")), act.ln1Mean[l], act.ln1Rstd[l], R, C);
       store.releaseParams(r);
-      if (tp.sp() && store.reduceGradsNow()) {
-        for (String n : REPLICATED_IN_BLOCK) {
-          ParameterLayout.Param pr = layout.param(l, n);
-          tp.group().allReduce(g, gs.at(pr.offset()), pr.size(), dev.weft.comm.ReduceOp.SUM);
-        }
-      }
+      reduceReplicatedBlockGrads(gs, l);
       if (d == null) store.gradsDone(r);
     }
   }
@@ -564,20 +559,27 @@ public final class GPT2 implements AutoCloseable {
     return act.full;
   }
 
-  /**
-   * Under sequence parallelism every rank computed the replicated parameters' gradients (LayerNorms, wpe,
-   * the row-parallel biases) from its own rows only: sum them over the group, once per accumulation.
-   */
   /** A block's parameters every TP rank holds whole (so under SP each computed from its own rows only). */
   private static final String[] REPLICATED_IN_BLOCK = {"ln_1.weight", "ln_1.bias", "attn.c_proj.bias", "ln_2.weight",
       "ln_2.bias", "mlp.c_proj.bias"};
 
+  /**
+   * Under sequence parallelism every rank computed the replicated parameters' gradients (LayerNorms, wpe,
+   * the row-parallel biases) from its own rows only: sum them over the group, once per accumulation.
+   */
   private void reduceReplicatedGrads(Segment g, String... names) {
     if (!tp.sp() || !store.reduceGradsNow()) return;
-    for (String n : names) {
-      ParameterLayout.Param p = layout.get(n);
-      tp.group().allReduce(g.array(), g.at(p.offset()), p.size(), dev.weft.comm.ReduceOp.SUM);
-    }
+    for (String n : names) sumOverTp(g, layout.get(n));
+  }
+
+  /** {@link #reduceReplicatedGrads} for block l's replicated parameters, looked up without building names. */
+  private void reduceReplicatedBlockGrads(Segment g, int l) {
+    if (!tp.sp() || !store.reduceGradsNow()) return;
+    for (String n : REPLICATED_IN_BLOCK) sumOverTp(g, layout.param(l, n));
+  }
+
+  private void sumOverTp(Segment g, ParameterLayout.Param p) {
+    tp.group().allReduce(g.array(), g.at(p.offset()), p.size(), dev.weft.comm.ReduceOp.SUM);
   }
 
   @Override
