@@ -41,6 +41,49 @@ public final class BufferPool {
     free.computeIfAbsent(t.size(), k -> new ArrayDeque<>()).push(t.data());
   }
 
+  /** A lease on this pool for one operation: names its tensors {@code prefix + name}. */
+  public Lease lease(String prefix) {
+    return new Lease(prefix);
+  }
+
+  /**
+   * The tensors one operation takes from the pool (a collective's or an attention call's buffers): each
+   * given back early by {@link #give(float[])} once used, the rest by {@link #close} when the operation
+   * ends, however it ends. Not thread-safe: one operation's.
+   */
+  public final class Lease implements AutoCloseable {
+    private final String prefix;
+    private final java.util.List<Tensor> held = new java.util.ArrayList<>();
+
+    private Lease(String prefix) {
+      this.prefix = prefix;
+    }
+
+    /** An array of n floats charged to the device until given back; not zeroed. */
+    public float[] take(String name, int n) {
+      Tensor t = BufferPool.this.take(prefix + name, n, false);
+      held.add(t);
+      return t.data();
+    }
+
+    /** Gives back the tensor of {@code array} (taken from this lease) now. */
+    public void give(float[] array) {
+      for (int i = 0; i < held.size(); i++) {
+        if (held.get(i).data() == array) {
+          BufferPool.this.give(held.remove(i));
+          return;
+        }
+      }
+      throw new IllegalArgumentException("not an array of this lease");
+    }
+
+    @Override
+    public void close() {
+      for (Tensor t : held) BufferPool.this.give(t);
+      held.clear();
+    }
+  }
+
   /** Drops every kept array. */
   public synchronized void clear() {
     free.clear();

@@ -8,10 +8,7 @@ import dev.weft.kernels.BlockAttention.View;
 import dev.weft.kernels.Compute;
 import dev.weft.tensor.BufferPool;
 import dev.weft.tensor.DeviceMemory;
-import dev.weft.tensor.Tensor;
-import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.List;
 
 /**
  * Ring attention (Liu et al. 2023) over a context-parallel group of n ranks, with the load-balanced
@@ -117,23 +114,6 @@ public final class RingAttention implements CpAttention {
     return 8L * B * Tl * C + 2L * B * NH * Tl;
   }
 
-  /** The tensors one call takes from the pool, all given back when it ends. */
-  private final class Taken implements AutoCloseable {
-    private final List<Tensor> tensors = new ArrayList<>();
-
-    float[] take(String name, int n) {
-      Tensor t = pool.take("cp.ring." + name, n, false);
-      tensors.add(t);
-      return t.data();
-    }
-
-    @Override
-    public void close() {
-      for (Tensor t : tensors) pool.give(t);
-      tensors.clear();
-    }
-  }
-
   /** The live counters (read them, {@link Stats#reset()} them). */
   public Stats stats() {
     return stats;
@@ -145,7 +125,7 @@ public final class RingAttention implements CpAttention {
    */
   private record Chunk(int row, int pos, int len, float[] a, float[] b) {}
 
-  private static Chunk[] chunks(int[][] layout, int B, int NH, Taken taken) {
+  private static Chunk[] chunks(int[][] layout, int B, int NH, BufferPool.Lease taken) {
     Chunk[] c = new Chunk[layout.length];
     for (int i = 0; i < layout.length; i++) {
       int n = B * NH * layout[i][2];
@@ -186,13 +166,13 @@ public final class RingAttention implements CpAttention {
     checkShapes(out, lse, qkv, B, Tl, C, NH, positions);
     Communicator g = cp.group();
     int[][][] keys = layoutChunks(positions, n, r);
-    try (Taken taken = new Taken()) {
+    try (BufferPool.Lease taken = pool.lease("cp.ring.")) {
       forward(cx, g, out, lse, qkv, B, Tl, C, NH, n, r, keys, taken);
     }
   }
 
   private void forward(Compute cx, Communicator g, float[] out, float[] lse, float[] qkv, int B, int Tl, int C, int NH,
-                       int n, int r, int[][][] keys, Taken taken) {
+                       int n, int r, int[][][] keys, BufferPool.Lease taken) {
     int next = (r + 1) % n, prev = (r - 1 + n) % n;
     Chunk[] qs = chunks(keys[r], B, NH, taken);
     int len = B * Tl * 2 * C;
@@ -249,13 +229,13 @@ public final class RingAttention implements CpAttention {
     check(dout, "dout", (long) B * Tl * C);
     Communicator g = cp.group();
     int[][][] keys = layoutChunks(positions, n, r);
-    try (Taken taken = new Taken()) {
+    try (BufferPool.Lease taken = pool.lease("cp.ring.")) {
       backward(cx, g, dqkv, dout, qkv, out, lse, B, Tl, C, NH, n, r, keys, taken);
     }
   }
 
   private void backward(Compute cx, Communicator g, float[] dqkv, float[] dout, float[] qkv, float[] out, float[] lse,
-                        int B, int Tl, int C, int NH, int n, int r, int[][][] keys, Taken taken) {
+                        int B, int Tl, int C, int NH, int n, int r, int[][][] keys, BufferPool.Lease taken) {
     int next = (r + 1) % n, prev = (r - 1 + n) % n;
     Chunk[] qs = chunks(keys[r], B, NH, taken);
     int len = B * Tl * 2 * C;

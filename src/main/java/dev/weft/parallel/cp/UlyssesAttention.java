@@ -7,10 +7,7 @@ import dev.weft.kernels.BlockAttention.View;
 import dev.weft.kernels.Compute;
 import dev.weft.tensor.BufferPool;
 import dev.weft.tensor.DeviceMemory;
-import dev.weft.tensor.Tensor;
-import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.List;
 
 /**
  * DeepSpeed-Ulysses attention (Jacobs et al. 2023) over a context-parallel group of n ranks with the
@@ -84,27 +81,6 @@ public final class UlyssesAttention implements CpAttention {
     return 12 * N * C + 4 * N * NH;
   }
 
-  private float[] take(List<Tensor> held, String name, int n) {
-    Tensor t = pool.take("cp.ulysses." + name, n, false);
-    held.add(t);
-    return t.data();
-  }
-
-  private void give(List<Tensor> held, float[] a) {
-    for (int i = 0; i < held.size(); i++) {
-      if (held.get(i).data() == a) {
-        pool.give(held.remove(i));
-        return;
-      }
-    }
-    throw new IllegalStateException("not a buffer of this call");
-  }
-
-  private void giveAll(List<Tensor> held) {
-    for (Tensor t : held) pool.give(t);
-    held.clear();
-  }
-
   @Override
   public void forward(Compute cx, ContextParallel cp, float[] out, float[] lse, float[] qkv, int B, int Tl, int C,
                       int NH, int[] positions) {
@@ -114,16 +90,15 @@ public final class UlyssesAttention implements CpAttention {
       BlockAttention.forward(cx, out, lse, qkv, B, Tl, C, NH);
       return;
     }
-    List<Tensor> held = new ArrayList<>();
-    try {
+    try (BufferPool.Lease held = pool.lease("cp.ulysses.")) {
       int T = Tl * n, cn = C / n, nhn = NH / n;
       float[] qkvH = gatherHeads(cp, held, qkv, null, null, B, Tl, C, NH);
-      float[] outH = take(held, "out_heads", B * T * cn);
+      float[] outH = held.take("out_heads", B * T * cn);
       BlockAttention.forward(cx, outH, lse, qkvH, B, T, cn, nhn);
-      give(held, qkvH);
+      held.give(qkvH);
       // rows of rank i -> rank i; received from rank j: head group j
       int chunk = B * Tl * cn;
-      float[] send = take(held, "send", n * chunk), recv = take(held, "recv", n * chunk);
+      float[] send = held.take("send", n * chunk), recv = held.take("recv", n * chunk);
       for (int i = 0; i < n; i++) {
         for (int b = 0; b < B; b++) {
           System.arraycopy(outH, (b * T + i * Tl) * cn, send, i * chunk + b * Tl * cn, Tl * cn);
@@ -135,8 +110,6 @@ public final class UlyssesAttention implements CpAttention {
           System.arraycopy(recv, j * chunk + row * cn, out, row * C + j * cn, cn);
         }
       }
-    } finally {
-      giveAll(held);
     }
   }
 
@@ -149,18 +122,17 @@ public final class UlyssesAttention implements CpAttention {
       BlockAttention.backward(cx, dqkv, dout, qkv, out, lse, B, Tl, C, NH);
       return;
     }
-    List<Tensor> held = new ArrayList<>();
-    try {
+    try (BufferPool.Lease held = pool.lease("cp.ulysses.")) {
       int T = Tl * n, cn = C / n, nhn = NH / n;
-      float[] D = take(held, "row_dot", B * NH * Tl);
+      float[] D = held.take("row_dot", B * NH * Tl);
       BlockAttention.rowDot(cx, D, View.dense(out, Tl, C), View.dense(dout, Tl, C), B, Tl, C, NH);
       // rows of [q|k|v|dout|D] of this rank's head group over the whole sequence; split them out
       float[] packed = gatherHeads(cp, held, qkv, dout, D, B, Tl, C, NH);
-      give(held, D);
+      held.give(D);
       int w = 4 * cn + nhn;
-      float[] qkvH = take(held, "qkv_heads", B * T * 3 * cn);
-      float[] doutH = take(held, "dout_heads", B * T * cn);
-      float[] DH = take(held, "row_dot_heads", B * nhn * T);
+      float[] qkvH = held.take("qkv_heads", B * T * 3 * cn);
+      float[] doutH = held.take("dout_heads", B * T * cn);
+      float[] DH = held.take("row_dot_heads", B * nhn * T);
       for (int b = 0; b < B; b++) {
         for (int t = 0; t < T; t++) {
           int src = (b * T + t) * w;
@@ -169,17 +141,17 @@ public final class UlyssesAttention implements CpAttention {
           for (int hh = 0; hh < nhn; hh++) DH[(b * nhn + hh) * T + t] = packed[src + 4 * cn + hh];
         }
       }
-      give(held, packed);
-      float[] dqkvH = take(held, "dqkv_heads", B * T * 3 * cn);
+      held.give(packed);
+      float[] dqkvH = held.take("dqkv_heads", B * T * 3 * cn);
       Arrays.fill(dqkvH, 0, B * T * 3 * cn, 0f);
       BlockAttention.backward(cx, View.q(dqkvH, T, cn), View.k(dqkvH, T, cn), View.v(dqkvH, T, cn),
           View.dense(doutH, T, cn), lse, DH, View.q(qkvH, T, cn), View.k(qkvH, T, cn), View.v(qkvH, T, cn),
           B, T, T, cn, nhn, Mask.causal());
-      give(held, qkvH);
-      give(held, doutH);
-      give(held, DH);
+      held.give(qkvH);
+      held.give(doutH);
+      held.give(DH);
       int chunk = B * Tl * 3 * cn;
-      float[] send = take(held, "send", n * chunk), recv = take(held, "recv", n * chunk);
+      float[] send = held.take("send", n * chunk), recv = held.take("recv", n * chunk);
       for (int i = 0; i < n; i++) {
         for (int b = 0; b < B; b++) {
           System.arraycopy(dqkvH, (b * T + i * Tl) * 3 * cn, send, i * chunk + b * Tl * 3 * cn, Tl * 3 * cn);
@@ -194,8 +166,6 @@ public final class UlyssesAttention implements CpAttention {
           }
         }
       }
-    } finally {
-      giveAll(held);
     }
   }
 
@@ -204,12 +174,12 @@ public final class UlyssesAttention implements CpAttention {
    * (3C/n) and, if dout is given, dout (C/n) and D (NH/n) of the token at position t: w = 3C/n, or
    * 4C/n + NH/n. The result is one of {@code held}; the send and receive buffers are given back.
    */
-  private float[] gatherHeads(ContextParallel cp, List<Tensor> held, float[] qkv, float[] dout, float[] D, int B,
-                              int Tl, int C, int NH) {
+  private static float[] gatherHeads(ContextParallel cp, BufferPool.Lease held, float[] qkv, float[] dout, float[] D,
+                                     int B, int Tl, int C, int NH) {
     int n = cp.size(), T = Tl * n, cn = C / n, nhn = NH / n;
     int w = dout == null ? 3 * cn : 4 * cn + nhn;
     int chunk = B * Tl * w;
-    float[] send = take(held, "send", n * chunk), recv = take(held, "recv", n * chunk);
+    float[] send = held.take("send", n * chunk), recv = held.take("recv", n * chunk);
     for (int j = 0; j < n; j++) {
       for (int b = 0; b < B; b++) {
         for (int t = 0; t < Tl; t++) {
@@ -225,14 +195,14 @@ public final class UlyssesAttention implements CpAttention {
       }
     }
     cp.group().allToAll(send, 0, recv, 0, chunk);
-    float[] full = take(held, "heads", B * T * w);
+    float[] full = held.take("heads", B * T * w);
     for (int i = 0; i < n; i++) {
       for (int b = 0; b < B; b++) {
         System.arraycopy(recv, i * chunk + b * Tl * w, full, (b * T + i * Tl) * w, Tl * w);
       }
     }
-    give(held, send);
-    give(held, recv);
+    held.give(send);
+    held.give(recv);
     return full;
   }
 }
