@@ -6,10 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.weft.WeftInputException;
 import dev.weft.model.GPT2Config;
 import dev.weft.model.ParameterLayout;
-import dev.weft.tensor.DeviceMemory;
 import java.io.IOException;
-import java.io.OutputStream;
-import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.BeforeAll;
@@ -28,20 +25,12 @@ import org.junit.jupiter.params.provider.CsvSource;
  */
 class RecomputationTest {
   static final GPT2Config MODEL = new GPT2Config(8, 32, 4, 16, 256);
-  static final PrintStream QUIET = new PrintStream(OutputStream.nullOutputStream());
   @TempDir static Path dir;
-  static Path data;
-  static Trainer.Result serial;
+  static ParityRun run;
 
   @BeforeAll
   static void oneDevice() throws IOException {
-    data = TestCorpus.letters(dir);
-    serial = new Trainer(config(TrainConfig.Parallelism.single(), 8), QUIET).run();
-  }
-
-  static TrainConfig config(TrainConfig.Parallelism p, int microBatch) {
-    return new TrainConfig(MODEL, 20, 0, 8, microBatch, 3e-3, 0.1, 3, 0.1, 1.0, 5, 0, 2, 1, "vector",
-        DeviceMemory.UNLIMITED, data, null, null, 0, null, null, p);
+    run = new ParityRun(MODEL, dir, 8, 2);
   }
 
   static TrainConfig.Parallelism layout(int dp, int tp, int pp, int cp, boolean sp, int zero, String schedule,
@@ -72,15 +61,14 @@ class RecomputationTest {
       "1,1,2,1,false,0,1f1b,2", "1,1,2,2,false,0,gpipe,4"})
   void trainsTheSameModelAsOneDeviceWithoutRecomputation(int dp, int tp, int pp, int cp, boolean sp, int zero,
                                                          String schedule, int microBatch) {
-    TestCorpus.assertTrainsAlike(new Trainer(config(layout(dp, tp, pp, cp, sp, zero, schedule, "ring")
-        .withRecompute(true), microBatch), QUIET).run(), serial);
+    run.assertTrainsLikeOneDevice(layout(dp, tp, pp, cp, sp, zero, schedule, "ring").withRecompute(true), microBatch);
   }
 
   @Test
   void savesTheActivationMemoryItCounts() {
     TrainConfig.Parallelism one = TrainConfig.Parallelism.single();
-    Trainer.Result stored = new Trainer(config(one, 8), QUIET).run();
-    Trainer.Result recomputed = new Trainer(config(one.withRecompute(true), 8), QUIET).run();
+    Trainer.Result stored = run.serial();
+    Trainer.Result recomputed = run.train(one.withRecompute(true), 8);
     for (Trainer.Result r : List.of(stored, recomputed)) {
       assertThat((double) r.peakBytes() / (r.stateBytes() + r.activationBytes())).isBetween(0.99, 1.01);
     }

@@ -3,16 +3,11 @@ package dev.weft.parallel.dp;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.weft.model.GPT2Config;
-import dev.weft.tensor.DeviceMemory;
-import dev.weft.train.TestCorpus;
+import dev.weft.train.ParityRun;
 import dev.weft.train.TrainConfig;
 import dev.weft.train.Trainer;
 import java.io.IOException;
-import java.io.OutputStream;
-import java.io.PrintStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.SplittableRandom;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.io.TempDir;
@@ -30,21 +25,12 @@ class DataParallelParityTest {
   static final GPT2Config MODEL = new GPT2Config(2, 32, 4, 16, 256);
   static final int BATCH = 8;
   static final int STEPS = 20;
-  static final PrintStream QUIET = new PrintStream(OutputStream.nullOutputStream());
-
   @TempDir static Path dir;
-  static Path data;
-  static Trainer.Result serial;
+  static ParityRun run;
 
   @BeforeAll
   static void runOneDevice() throws IOException {
-    data = dev.weft.train.TestCorpus.letters(dir);
-    serial = new Trainer(config(1, 0, BATCH), QUIET).run();
-  }
-
-  static TrainConfig config(int dp, int zero, int microBatch) {
-    return new TrainConfig(MODEL, STEPS, 0, BATCH, microBatch, 3e-3, 0.1, 3, 0.1, 1.0, 5, 0, 0, 1, "vector",
-        DeviceMemory.UNLIMITED, data, null, null, 0, null, null, new TrainConfig.Parallelism(dp, 1, false, zero, "local", 60));
+    run = new ParityRun(MODEL, dir, BATCH, 0);
   }
 
   static Stream<Arguments> layouts() {
@@ -60,9 +46,9 @@ class DataParallelParityTest {
   @ParameterizedTest(name = "dp={0} zero={1} micro-batches={2}")
   @MethodSource("layouts")
   void trainsTheSameModelAsOneDevice(int dp, int zero, int microBatches) {
-    Trainer.Result par = new Trainer(config(dp, zero, BATCH / dp / microBatches), QUIET).run();
+    Trainer.Result par = run.assertTrainsLikeOneDevice(new TrainConfig.Parallelism(dp, 1, false, zero, "local", 60),
+        BATCH / dp / microBatches);
     assertThat(par.steps()).hasSize(STEPS);
-    TestCorpus.assertTrainsAlike(par, serial);
     // The run really trained: parameters moved well beyond the tolerance.
     assertThat(relativeError(par.finalParams(), initialParams())).isGreaterThan(1e-2);
   }

@@ -1,17 +1,10 @@
 package dev.weft.parallel.pp;
 
-
 import dev.weft.model.GPT2Config;
-import dev.weft.tensor.DeviceMemory;
-import dev.weft.train.TestCorpus;
+import dev.weft.train.ParityRun;
 import dev.weft.train.TrainConfig;
-import dev.weft.train.Trainer;
 import java.io.IOException;
-import java.io.OutputStream;
-import java.io.PrintStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.SplittableRandom;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -26,20 +19,12 @@ import org.junit.jupiter.params.provider.CsvSource;
 class PipelineParityTest {
   static final GPT2Config MODEL = new GPT2Config(8, 32, 4, 16, 256);
   static final int BATCH = 8;
-  static final PrintStream QUIET = new PrintStream(OutputStream.nullOutputStream());
   @TempDir static Path dir;
-  static Path data;
-  static Trainer.Result serial;
+  static ParityRun run;
 
   @BeforeAll
   static void oneDevice() throws IOException {
-    data = TestCorpus.letters(dir);
-    serial = new Trainer(config(TrainConfig.Parallelism.single(), BATCH), QUIET).run();
-  }
-
-  static TrainConfig config(TrainConfig.Parallelism p, int microBatch) {
-    return new TrainConfig(MODEL, 20, 0, BATCH, microBatch, 3e-3, 0.1, 3, 0.1, 1.0, 5, 0, 2, 1, "vector",
-        DeviceMemory.UNLIMITED, data, null, null, 0, null, null, p);
+    run = new ParityRun(MODEL, dir, BATCH, 2);
   }
 
   @ParameterizedTest(name = "grads {0} pp={1} dp={2} tp={3}")
@@ -66,17 +51,7 @@ class PipelineParityTest {
   }
 
   private static void assertGradientsEqualOneDevice(TrainConfig.Parallelism par) {
-    dev.weft.model.ParameterLayout layout = new dev.weft.model.ParameterLayout(MODEL);
-    float[] weights = new float[layout.total()];
-    dev.weft.model.GPT2.initialize(layout, 3, weights, 0, layout.total());
-    SplittableRandom r = new SplittableRandom(4);
-    for (int i = 0; i < weights.length; i++) weights[i] += (float) (0.01 * r.nextGaussian());
-    int[] tokens = new int[4 * 17];
-    for (int i = 0; i < tokens.length; i++) tokens[i] = r.nextInt(256);
-    dev.weft.train.Gradients.Result serialGrads = dev.weft.train.Gradients.compute(layout, weights, tokens, 4, 16,
-        TrainConfig.Parallelism.single(), 1, "vector");
-    dev.weft.train.Gradients.Result g = dev.weft.train.Gradients.compute(layout, weights, tokens, 4, 16, par, 1, "vector");
-    TestCorpus.assertSameGradients(layout, g, serialGrads);
+    run.assertGradientsLikeOneDevice(par, 4);
   }
 
   @ParameterizedTest(name = "{0} pp={1} m={2} cp={3} {4} dp={5} tp={6}")
@@ -93,7 +68,7 @@ class PipelineParityTest {
   @CsvSource({"'3,2,2,1'", "params", "flops"})
   void unevenStageSplitsTrainTheSameModel(String split) {
     TrainConfig.Parallelism p = new TrainConfig.Parallelism(1, 1, 4, 1, false, 0, "1f1b", 1, "ring", "local", 60, split);
-    TestCorpus.assertTrainsAlike(new Trainer(config(p, 2), QUIET).run(), serial);
+    run.assertTrainsLikeOneDevice(p, 2);
   }
 
   @ParameterizedTest(name = "{0} pp={1} m={2} v={3} dp={4} tp={5} zero={6}")
@@ -109,6 +84,6 @@ class PipelineParityTest {
   }
 
   private static void assertTrainsLikeOneDevice(TrainConfig.Parallelism p, int microBatch) {
-    TestCorpus.assertTrainsAlike(new Trainer(config(p, microBatch), QUIET).run(), serial);
+    run.assertTrainsLikeOneDevice(p, microBatch);
   }
 }
