@@ -16,8 +16,6 @@ import dev.weft.model.GPT2;
 import dev.weft.model.GPT2Config;
 import dev.weft.model.ParameterLayout;
 import dev.weft.parallel.cp.ContextParallel;
-import dev.weft.parallel.cp.RingAttention;
-import dev.weft.parallel.cp.UlyssesAttention;
 import dev.weft.parallel.dp.ZeroOptimizer;
 import dev.weft.parallel.dp.ZeroWeights;
 import dev.weft.parallel.tp.TensorParallel;
@@ -185,10 +183,9 @@ final class RankTrainer {
         float[] finalParams = full(layout, tp, pipe, weights.gatherFull());
         long stateByHand = stateBytesByHand(layout.total(), par.dp() * par.cp(), par.zero());
         // Activations, plus what context-parallel attention takes while a layer's backward runs.
-        int tl = T / par.cp(), cl = mc.dModel() / par.tp(), nhl = mc.heads() / par.tp();
-        long cpBuffers = par.cp() == 1 ? 0 : Float.BYTES * (par.cpMethod() == ContextParallel.Method.RING
-            ? RingAttention.transientFloats(cfg.microBatch(), tl, cl, nhl)
-            : UlyssesAttention.transientFloats(cfg.microBatch(), tl, cl, nhl));
+        int tl = T / par.cp();
+        long cpBuffers = Float.BYTES * cpc.attentionBufferFloats(cfg.microBatch(), tl, mc.dModel() / par.tp(),
+            mc.heads() / par.tp());
         long actByHand = pipe == null
             ? Activations.bytesFor(mc, cfg.microBatch(), tl, layout.paddedVocab(), par.tp(), tp.sp(), par.recompute())
                 + cpBuffers : 0;

@@ -47,6 +47,17 @@ public record ContextParallel(Communicator group, Method method) {
     return CpLayout.positions(T, size(), rank(), method);
   }
 
+  /**
+   * The most floats this group's attention holds at once in a call ({@link RingAttention#transientFloats} or
+   * {@link UlyssesAttention#transientFloats}), Tl rows of B sequences, C wide with NH heads on this rank;
+   * 0 for a group of one.
+   */
+  public long attentionBufferFloats(int B, int Tl, int C, int NH) {
+    if (size() == 1) return 0;
+    return method == Method.RING ? RingAttention.transientFloats(B, Tl, C, NH)
+        : UlyssesAttention.transientFloats(B, Tl, C, NH);
+  }
+
   /** The attention operator for this group's method, its buffers on an unlimited device of their own. */
   public CpAttention attention() {
     return method == Method.RING ? new RingAttention() : new UlyssesAttention();

@@ -108,13 +108,15 @@ class CpAttentionTest {
           att.forward(cx, cp, o, lse, q, B, Tl, C, NH, pos);
           long afterForward = mem.inUse();
           att.backward(cx, cp, d, go, q, o, lse, B, Tl, C, NH, pos);
-          seen[cp.rank()] = new long[] {afterForward, mem.inUse(), mem.peak(), Tl};
+          seen[cp.rank()] = new long[] {afterForward, mem.inUse(), mem.peak(), Tl,
+              cp.attentionBufferFloats(B, Tl, C, NH)};
         }
       });
       for (long[] r : seen) {
         int Tl = (int) r[3];
         long formula = method == Method.RING ? RingAttention.transientFloats(B, Tl, C, NH)
             : UlyssesAttention.transientFloats(B, Tl, C, NH);
+        assertThat(r[4]).as("%s: the group's dispatch", method).isEqualTo(formula);
         assertThat(r[0]).as("%s: held after forward", method).isZero();
         assertThat(r[1]).as("%s: held after backward", method).isZero();
         assertThat(r[2]).as("%s: peak", method).isEqualTo(4 * formula);
