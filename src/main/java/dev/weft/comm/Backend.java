@@ -17,6 +17,11 @@ public interface Backend extends AutoCloseable {
   /** "local" or "tcp". */
   String name();
 
+  /** How the collectives of a group of these global ranks travel, for people: "local", "tcp, sockets"... */
+  default String describeTransport(int... globalRanks) {
+    return name();
+  }
+
   /**
    * A communicator for the group of the given global ranks (sorted, distinct, containing
    * {@link #rank()}). Every member must create its communicators for a given member list in the

@@ -191,6 +191,11 @@ public final class TcpBackend implements Backend {
     return cfg.transport() == Transport.AUTO && globalRanks.length > 1 && allOnThisHost(globalRanks) ? "shm" : "socket";
   }
 
+  @Override
+  public String describeTransport(int... globalRanks) {
+    return "tcp, " + (transportOf(globalRanks).equals("shm") ? "shared memory" : "sockets");
+  }
+
   /** The job's shared-memory file names start with this (the job token's hash and the run's nonce). */
   String shmPrefix() {
     return "weft-" + Long.toHexString(TcpWire.groupId("token:" + cfg.token())) + "-" + Long.toHexString(jobNonce) + "-";

@@ -4,7 +4,6 @@ import dev.weft.comm.Backend;
 import dev.weft.comm.CommStats;
 import dev.weft.comm.Communicator;
 import dev.weft.comm.ReduceOp;
-import dev.weft.comm.TcpBackend;
 import dev.weft.data.BatchSampler;
 import dev.weft.data.Corpus;
 import dev.weft.kernels.Compute;
@@ -97,7 +96,7 @@ final class RankTrainer {
         }
         out.printf("model: %s%nlayout: %d device%s (%s), %s | batch %d x %d tokens, %d micro-batch%s of %d per replica"
                 + " | %d steps, lr %.2e | %d compute thread%s per device, %s matmul%n",
-            mc, world, world == 1 ? "" : "s", devicesLabel(par, all), par, cfg.batch(), T,
+            mc, world, world == 1 ? "" : "s", backend.describeTransport(all.globalRanks()), par, cfg.batch(), T,
             cfg.accumulationSteps(), cfg.accumulationSteps() == 1 ? "" : "es", cfg.microBatch(), cfg.steps(), cfg.lr(),
             threads, threads == 1 ? "" : "s", cx.gemmImpl().name());
 
@@ -194,12 +193,6 @@ final class RankTrainer {
             Trainer.flopsPerStep(mc, cfg.batch(), T), seconds, tokensRun, finalParams);
       }
     }
-  }
-
-  /** "local", or for processes how the world's collectives travel: "tcp, shared memory" or "tcp, sockets". */
-  private String devicesLabel(TrainConfig.Parallelism par, Communicator world) {
-    if (!(backend instanceof TcpBackend tcp) || world.size() == 1) return par.devices();
-    return "tcp, " + (tcp.transportOf(world.globalRanks()).equals("shm") ? "shared memory" : "sockets");
   }
 
   /** Model state per device in fp32 at a ZeRO stage: 16P, 8P + 8P/N, 4P + 12P/N, 16P/N (bytes). */
