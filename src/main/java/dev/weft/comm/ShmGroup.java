@@ -93,6 +93,8 @@ final class ShmGroup implements AutoCloseable {
   private final Path tmpFile;
   private final long timeoutNanos;
   private final float[] acc = new float[BLOCK];
+  /** Per round: where each member's values for this rank's reduction start in the segment. */
+  private final long[] src;
   private Arena arena;
   private MemorySegment seg;
   private long round;
@@ -103,6 +105,7 @@ final class ShmGroup implements AutoCloseable {
     this.ranks = globalRanks.clone();
     this.n = ranks.length;
     this.me = java.util.Arrays.binarySearch(ranks, backend.rank());
+    this.src = new long[n];
     int perRank = Math.max(64 * n, slotBytes) / (4 * n) * (4 * n); // divisible into n sub-slots of whole floats
     this.slotBytes = perRank;
     this.slot = perRank / 4;
@@ -308,7 +311,6 @@ final class ShmGroup implements AutoCloseable {
 
   long allReduce(float[] buf, int off, int len, ReduceOp op, int tag) throws InterruptedException {
     long moved = 0;
-    long[] src = new long[n];
     for (int done = 0; done < len; done += slot) {
       int piece = Math.min(slot, len - done);
       long g = begin(CommOp.ALL_REDUCE);
@@ -351,7 +353,6 @@ final class ShmGroup implements AutoCloseable {
     int max = 0;
     for (int c : counts) max = Math.max(max, c);
     long moved = 0;
-    long[] src = new long[n];
     for (int lo = 0; lo < max; lo += sub) {
       long g = begin(CommOp.REDUCE_SCATTER);
       long mySlot = slotOff(g, me);
