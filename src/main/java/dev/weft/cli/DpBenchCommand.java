@@ -1,6 +1,8 @@
 package dev.weft.cli;
 
-import dev.weft.model.GPT2Config;
+import dev.weft.model.ModelSpec;
+import dev.weft.models.Families;
+import dev.weft.models.gpt2.GPT2Config;
 import dev.weft.tensor.DeviceMemory;
 import dev.weft.train.StepMetrics;
 import dev.weft.train.TrainConfig;
@@ -41,7 +43,7 @@ public final class DpBenchCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     PrintStream out = System.out;
-    GPT2Config mc = GPT2Config.preset(preset);
+    ModelSpec mc = Families.preset(preset);
     out.printf(Locale.ROOT, "model %s, dp=%d on the local backend, batch %d x %d%n", mc, dp, batch, mc.context());
     Run z0 = run(mc, 0);
     Run z3 = run(mc, 3);
@@ -59,7 +61,7 @@ public final class DpBenchCommand implements Callable<Integer> {
 
   record Run(int zero, double stepMs, double commMs, double exposedMs) {}
 
-  private Run run(GPT2Config mc, int zero) {
+  private Run run(ModelSpec mc, int zero) {
     TrainConfig cfg = new TrainConfig(mc, Math.max(2, steps), 0, batch, batch / dp, 1e-3, 0.1, 0, 0.1, 1.0, 1, 0, 0,
         threads, "vector", DeviceMemory.UNLIMITED, null, null, null, 0, null, null,
         new TrainConfig.Parallelism(dp, 1, false, zero, "local", 300)).validate();

@@ -5,9 +5,11 @@ import dev.weft.io.SafeTensorsFile;
 import dev.weft.io.SafeTensorsWriter;
 import dev.weft.kernels.Compute;
 import dev.weft.kernels.Gemm;
-import dev.weft.model.Activations;
-import dev.weft.model.GPT2;
-import dev.weft.model.GPT2Config;
+import dev.weft.decoder.Activations;
+import dev.weft.decoder.Decoder;
+import dev.weft.model.ModelSpec;
+import dev.weft.models.Families;
+import dev.weft.models.gpt2.GPT2Config;
 import dev.weft.model.ParameterLayout;
 import dev.weft.tensor.DeviceMemory;
 import dev.weft.train.Checkpoint;
@@ -54,7 +56,7 @@ public final class GradsCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    GPT2Config config = Checkpoint.readConfig(checkpoint);
+    ModelSpec config = Checkpoint.readConfig(checkpoint);
     int[] ids;
     int B, T1;
     if (!Files.isRegularFile(tokens)) {

@@ -3,7 +3,9 @@ package dev.weft.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.weft.WeftInputException;
-import dev.weft.model.GPT2Config;
+import dev.weft.model.ModelSpec;
+import dev.weft.models.Families;
+import dev.weft.models.gpt2.GPT2Config;
 import dev.weft.plan.Calibration;
 import dev.weft.plan.Candidate;
 import dev.weft.plan.ClusterSpec;
@@ -145,15 +147,14 @@ public final class PlanCommand implements Callable<Integer> {
   }
 
   Job job() {
-    GPT2Config base = preset != null ? PlanModels.preset(preset) : null;
+    ModelSpec base = preset != null ? PlanModels.preset(preset) : null;
     if (base == null && (layers == null || dModel == null || heads == null || vocab == null || context == null)) {
       throw new WeftInputException("give a model: --model PRESET (" + PlanModels.NAMES
           + ") or all of --layers, --d-model, --heads, --vocab, --context.");
     }
-    GPT2Config m = new GPT2Config(
-        layers != null ? layers : base.layers(), dModel != null ? dModel : base.dModel(),
-        heads != null ? heads : base.heads(), context != null ? context : base.context(),
-        vocab != null ? vocab : base.vocab());
+    dev.weft.model.ModelShape shape = new dev.weft.model.ModelShape(layers, dModel, heads, null, null, context, vocab);
+    ModelSpec m = base == null ? new GPT2Config(layers, dModel, heads, context, vocab).spec()
+        : base.family().apply(base, shape);
     if (globalBatch == null) throw new WeftInputException("--global-batch is required (sequences per optimizer step).");
     return new Job(m, globalBatch, Precision.parse(precision));
   }

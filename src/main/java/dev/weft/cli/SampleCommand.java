@@ -4,9 +4,11 @@ import dev.weft.WeftInputException;
 import dev.weft.data.Gpt2Tokenizer;
 import dev.weft.kernels.Compute;
 import dev.weft.kernels.Gemm;
-import dev.weft.model.GPT2;
-import dev.weft.model.GPT2Config;
-import dev.weft.model.Sampler;
+import dev.weft.decoder.Decoder;
+import dev.weft.model.ModelSpec;
+import dev.weft.models.Families;
+import dev.weft.models.gpt2.GPT2Config;
+import dev.weft.decoder.Sampler;
 import dev.weft.tensor.DeviceMemory;
 import dev.weft.train.Checkpoint;
 import java.io.PrintStream;
@@ -49,7 +51,7 @@ public final class SampleCommand implements Callable<Integer> {
     if (tokens < 0) throw new WeftInputException("--tokens must be >= 0, got " + tokens + ".");
     if (temperature < 0) throw new WeftInputException("--temperature must be >= 0, got " + temperature + ".");
     if (topK < 0) throw new WeftInputException("--top-k must be >= 0, got " + topK + ".");
-    GPT2Config config = Checkpoint.readConfig(checkpoint);
+    ModelSpec config = Checkpoint.readConfig(checkpoint);
     Gpt2Tokenizer tok = Gpt2Tokenizer.find(checkpoint);
     if (tok == null && config.vocab() != 256) {
       throw new WeftInputException("this model's vocabulary has " + config.vocab() + " tokens, and " + checkpoint
@@ -66,7 +68,7 @@ public final class SampleCommand implements Callable<Integer> {
     if (p.length == 0) throw new WeftInputException("--prompt must not be empty.");
     int th = threads != null ? threads : Runtime.getRuntime().availableProcessors();
     try (Compute cx = new Compute(th, Gemm.defaultGemm());
-         GPT2 model = new GPT2(config, cx, DeviceMemory.unlimited("device 0"))) {
+         Decoder model = Decoder.onOneDevice(config, cx, DeviceMemory.unlimited("device 0"))) {
       Checkpoint.loadWeights(checkpoint, model);
       int[] ids;
       if (tok != null) {

@@ -1,7 +1,9 @@
 package dev.weft.cli;
 
 import dev.weft.bench.MatmulPeak;
-import dev.weft.model.GPT2Config;
+import dev.weft.model.ModelSpec;
+import dev.weft.models.Families;
+import dev.weft.models.gpt2.GPT2Config;
 import dev.weft.tensor.DeviceMemory;
 import dev.weft.train.StepMetrics;
 import dev.weft.train.TrainConfig;
@@ -41,7 +43,7 @@ public final class StepBenchCommand implements Callable<Integer> {
   public Integer call() {
     PrintStream out = System.out;
     int th = threads != null ? threads : Runtime.getRuntime().availableProcessors();
-    GPT2Config mc = GPT2Config.preset(preset);
+    ModelSpec mc = Families.preset(preset);
     TrainConfig cfg = new TrainConfig(mc, Math.max(2, steps), 0, batch, batch, 1e-3, 0.1, 0, 0.1, 1.0, 1, 0, 0, th,
         matmul, DeviceMemory.UNLIMITED, null, null, null, 0, null, null, TrainConfig.Parallelism.single()).validate();
     Trainer.Result r = new Trainer(cfg, new PrintStream(java.io.OutputStream.nullOutputStream())).run();

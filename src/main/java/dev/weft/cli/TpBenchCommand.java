@@ -6,9 +6,11 @@ import dev.weft.kernels.Compute;
 import dev.weft.kernels.Gemm;
 import dev.weft.mesh.Axis;
 import dev.weft.mesh.ParallelLayout;
-import dev.weft.model.Activations;
-import dev.weft.model.GPT2;
-import dev.weft.model.GPT2Config;
+import dev.weft.decoder.Activations;
+import dev.weft.decoder.Decoder;
+import dev.weft.model.ModelSpec;
+import dev.weft.models.Families;
+import dev.weft.models.gpt2.GPT2Config;
 import dev.weft.model.ParameterLayout;
 import dev.weft.parallel.tp.TensorParallel;
 import dev.weft.tensor.DeviceMemory;
@@ -49,12 +51,12 @@ public final class TpBenchCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     PrintStream out = System.out;
-    GPT2Config mc = GPT2Config.preset(preset);
+    ModelSpec mc = Families.preset(preset);
     out.println("communication per layer per micro-batch (local backend; bytes a rank receives, summed over ops):");
     for (int t : new int[] {2, 4}) {
       int B = 2, T = 64, C = 128;
-      long one = tpBytes(new GPT2Config(1, C, 4, T, 256), B, T, t);
-      long two = tpBytes(new GPT2Config(2, C, 4, T, 256), B, T, t);
+      long one = tpBytes(new GPT2Config(1, C, 4, T, 256).spec(), B, T, t);
+      long two = tpBytes(new GPT2Config(2, C, 4, T, 256).spec(), B, T, t);
       long measured = two - one;
       double issue = 4.0 * B * T * C * (t - 1) / t * 4;
       double ring = 2 * issue;
@@ -71,7 +73,7 @@ public final class TpBenchCommand implements Callable<Integer> {
   }
 
   /** Bytes one rank received through the TP group for one forward + backward. */
-  static long tpBytes(GPT2Config c, int B, int T, int t) throws Exception {
+  static long tpBytes(ModelSpec c, int B, int T, int t) throws Exception {
     AtomicLong bytes = new AtomicLong();
     int[] tokens = new int[B * (T + 1)];
     SplittableRandom r = new SplittableRandom(1);
@@ -81,9 +83,10 @@ public final class TpBenchCommand implements Callable<Integer> {
       TensorParallel tp = new TensorParallel(be.group(mesh.groupRanks(be.rank(), Axis.TP)), false);
       ParameterLayout layout = new ParameterLayout(c, t, tp.rank());
       DeviceMemory mem = DeviceMemory.unlimited("device " + be.rank());
-      try (Compute cx = new Compute(1, Gemm.defaultGemm()); GPT2 m = new GPT2(layout, cx, mem, null, tp);
+      try (Compute cx = new Compute(1, Gemm.defaultGemm()); Decoder m = new Decoder(layout, cx, mem, new dev.weft.model.FlatWeights(layout, mem), tp,
+               dev.weft.parallel.cp.ContextParallel.NONE);
            Activations act = m.newActivations(B, T)) {
-        GPT2.initialize(layout, 1, m.params(), 0, layout.total());
+        dev.weft.model.Initializer.initialize(layout, 1, m.params());
         tp.group().stats().reset();
         m.forward(act, tokens, 0, 1f / (B * T));
         m.backward(act);
@@ -95,7 +98,7 @@ public final class TpBenchCommand implements Callable<Integer> {
     return bytes.get();
   }
 
-  private double stepMs(GPT2Config mc, TrainConfig.Parallelism p, int threads) {
+  private double stepMs(ModelSpec mc, TrainConfig.Parallelism p, int threads) {
     TrainConfig cfg = new TrainConfig(mc, Math.max(2, steps), 0, batch, batch, 1e-3, 0.1, 0, 0.1, 1.0, 1, 0, 0, threads,
         "vector", DeviceMemory.UNLIMITED, null, null, null, 0, null, null, p).validate();
     Trainer.Result r = new Trainer(cfg, new PrintStream(OutputStream.nullOutputStream())).run();

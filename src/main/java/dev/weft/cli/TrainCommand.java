@@ -2,7 +2,9 @@ package dev.weft.cli;
 
 import dev.weft.data.Gpt2Tokenizer;
 import dev.weft.train.Checkpoint;
-import dev.weft.model.GPT2Config;
+import dev.weft.model.ModelSpec;
+import dev.weft.models.Families;
+import dev.weft.models.gpt2.GPT2Config;
 import dev.weft.tensor.DeviceMemory;
 import dev.weft.train.TrainConfig;
 import dev.weft.train.Trainer;
@@ -124,7 +126,7 @@ public final class TrainCommand implements Callable<Integer> {
   }
 
   TrainConfig config() {
-    GPT2Config mc;
+    ModelSpec mc;
     Path from = resume != null ? resume : checkpoint;
     if (resume != null && checkpoint != null) {
       throw new dev.weft.WeftInputException("--resume and --checkpoint both given: --resume continues a run "

@@ -88,7 +88,7 @@ public final class AtomicFiles {
     }
   }
 
-  static String describe(IOException e) {
+  public static String describe(IOException e) {
     String kind = e.getClass().getSimpleName();
     String msg = e.getMessage();
     return switch (kind) {

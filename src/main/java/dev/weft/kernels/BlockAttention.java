@@ -92,6 +92,21 @@ public final class BlockAttention {
       return new View(qkv, 2 * C, T * 3 * C, 3 * C);
     }
 
+    /** The q part of a fused q|k|v [B, T, (q + 2 kv) dim] of {@code h}. */
+    public static View q(float[] qkv, int T, Heads h) {
+      return new View(qkv, 0, T * h.qkvWidth(), h.qkvWidth());
+    }
+
+    /** The k part of a fused q|k|v [B, T, (q + 2 kv) dim] of {@code h}. */
+    public static View k(float[] qkv, int T, Heads h) {
+      return new View(qkv, h.qWidth(), T * h.qkvWidth(), h.qkvWidth());
+    }
+
+    /** The v part of a fused q|k|v [B, T, (q + 2 kv) dim] of {@code h}. */
+    public static View v(float[] qkv, int T, Heads h) {
+      return new View(qkv, h.qWidth() + h.kvWidth(), T * h.qkvWidth(), h.qkvWidth());
+    }
+
     /** The same view starting at row t0 (a contiguous chunk of rows of a longer sequence). */
     public View rows(int t0) {
       return new View(data, off + t0 * rowStride, batchStride, rowStride);
@@ -185,15 +200,27 @@ public final class BlockAttention {
    * scores, saved for {@link #backward}. Returns the number of Bq x Bk tiles computed (over all b, h).
    */
   public static long forward(Compute cx, float[] out, float[] lse, float[] qkv, int B, int T, int C, int NH) {
-    return forward(cx, out, lse, qkv, B, T, C, NH, BQ, BK);
+    return forward(cx, out, lse, qkv, B, T, Heads.mha(C, NH), BQ, BK);
+  }
+
+  /**
+   * Grouped-query form: out [B,T,q dim] = causal attention of qkv [B,T,(q + 2 kv) dim] (q | k | v), query
+   * head h reading K/V head h / group; lse [B,q,T].
+   */
+  public static long forward(Compute cx, float[] out, float[] lse, float[] qkv, int B, int T, Heads h) {
+    return forward(cx, out, lse, qkv, B, T, h, BQ, BK);
   }
 
   static long forward(Compute cx, float[] out, float[] lse, float[] qkv, int B, int T, int C, int NH,
                       int bq, int bk) {
-    View o = View.dense(out, T, C);
+    return forward(cx, out, lse, qkv, B, T, Heads.mha(C, NH), bq, bk);
+  }
+
+  static long forward(Compute cx, float[] out, float[] lse, float[] qkv, int B, int T, Heads h, int bq, int bk) {
+    View o = View.dense(out, T, h.qWidth());
     // lse doubles as the running max m; l lives in per-thread scratch
-    return forwardImpl(cx, o, lse, null, View.q(qkv, T, C), View.k(qkv, T, C), View.v(qkv, T, C),
-        B, T, T, C, NH, Mask.causal(), bq, bk, true);
+    return forwardImpl(cx, o, lse, null, View.q(qkv, T, h), View.k(qkv, T, h), View.v(qkv, T, h),
+        B, T, T, h, Mask.causal(), bq, bk, true);
   }
 
   /**
@@ -202,14 +229,26 @@ public final class BlockAttention {
    */
   public static long backward(Compute cx, float[] dqkv, float[] dout, float[] qkv, float[] out, float[] lse,
                               int B, int T, int C, int NH) {
-    return backward(cx, dqkv, dout, qkv, out, lse, B, T, C, NH, BQ, BK);
+    return backward(cx, dqkv, dout, qkv, out, lse, B, T, Heads.mha(C, NH), BQ, BK);
+  }
+
+  /** Grouped-query form of the above: dqkv and qkv [B,T,(q + 2 kv) dim], dout and out [B,T,q dim]. */
+  public static long backward(Compute cx, float[] dqkv, float[] dout, float[] qkv, float[] out, float[] lse,
+                              int B, int T, Heads h) {
+    return backward(cx, dqkv, dout, qkv, out, lse, B, T, h, BQ, BK);
   }
 
   static long backward(Compute cx, float[] dqkv, float[] dout, float[] qkv, float[] out, float[] lse,
                        int B, int T, int C, int NH, int bq, int bk) {
-    return backwardImpl(cx, View.q(dqkv, T, C), View.k(dqkv, T, C), View.v(dqkv, T, C), View.dense(dout, T, C),
-        lse, null, View.dense(out, T, C), View.q(qkv, T, C), View.k(qkv, T, C), View.v(qkv, T, C),
-        B, T, T, C, NH, Mask.causal(), bq, bk);
+    return backward(cx, dqkv, dout, qkv, out, lse, B, T, Heads.mha(C, NH), bq, bk);
+  }
+
+  static long backward(Compute cx, float[] dqkv, float[] dout, float[] qkv, float[] out, float[] lse,
+                       int B, int T, Heads h, int bq, int bk) {
+    int w = h.qWidth();
+    return backwardImpl(cx, View.q(dqkv, T, h), View.k(dqkv, T, h), View.v(dqkv, T, h), View.dense(dout, T, w),
+        lse, null, View.dense(out, T, w), View.q(qkv, T, h), View.k(qkv, T, h), View.v(qkv, T, h),
+        B, T, T, h, Mask.causal(), bq, bk);
   }
 
   // ---------------------------------------------------------------------------------------------------
@@ -231,13 +270,24 @@ public final class BlockAttention {
    */
   public static long accumulate(Compute cx, View out, float[] m, float[] l, View q, View k, View v,
                                 int B, int Tq, int Tk, int C, int NH, Mask mask) {
-    return accumulate(cx, out, m, l, q, k, v, B, Tq, Tk, C, NH, mask, BQ, BK);
+    return accumulate(cx, out, m, l, q, k, v, B, Tq, Tk, Heads.mha(C, NH), mask, BQ, BK);
+  }
+
+  /** Grouped-query form: q and out have h.q heads, k and v h.kv heads, each h.dim wide. */
+  public static long accumulate(Compute cx, View out, float[] m, float[] l, View q, View k, View v,
+                                int B, int Tq, int Tk, Heads h, Mask mask) {
+    return accumulate(cx, out, m, l, q, k, v, B, Tq, Tk, h, mask, BQ, BK);
   }
 
   static long accumulate(Compute cx, View out, float[] m, float[] l, View q, View k, View v,
                          int B, int Tq, int Tk, int C, int NH, Mask mask, int bq, int bk) {
+    return accumulate(cx, out, m, l, q, k, v, B, Tq, Tk, Heads.mha(C, NH), mask, bq, bk);
+  }
+
+  static long accumulate(Compute cx, View out, float[] m, float[] l, View q, View k, View v,
+                         int B, int Tq, int Tk, Heads h, Mask mask, int bq, int bk) {
     mask.check(Tq, Tk);
-    return forwardImpl(cx, out, m, l, q, k, v, B, Tq, Tk, C, NH, mask, bq, bk, false);
+    return forwardImpl(cx, out, m, l, q, k, v, B, Tq, Tk, h, mask, bq, bk, false);
   }
 
   /**
@@ -308,13 +358,24 @@ public final class BlockAttention {
    */
   public static long backward(Compute cx, View dq, View dk, View dv, View dout, float[] lse, float[] D,
                               View q, View k, View v, int B, int Tq, int Tk, int C, int NH, Mask mask) {
-    return backward(cx, dq, dk, dv, dout, lse, D, q, k, v, B, Tq, Tk, C, NH, mask, BQ, BK);
+    return backward(cx, dq, dk, dv, dout, lse, D, q, k, v, B, Tq, Tk, Heads.mha(C, NH), mask, BQ, BK);
+  }
+
+  /** Grouped-query form: dq, dout, q have h.q heads; dk, dv, k, v h.kv heads. */
+  public static long backward(Compute cx, View dq, View dk, View dv, View dout, float[] lse, float[] D,
+                              View q, View k, View v, int B, int Tq, int Tk, Heads h, Mask mask) {
+    return backward(cx, dq, dk, dv, dout, lse, D, q, k, v, B, Tq, Tk, h, mask, BQ, BK);
   }
 
   static long backward(Compute cx, View dq, View dk, View dv, View dout, float[] lse, float[] D,
                        View q, View k, View v, int B, int Tq, int Tk, int C, int NH, Mask mask, int bq, int bk) {
+    return backward(cx, dq, dk, dv, dout, lse, D, q, k, v, B, Tq, Tk, Heads.mha(C, NH), mask, bq, bk);
+  }
+
+  static long backward(Compute cx, View dq, View dk, View dv, View dout, float[] lse, float[] D,
+                       View q, View k, View v, int B, int Tq, int Tk, Heads h, Mask mask, int bq, int bk) {
     mask.check(Tq, Tk);
-    return backwardImpl(cx, dq, dk, dv, dout, lse, D, null, q, k, v, B, Tq, Tk, C, NH, mask, bq, bk);
+    return backwardImpl(cx, dq, dk, dv, dout, lse, D, null, q, k, v, B, Tq, Tk, h, mask, bq, bk);
   }
 
   /** Tiles of size bq x bk a causal T x T attention computes: pairs of tiles with a visible entry. */
@@ -344,9 +405,9 @@ public final class BlockAttention {
    * ignored, out is zeroed here and finished per query tile; otherwise (m, l, out) is a running state.
    */
   private static long forwardImpl(Compute cx, View out, float[] m, float[] l, View q, View k, View v,
-                                  int B, int Tq, int Tk, int C, int NH, Mask mask, int bq, int bk, boolean full) {
+                                  int B, int Tq, int Tk, Heads heads, Mask mask, int bq, int bk, boolean full) {
     if (B <= 0 || Tq <= 0) return 0;
-    int hs = C / NH;
+    int hs = heads.dim(), NH = heads.q(), group = heads.group();
     float scale = (float) (1.0 / Math.sqrt(hs));
     int nqb = (Tq + bq - 1) / bq;
     java.util.concurrent.atomic.AtomicLong tiles = new java.util.concurrent.atomic.AtomicLong();
@@ -363,12 +424,14 @@ public final class BlockAttention {
           for (int i = i0; i < i1; i++) Vec.zero(out.data, out.at(b, i) + h * hs, hs);
           java.util.Arrays.fill(m, sOff, sOff + (i1 - i0), Float.NEGATIVE_INFINITY);
           java.util.Arrays.fill(s, lOff, lOff + (i1 - i0), 0f);
-          count += forwardTile(sx, out, m, s, sOff, lOff, q, k, v, b, h, hs, i0, i1, Tk, mask, scale, s, bk);
+          count += forwardTile(sx, out, m, s, sOff, lOff, q, k, v, b, h, h / group, hs, i0, i1, Tk, mask, scale, s,
+              bk);
           for (int i = i0; i < i1; i++) {
             finishRow(out.data, out.at(b, i) + h * hs, hs, m, sOff + i - i0, s[lOff + i - i0], m);
           }
         } else {
-          count += forwardTile(sx, out, m, l, sOff, sOff, q, k, v, b, h, hs, i0, i1, Tk, mask, scale, s, bk);
+          count += forwardTile(sx, out, m, l, sOff, sOff, q, k, v, b, h, h / group, hs, i0, i1, Tk, mask, scale, s,
+              bk);
         }
       }
       tiles.addAndGet(count);
@@ -381,7 +444,7 @@ public final class BlockAttention {
    * rows m[mOff..], l[lOff..] and the unnormalised out. Returns the number of key tiles computed.
    */
   private static long forwardTile(Compute sx, View out, float[] m, float[] l, int mOff, int lOff,
-                                  View q, View k, View v, int b, int h, int hs, int i0, int i1, int Tk,
+                                  View q, View k, View v, int b, int h, int kvh, int hs, int i0, int i1, int Tk,
                                   Mask mask, float scale, float[] s, int bk) {
     int rows = i1 - i0;
     int qo = q.at(b, i0) + h * hs;
@@ -393,7 +456,7 @@ public final class BlockAttention {
       if (mask.visible(i1 - 1, j0, j1) == 0) break; // positions non-decreasing: later tiles are masked too
       count++;
       // S = q k^T (rows x w)
-      sx.gemm(false, true, rows, w, hs, q.data, qo, q.rowStride, k.data, k.at(b, j0) + h * hs, k.rowStride,
+      sx.gemm(false, true, rows, w, hs, q.data, qo, q.rowStride, k.data, k.at(b, j0) + kvh * hs, k.rowStride,
           0f, s, 0, w);
       for (int r = 0; r < rows; r++) {
         int p = r * w;
@@ -416,7 +479,7 @@ public final class BlockAttention {
         }
       }
       // out += P v
-      sx.gemm(false, false, rows, hs, w, s, 0, w, v.data, v.at(b, j0) + h * hs, v.rowStride,
+      sx.gemm(false, false, rows, hs, w, s, 0, w, v.data, v.at(b, j0) + kvh * hs, v.rowStride,
           1f, out.data, oo, out.rowStride);
     }
     return count;
@@ -427,69 +490,74 @@ public final class BlockAttention {
    * and dout (full self-attention); otherwise D is given.
    */
   private static long backwardImpl(Compute cx, View dq, View dk, View dv, View dout, float[] lse, float[] D,
-                                   View out, View q, View k, View v, int B, int Tq, int Tk, int C, int NH,
+                                   View out, View q, View k, View v, int B, int Tq, int Tk, Heads heads,
                                    Mask mask, int bq, int bk) {
     if (B <= 0 || Tq <= 0 || Tk <= 0) return 0;
-    int hs = C / NH;
+    int hs = heads.dim(), NH = heads.q(), KV = heads.kv(), group = heads.group();
     float scale = (float) (1.0 / Math.sqrt(hs));
     java.util.concurrent.atomic.AtomicLong tiles = new java.util.concurrent.atomic.AtomicLong();
-    cx.parallelFor(B * NH, 1, (from, to) -> {
+    // Parallel over (b, K/V head): the query heads sharing a K/V head add into its dk, dv in a fixed order.
+    cx.parallelFor(B * KV, 1, (from, to) -> {
       Compute sx = cx.serial();
       int tile = bq * bk;
       float[] s = scratch(2 * tile + bq);
       int dsOff = tile, dOff = 2 * tile;
       long count = 0;
-      for (int bh = from; bh < to; bh++) {
-        int b = bh / NH, h = bh % NH;
-        int c0 = h * hs;
-        for (int i0 = 0; i0 < Tq; i0 += bq) {
-          int i1 = Math.min(Tq, i0 + bq);
-          int rows = i1 - i0;
-          int sOff = bh * Tq + i0;
-          float[] dd;
-          int ddOff;
-          if (D == null) {
-            for (int r = 0; r < rows; r++) {
-              s[dOff + r] = Vec.dot(dout.data, dout.at(b, i0 + r) + c0, out.data, out.at(b, i0 + r) + c0, hs);
+      for (int bkv = from; bkv < to; bkv++) {
+        int b = bkv / KV, kvh = bkv % KV;
+        int kc0 = kvh * hs;
+        for (int h = kvh * group; h < (kvh + 1) * group; h++) {
+          int bh = b * NH + h;
+          int c0 = h * hs;
+          for (int i0 = 0; i0 < Tq; i0 += bq) {
+            int i1 = Math.min(Tq, i0 + bq);
+            int rows = i1 - i0;
+            int sOff = bh * Tq + i0;
+            float[] dd;
+            int ddOff;
+            if (D == null) {
+              for (int r = 0; r < rows; r++) {
+                s[dOff + r] = Vec.dot(dout.data, dout.at(b, i0 + r) + c0, out.data, out.at(b, i0 + r) + c0, hs);
+              }
+              dd = s;
+              ddOff = dOff;
+            } else {
+              dd = D;
+              ddOff = sOff;
             }
-            dd = s;
-            ddOff = dOff;
-          } else {
-            dd = D;
-            ddOff = sOff;
-          }
-          int qo = q.at(b, i0) + c0, go = dout.at(b, i0) + c0, dqo = dq.at(b, i0) + c0;
-          for (int j0 = 0; j0 < Tk; j0 += bk) {
-            int j1 = Math.min(Tk, j0 + bk);
-            int w = j1 - j0;
-            if (mask.visible(i1 - 1, j0, j1) == 0) break;
-            count++;
-            int ko = k.at(b, j0) + c0, vo = v.at(b, j0) + c0;
-            // P = exp(scale q k^T - lse), masked
-            sx.gemm(false, true, rows, w, hs, q.data, qo, q.rowStride, k.data, ko, k.rowStride, 0f, s, 0, w);
-            for (int r = 0; r < rows; r++) {
-              int p = r * w;
-              int n = mask.visible(i0 + r, j0, j1);
-              float L = lse[sOff + r];
-              if (L == Float.NEGATIVE_INFINITY) n = 0;
-              if (n > 0) expRow(s, p, n, scale, L);
-              Vec.zero(s, p + n, w - n);
+            int qo = q.at(b, i0) + c0, go = dout.at(b, i0) + c0, dqo = dq.at(b, i0) + c0;
+            for (int j0 = 0; j0 < Tk; j0 += bk) {
+              int j1 = Math.min(Tk, j0 + bk);
+              int w = j1 - j0;
+              if (mask.visible(i1 - 1, j0, j1) == 0) break;
+              count++;
+              int ko = k.at(b, j0) + kc0, vo = v.at(b, j0) + kc0;
+              // P = exp(scale q k^T - lse), masked
+              sx.gemm(false, true, rows, w, hs, q.data, qo, q.rowStride, k.data, ko, k.rowStride, 0f, s, 0, w);
+              for (int r = 0; r < rows; r++) {
+                int p = r * w;
+                int n = mask.visible(i0 + r, j0, j1);
+                float L = lse[sOff + r];
+                if (L == Float.NEGATIVE_INFINITY) n = 0;
+                if (n > 0) expRow(s, p, n, scale, L);
+                Vec.zero(s, p + n, w - n);
+              }
+              // dv += P^T dO
+              sx.gemm(true, false, w, hs, rows, s, 0, w, dout.data, go, dout.rowStride,
+                  1f, dv.data, dv.at(b, j0) + kc0, dv.rowStride);
+              // dP = dO v^T
+              sx.gemm(false, true, rows, w, hs, dout.data, go, dout.rowStride, v.data, vo, v.rowStride,
+                  0f, s, dsOff, w);
+              // dS = P (dP - D) scale
+              for (int r = 0; r < rows; r++) {
+                softmaxGrad(s, dsOff + r * w, s, r * w, w, dd[ddOff + r], scale);
+              }
+              // dq += dS k ; dk += dS^T q
+              sx.gemm(false, false, rows, hs, w, s, dsOff, w, k.data, ko, k.rowStride,
+                  1f, dq.data, dqo, dq.rowStride);
+              sx.gemm(true, false, w, hs, rows, s, dsOff, w, q.data, qo, q.rowStride,
+                  1f, dk.data, dk.at(b, j0) + kc0, dk.rowStride);
             }
-            // dv += P^T dO
-            sx.gemm(true, false, w, hs, rows, s, 0, w, dout.data, go, dout.rowStride,
-                1f, dv.data, dv.at(b, j0) + c0, dv.rowStride);
-            // dP = dO v^T
-            sx.gemm(false, true, rows, w, hs, dout.data, go, dout.rowStride, v.data, vo, v.rowStride,
-                0f, s, dsOff, w);
-            // dS = P (dP - D) scale
-            for (int r = 0; r < rows; r++) {
-              softmaxGrad(s, dsOff + r * w, s, r * w, w, dd[ddOff + r], scale);
-            }
-            // dq += dS k ; dk += dS^T q
-            sx.gemm(false, false, rows, hs, w, s, dsOff, w, k.data, ko, k.rowStride,
-                1f, dq.data, dqo, dq.rowStride);
-            sx.gemm(true, false, w, hs, rows, s, dsOff, w, q.data, qo, q.rowStride,
-                1f, dk.data, dk.at(b, j0) + c0, dk.rowStride);
           }
         }
       }

@@ -4,7 +4,7 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 
 /**
- * LayerNorm over the last dimension, eps = 1e-5 (GPT-2). Shapes: inp/out [N,C], weight/bias [C],
+ * LayerNorm over the last dimension, eps = 1e-5 (GPT-2) unless given. Shapes: inp/out [N,C], weight/bias [C],
  * mean/rstd [N] saved for backward. {@code out = (x - mean) * rstd * weight + bias},
  * {@code rstd = 1 / sqrt(var + eps)} with the biased variance.
  *
@@ -25,6 +25,12 @@ public final class LayerNorm {
 
   public static void forward(Compute cx, float[] out, float[] mean, float[] rstd, float[] inp,
                              float[] weight, int wOff, float[] bias, int bOff, int N, int C) {
+    forward(cx, out, mean, rstd, inp, weight, wOff, bias, bOff, N, C, EPS);
+  }
+
+  /** As above with epsilon {@code eps}. */
+  public static void forward(Compute cx, float[] out, float[] mean, float[] rstd, float[] inp,
+                             float[] weight, int wOff, float[] bias, int bOff, int N, int C, float eps) {
     int grain = Math.max(1, 8192 / Math.max(1, C));
     cx.parallelFor(N, grain, (from, to) -> {
       int ub = Vec.bound(C);
@@ -43,7 +49,7 @@ public final class LayerNorm {
           float d = inp[o + i] - m;
           ss = Math.fma(d, d, ss);
         }
-        float rs = (float) (1.0 / Math.sqrt(ss / C + EPS));
+        float rs = (float) (1.0 / Math.sqrt(ss / C + eps));
         mean[r] = m;
         rstd[r] = rs;
         FloatVector rv = FloatVector.broadcast(Vec.S, rs);

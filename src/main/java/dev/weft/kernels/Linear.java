@@ -1,16 +1,27 @@
 package dev.weft.kernels;
 
 /**
- * A linear layer with the weight stored input-major, as in Hugging Face's GPT-2 (Conv1D):
- * inp [N,IC], weight [IC,OC], bias [OC] (or null), out [N,OC]: {@code out = inp W + b}.
- * Backward: {@code dinp += dout W^T}, {@code dW += inp^T dout}, {@code db += sum_rows dout}.
+ * A linear layer {@code out = inp op(W) + b}: inp [N,IC], out [N,OC], bias [OC] (or null), and the weight
+ * stored as {@link WeightLayout#IN_OUT} [IC,OC] ({@code op(W) = W}, Hugging Face GPT-2's Conv1D) or
+ * {@link WeightLayout#OUT_IN} [OC,IC] ({@code op(W) = W^T}, torch.nn.Linear). Backward accumulates:
+ * {@code dinp += dout op(W)^T}, {@code dW += inp^T dout} (IN_OUT) or {@code dout^T inp} (OUT_IN),
+ * {@code db += sum_rows dout}. The methods without a {@link WeightLayout} take IN_OUT weights.
  */
 public final class Linear {
   private Linear() {}
 
   public static void forward(Compute cx, float[] out, float[] inp, float[] w, int wOff, float[] bias, int bOff,
                              int N, int IC, int OC) {
-    cx.gemm(false, false, N, OC, IC, inp, 0, IC, w, wOff, OC, 0f, out, 0, OC);
+    forward(cx, out, inp, w, wOff, WeightLayout.IN_OUT, bias, bOff, N, IC, OC);
+  }
+
+  public static void forward(Compute cx, float[] out, float[] inp, float[] w, int wOff, WeightLayout layout,
+                             float[] bias, int bOff, int N, int IC, int OC) {
+    if (layout == WeightLayout.IN_OUT) {
+      cx.gemm(false, false, N, OC, IC, inp, 0, IC, w, wOff, OC, 0f, out, 0, OC);
+    } else {
+      cx.gemm(false, true, N, OC, IC, inp, 0, IC, w, wOff, IC, 0f, out, 0, OC);
+    }
     if (bias != null) {
       cx.parallelFor(N, 64, (from, to) -> {
         for (int i = from; i < to; i++) {
@@ -24,21 +35,48 @@ public final class Linear {
   /** dinp may be null (no input gradient wanted); dbias may be null (no bias). Accumulates. */
   public static void backward(Compute cx, float[] dinp, float[] dw, int dwOff, float[] dbias, int dbOff,
                               float[] dout, float[] inp, float[] w, int wOff, int N, int IC, int OC) {
+    backward(cx, dinp, dw, dwOff, dbias, dbOff, dout, inp, w, wOff, WeightLayout.IN_OUT, N, IC, OC);
+  }
+
+  /** As above for weights stored as {@code layout}. */
+  public static void backward(Compute cx, float[] dinp, float[] dw, int dwOff, float[] dbias, int dbOff,
+                              float[] dout, float[] inp, float[] w, int wOff, WeightLayout layout, int N, int IC,
+                              int OC) {
     if (dinp != null) {
-      backwardInput(cx, dinp, dout, w, wOff, N, IC, OC);
+      backwardInput(cx, dinp, dout, w, wOff, layout, N, IC, OC);
     }
-    backwardWeight(cx, dw, dwOff, dbias, dbOff, dout, inp, N, IC, OC);
+    backwardWeight(cx, dw, dwOff, layout, dbias, dbOff, dout, inp, N, IC, OC);
   }
 
   /** dinp += dout W^T. */
   public static void backwardInput(Compute cx, float[] dinp, float[] dout, float[] w, int wOff, int N, int IC, int OC) {
-    cx.gemm(false, true, N, IC, OC, dout, 0, OC, w, wOff, OC, 1f, dinp, 0, IC);
+    backwardInput(cx, dinp, dout, w, wOff, WeightLayout.IN_OUT, N, IC, OC);
+  }
+
+  /** dinp += dout op(W)^T. */
+  public static void backwardInput(Compute cx, float[] dinp, float[] dout, float[] w, int wOff, WeightLayout layout,
+                                   int N, int IC, int OC) {
+    if (layout == WeightLayout.IN_OUT) {
+      cx.gemm(false, true, N, IC, OC, dout, 0, OC, w, wOff, OC, 1f, dinp, 0, IC);
+    } else {
+      cx.gemm(false, false, N, IC, OC, dout, 0, OC, w, wOff, IC, 1f, dinp, 0, IC);
+    }
   }
 
   /** dW += inp^T dout; db += column sums of dout. */
   public static void backwardWeight(Compute cx, float[] dw, int dwOff, float[] dbias, int dbOff,
                                     float[] dout, float[] inp, int N, int IC, int OC) {
-    cx.gemm(true, false, IC, OC, N, inp, 0, IC, dout, 0, OC, 1f, dw, dwOff, OC);
+    backwardWeight(cx, dw, dwOff, WeightLayout.IN_OUT, dbias, dbOff, dout, inp, N, IC, OC);
+  }
+
+  /** dW += inp^T dout (IN_OUT) or dout^T inp (OUT_IN); db += column sums of dout. */
+  public static void backwardWeight(Compute cx, float[] dw, int dwOff, WeightLayout layout, float[] dbias, int dbOff,
+                                    float[] dout, float[] inp, int N, int IC, int OC) {
+    if (layout == WeightLayout.IN_OUT) {
+      cx.gemm(true, false, IC, OC, N, inp, 0, IC, dout, 0, OC, 1f, dw, dwOff, OC);
+    } else {
+      cx.gemm(true, false, OC, IC, N, dout, 0, OC, inp, 0, IC, 1f, dw, dwOff, IC);
+    }
     backwardBias(cx, dbias, dbOff, dout, N, OC);
   }
 

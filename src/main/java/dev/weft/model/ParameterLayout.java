@@ -1,35 +1,37 @@
 package dev.weft.model;
 
+import dev.weft.WeftInputException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
 /**
- * Where every GPT-2 parameter of one device lives in one flat float buffer: names and full shapes exactly
- * as in the Hugging Face GPT-2 checkpoint, ordered by layer (wte, wpe, h.0.*, ..., h.{L-1}.*, ln_f.*), so
- * that a layer's parameters are contiguous (what ZeRO-3 gathers) and a gradient bucket is a range of the
- * buffer. Under tensor parallelism of degree t, rank i holds what the tensor-parallel plan
- * ({@link dev.weft.parallel.tp.TensorParallelPlan#gpt2()}, data) gives it ({@link TpSlice}): wte rows
- * [i Vp/t, (i+1) Vp/t) of the vocabulary padded to Vp = t ceil(V / t); c_attn the columns of heads
- * [i NH/t, (i+1) NH/t) of q, k and v ([C, 3C/t]) and its bias likewise; attn.c_proj rows [i C/t, (i+1) C/t)
- * ([C/t, C]); mlp.c_fc columns [i 4C/t, ...) ([C, 4C/t]) and bias; mlp.c_proj rows ([4C/t, C]); everything
- * else (wpe, LayerNorms, the row-parallel biases) replicated.
+ * Where every parameter of one device lives in one flat float buffer, derived from a {@link ModelSpec}:
+ * the spec's parameters in its order (embeddings, block 0, ..., block L-1, final norm and untied head), so
+ * that a region's parameters are contiguous (what ZeRO-3 gathers; what a gradient bucket reduces). Under
+ * tensor parallelism of degree t, rank i holds what each parameter's {@link TpSplit} gives it
+ * ({@link TpSlice}): whole heads of q, k and v, F/t of the MLP, Vp/t rows of the padded vocabulary, and
+ * the replicated parameters whole. Names and full shapes are the spec's (the family's checkpoint names).
  *
- * <p>Shapes: wte [V,C], wpe [T,C]; per layer ln_1.weight|bias [C], attn.c_attn.weight [C,3C] (input-major),
- * attn.c_attn.bias [3C], attn.c_proj.weight [C,C], .bias [C], ln_2.weight|bias [C], mlp.c_fc.weight [C,4C],
- * .bias [4C], mlp.c_proj.weight [4C,C], .bias [C]; ln_f.weight|bias [C].
+ * <p>A pipeline rank holds only its blocks, the embeddings when it runs the first stage (and, for a tied
+ * head, on the last stage too: the logits use the token embedding), and the final region when it runs the
+ * head. Absent regions have size 0; region numbers stay global: 0 the embeddings, 1 + l block l, L + 1 the
+ * final region.
  */
 public final class ParameterLayout {
   /**
-   * One named parameter: its local shape, where it starts in the flat buffer, its full (checkpoint) shape and
-   * how the local tensor is cut from the full one.
+   * One parameter on this device: its local shape, where it starts in the flat buffer, its full (checkpoint)
+   * shape, how the local tensor is cut from the full one, and its declaration.
    */
-  public record Param(String name, int[] shape, int offset, int size, int[] fullShape, TpSlice slice) {
-    /** Matrices (and embeddings) get weight decay; biases and LayerNorm gains do not (GPT-2 practice). */
+  public record Param(String name, int[] shape, int offset, int size, int[] fullShape, TpSlice slice,
+                      ParamSpec spec) {
+    /** Whether AdamW decays it (the family's choice: matrices and embeddings, not norms and biases). */
     public boolean decays() {
-      return shape.length >= 2;
+      return spec.decay();
     }
 
     /** Every tensor-parallel rank holds the same values (its gradient must be counted once in norms). */
@@ -38,15 +40,15 @@ public final class ParameterLayout {
     }
   }
 
-  private final GPT2Config config;
+  private final ModelSpec spec;
   private final int tp;
   private final int tpRank;
   private final int paddedVocab;
   private final Map<String, Param> byName = new LinkedHashMap<>();
-  /** Block parameters by suffix ("ln_1.weight"), then by layer: what the hot loops look up, with no string built. */
-  private final Map<String, Param[]> bySuffix = new java.util.HashMap<>();
+  /** Block parameters by suffix, then by layer: what the hot loops look up, with no string built. */
+  private final Map<String, Param[]> bySuffix = new HashMap<>();
   private final boolean[] layersPresent;
-  private final dev.weft.parallel.tp.TensorParallelPlan plan;
+  private final boolean firstStage;
   private final boolean embeddingPresent;
   private final boolean headPresent;
   private final int embeddingEnd;
@@ -55,133 +57,98 @@ public final class ParameterLayout {
   private final int[] layerEnd;
   private final int total;
 
-  /** The whole model on one device (no tensor parallelism). */
-  public ParameterLayout(GPT2Config config) {
-    this(config, 1, 0);
+  /** The whole model on one device. */
+  public ParameterLayout(ModelSpec spec) {
+    this(spec, 1, 0);
   }
 
   /** Rank {@code tpRank}'s share of the model under tensor parallelism of degree {@code tp}. */
-  public ParameterLayout(GPT2Config config, int tp, int tpRank) {
-    this(config, tp, tpRank, allLayers(config), true, true);
+  public ParameterLayout(ModelSpec spec, int tp, int tpRank) {
+    this(spec, tp, tpRank, allLayers(spec), true, true);
   }
 
-  private static boolean[] allLayers(GPT2Config c) {
-    boolean[] all = new boolean[c.layers()];
-    java.util.Arrays.fill(all, true);
+  private static boolean[] allLayers(ModelSpec s) {
+    boolean[] all = new boolean[s.layers()];
+    Arrays.fill(all, true);
     return all;
   }
 
   /**
-   * A pipeline rank's share: only the blocks marked in {@code layers}, the embeddings (region 0: wte, wpe)
-   * when it runs the first stage or the head (the head's logits use the tied wte), and the final LayerNorm
-   * when it runs the head. Absent regions have size 0; region numbers stay global.
+   * A pipeline rank's share: the blocks marked in {@code layers}, the embeddings when it runs the first stage
+   * ({@code firstStage}) or a tied head, the final region when it runs the head ({@code lastStage}).
    */
-  public ParameterLayout(GPT2Config config, int tp, int tpRank, boolean[] layers, boolean embedding, boolean head) {
-    checkSplittable(config, tp);
-    this.layersPresent = layers.clone();
-    this.embeddingPresent = embedding || head;
-    this.headPresent = head;
-    this.config = config;
+  public ParameterLayout(ModelSpec spec, int tp, int tpRank, boolean[] layers, boolean firstStage, boolean lastStage) {
+    spec.checkTensorParallel(tp);
+    this.spec = spec;
     this.tp = tp;
     this.tpRank = tpRank;
-    int c = config.dModel();
-    int v = config.vocab();
-    this.paddedVocab = (v + tp - 1) / tp * tp;
-    int[] off = {0};
-    this.plan = dev.weft.parallel.tp.TensorParallelPlan.gpt2();
-    if (embeddingPresent) {
-      add("wte.weight", off, v, c);
-      add("wpe.weight", off, config.context(), c);
-    }
-    embeddingEnd = off[0];
-    layerStart = new int[config.layers()];
-    layerEnd = new int[config.layers()];
-    for (int l = 0; l < config.layers(); l++) {
-      layerStart[l] = off[0];
-      if (!layersPresent[l]) {
-        layerEnd[l] = off[0];
-        continue;
+    this.layersPresent = layers.clone();
+    this.firstStage = firstStage;
+    this.embeddingPresent = firstStage || (lastStage && spec.tied());
+    this.headPresent = lastStage;
+    this.paddedVocab = (spec.vocab() + tp - 1) / tp * tp;
+    int L = spec.layers();
+    long off = 0;
+    int embEnd = 0, finStart = -1;
+    int[] starts = new int[L], ends = new int[L];
+    int currentLayer = -1;
+    for (ParamSpec p : spec.params()) {
+      boolean present = switch (p.region()) {
+        case EMBEDDING -> embeddingPresent;
+        case BLOCK -> layersPresent[p.layer()];
+        case FINAL -> headPresent;
+      };
+      if (p.region() == ParamSpec.Region.BLOCK && p.layer() != currentLayer) {
+        for (int l = currentLayer + 1; l <= p.layer(); l++) starts[l] = (int) off;
+        currentLayer = p.layer();
       }
-      String p = "h." + l + ".";
-      add(p + "ln_1.weight", off, c);
-      add(p + "ln_1.bias", off, c);
-      add(p + "attn.c_attn.weight", off, c, 3 * c);
-      add(p + "attn.c_attn.bias", off, 3 * c);
-      add(p + "attn.c_proj.weight", off, c, c);
-      add(p + "attn.c_proj.bias", off, c);
-      add(p + "ln_2.weight", off, c);
-      add(p + "ln_2.bias", off, c);
-      add(p + "mlp.c_fc.weight", off, c, 4 * c);
-      add(p + "mlp.c_fc.bias", off, 4 * c);
-      add(p + "mlp.c_proj.weight", off, 4 * c, c);
-      add(p + "mlp.c_proj.bias", off, c);
-      layerEnd[l] = off[0];
+      if (p.region() == ParamSpec.Region.FINAL && finStart < 0) {
+        for (int l = currentLayer + 1; l < L; l++) starts[l] = (int) off;
+        finStart = (int) off;
+      }
+      if (!present) continue;
+      TpSlice slice = p.split().apply(p.name(), p.shape(), tp, tpRank);
+      int[] local = slice.localShape(p.shape());
+      long size = 1;
+      for (int d : local) size *= d;
+      if (off + size > Integer.MAX_VALUE - 8) {
+        throw new WeftInputException("the model has more than 2^31 parameters on one device (" + spec
+            + "); spread it over more devices (--tp, --pp) or choose a smaller model.");
+      }
+      Param q = new Param(p.name(), local, (int) off, (int) size, p.shape().clone(), slice, p);
+      byName.put(p.name(), q);
+      if (p.region() == ParamSpec.Region.EMBEDDING) embEnd = (int) (off + size);
+      if (p.region() == ParamSpec.Region.BLOCK) {
+        String suffix = p.name().substring(spec.layerPrefix(p.layer()).length());
+        bySuffix.computeIfAbsent(suffix, k -> new Param[L])[p.layer()] = q;
+        ends[p.layer()] = (int) (off + size);
+      }
+      off += size;
     }
-    finalStart = off[0];
-    if (headPresent) {
-      add("ln_f.weight", off, c);
-      add("ln_f.bias", off, c);
-    }
-    total = off[0];
-    dev.weft.parallel.tp.TensorParallelPlan.verify(plan, this);
+    for (int l = 0; l < L; l++) if (!layersPresent[l]) ends[l] = starts[l];
+    if (finStart < 0) finStart = (int) off;
+    this.embeddingEnd = embEnd;
+    this.layerStart = starts;
+    this.layerEnd = ends;
+    this.finalStart = finStart;
+    this.total = (int) off;
   }
-
-  /** The tensor-parallel plan this layout applied (Megatron's GPT-2 plan). */
-  public dev.weft.parallel.tp.TensorParallelPlan plan() { return plan; }
 
   /** The same share of the model for another tensor-parallel rank. */
   public ParameterLayout withTpRank(int rank) {
-    return new ParameterLayout(config, tp, rank, layersPresent, embeddingPresent, headPresent);
+    return new ParameterLayout(spec, tp, rank, layersPresent, firstStage, headPresent);
   }
 
   /** Whether block {@code l} lives on this device. */
   public boolean hasLayer(int l) { return layersPresent[l]; }
 
-  /** Whether the embeddings (wte, wpe) live here (first stage, and the head's tied copy on the last). */
+  /** Whether the embeddings live here (first stage, and a tied head's copy on the last). */
   public boolean hasEmbedding() { return embeddingPresent; }
 
-  /** Whether the final LayerNorm and the logits/loss run here. */
+  /** Whether the final norm and the logits/loss run here. */
   public boolean hasHead() { return headPresent; }
 
-  /**
-   * Tensor parallelism of degree t splits whole heads (NH % t == 0), the MLP's 4C columns (4C % t == 0) and
-   * the vocabulary (padded up to a multiple of t, the padding masked out of the softmax).
-   */
-  public static void checkSplittable(GPT2Config c, int tp) {
-    if (tp < 1) throw new dev.weft.WeftInputException("--tp must be >= 1, got " + tp + ".");
-    if (c.heads() % tp != 0) {
-      throw new dev.weft.WeftInputException("--tp " + tp + " does not divide the " + c.heads() + " attention heads: "
-          + "tensor parallelism gives every rank whole heads. Choose a --tp that divides " + c.heads() + ".");
-    }
-    if ((4 * c.dModel()) % tp != 0) {
-      throw new dev.weft.WeftInputException("--tp " + tp + " does not divide the MLP width 4C = " + 4 * c.dModel()
-          + "; choose a --tp that divides it.");
-    }
-  }
-
-  /** Adds a parameter of the given full shape, cut for this rank by the tensor-parallel plan. */
-  private void add(String name, int[] off, int... fullShape) {
-    dev.weft.parallel.tp.TensorParallelPlan.Applied a = plan.apply(name, fullShape, tp, tpRank, paddedVocab);
-    add(name, off, fullShape, a.slice(), a.localShape());
-  }
-
-  private void add(String name, int[] off, int[] fullShape, TpSlice slice, int... shape) {
-    long size = 1;
-    for (int d : shape) size *= d;
-    if (off[0] + size > Integer.MAX_VALUE - 8) {
-      throw new dev.weft.WeftInputException("the model has more than 2^31 parameters on one device ("
-          + config + "); spread it over more devices (--tp, --pp) or choose a smaller model.");
-    }
-    Param p = new Param(name, shape, off[0], (int) size, fullShape, slice);
-    byName.put(name, p);
-    if (name.startsWith("h.")) {
-      int dot = name.indexOf('.', 2);
-      int layer = Integer.parseInt(name.substring(2, dot));
-      bySuffix.computeIfAbsent(name.substring(dot + 1), k -> new Param[config.layers()])[layer] = p;
-    }
-    off[0] += (int) size;
-  }
-
+  public ModelSpec spec() { return spec; }
   public int tp() { return tp; }
   public int tpRank() { return tpRank; }
 
@@ -206,13 +173,12 @@ public final class ParameterLayout {
   /** The vocabulary padded to a multiple of tp. */
   public int paddedVocab() { return paddedVocab; }
 
-  /** The first vocabulary id of this rank's wte rows. */
+  /** The first vocabulary id of this rank's rows of the token embedding and the head. */
   public int vocabStart() { return tpRank * (paddedVocab / tp); }
 
   /** Vocabulary rows this rank holds (padding included). */
   public int localVocab() { return paddedVocab / tp; }
 
-  public GPT2Config config() { return config; }
   public int total() { return total; }
   public List<Param> params() { return Collections.unmodifiableList(new ArrayList<>(byName.values())); }
   public boolean has(String name) { return byName.containsKey(name); }
@@ -234,29 +200,32 @@ public final class ParameterLayout {
   public Param param(int layer, String suffix) {
     Param[] byLayer = bySuffix.get(suffix);
     Param p = byLayer == null || layer < 0 || layer >= byLayer.length ? null : byLayer[layer];
-    return p != null ? p : get("h." + layer + "." + suffix); // get() names what is missing
+    return p != null ? p : get(spec.layerPrefix(layer) + suffix); // get() names what is missing
   }
 
-  /** Regions: 0 = embeddings (wte, wpe), 1 + l = block l, L + 1 = final LayerNorm. */
-  public int regionCount() { return config.layers() + 2; }
+  /** Regions: 0 = embeddings, 1 + l = block l, L + 1 = final norm (and an untied head). */
+  public int regionCount() { return spec.layers() + 2; }
 
   /** Region of block {@code l}. */
   public static int blockRegion(int l) { return l + 1; }
 
-  /** Region of the final LayerNorm. */
-  public int finalRegion() { return config.layers() + 1; }
+  /** Region of the final norm and head. */
+  public int finalRegion() { return spec.layers() + 1; }
+
+  /** The region holding the output head's weight: the embeddings' when tied, else the final region. */
+  public int headRegion() { return spec.tied() ? 0 : finalRegion(); }
 
   /** First flat offset of region {@code r}. */
   public int regionStart(int r) {
     if (r == 0) return 0;
-    if (r <= config.layers()) return layerStart[r - 1];
+    if (r <= spec.layers()) return layerStart[r - 1];
     return finalStart;
   }
 
   /** One past the last flat offset of region {@code r} (a region absent from this device is empty). */
   public int regionEnd(int r) {
     if (r == 0) return embeddingEnd;
-    if (r <= config.layers()) return layerEnd[r - 1];
+    if (r <= spec.layers()) return layerEnd[r - 1];
     return total;
   }
 

@@ -1,85 +1,68 @@
 package dev.weft.model;
 
+import java.util.Arrays;
+
 /**
- * How a tensor-parallel rank's local parameter maps into the full (Hugging Face shaped) tensor.
- * <ul>
- *   <li>{@code REPLICATED}: local = full (LayerNorms, position embedding, biases of row-parallel layers).
- *   <li>{@code ROWS}: local rows [rowStart, rowStart + localRows) of a 2-D [R, X] tensor; rows at or past R
- *       are padding, zero in the local tensor and absent from the full one (vocabulary padding of wte,
- *       row-parallel weights).
- *   <li>{@code COLUMNS}: local = the concatenation of column blocks (start, width) of a [R, X] tensor, or of
- *       index blocks of a 1-D [X] tensor (column-parallel weights and their biases; c_attn takes one block
- *       of q, one of k and one of v, so that a rank holds whole heads of each).
- * </ul>
+ * Which part of a full (checkpoint-shaped) parameter one tensor-parallel rank holds, as {@link TpSplit}
+ * computes it: along dimension {@code dim} (0 = rows, 1 = columns of a 2-D tensor; 0 for a 1-D one) the
+ * ranges [starts[b], starts[b] + widths[b]) of the full tensor, laid end to end in the local tensor, whose
+ * extent along {@code dim} is {@code extent} (>= the sum of the widths; the rest is zero padding: the
+ * vocabulary's). {@code dim = -1} means replicated: local = full.
  */
-public record TpSlice(Kind kind, int rowStart, int[] blockStarts, int blockWidth) {
-  public enum Kind { REPLICATED, ROWS, COLUMNS }
-
-  public static final TpSlice REPLICATED = new TpSlice(Kind.REPLICATED, 0, new int[0], 0);
-
-  public static TpSlice rows(int rowStart) {
-    return new TpSlice(Kind.ROWS, rowStart, new int[0], 0);
-  }
-
-  public static TpSlice columns(int width, int... starts) {
-    return new TpSlice(Kind.COLUMNS, 0, starts, width);
-  }
+public record TpSlice(int dim, int[] starts, int[] widths, int extent) {
+  public static final TpSlice REPLICATED = new TpSlice(-1, new int[0], new int[0], 0);
 
   public boolean replicated() {
-    return kind == Kind.REPLICATED;
+    return dim < 0;
+  }
+
+  /** The local shape for a tensor of {@code fullShape}. */
+  public int[] localShape(int[] fullShape) {
+    if (replicated()) return fullShape.clone();
+    int[] s = fullShape.clone();
+    s[dim] = extent;
+    return s;
   }
 
   /** Copies this rank's part of {@code full} (shape {@code fullShape}) into {@code local} at {@code off}. */
   public void extract(float[] full, int fullOff, int[] fullShape, float[] local, int off, int[] localShape) {
-    switch (kind) {
-      case REPLICATED -> System.arraycopy(full, fullOff, local, off, size(localShape));
-      case ROWS -> {
-        int rows = fullShape[0];
-        int width = fullShape.length > 1 ? fullShape[1] : 1;
-        for (int r = 0; r < localShape[0]; r++) {
-          int src = rowStart + r;
-          if (src < rows) {
-            System.arraycopy(full, fullOff + src * width, local, off + r * width, width);
-          } else {
-            java.util.Arrays.fill(local, off + r * width, off + (r + 1) * width, 0f);
-          }
-        }
-      }
-      case COLUMNS -> {
-        int rows = fullShape.length > 1 ? fullShape[0] : 1;
-        int fullWidth = fullShape.length > 1 ? fullShape[1] : fullShape[0];
-        int localWidth = blockWidth * blockStarts.length;
-        for (int r = 0; r < rows; r++) {
-          for (int b = 0; b < blockStarts.length; b++) {
-            System.arraycopy(full, fullOff + r * fullWidth + blockStarts[b], local, off + r * localWidth + b * blockWidth,
-                blockWidth);
-          }
-        }
-      }
-    }
+    copy(full, fullOff, fullShape, local, off, true);
   }
 
-  /** Writes this rank's {@code local} part into its place in {@code full} (padding rows are dropped). */
+  /** Writes this rank's {@code local} part into its place in {@code full} (padding is dropped). */
   public void insert(float[] local, int off, int[] localShape, float[] full, int fullOff, int[] fullShape) {
-    switch (kind) {
-      case REPLICATED -> System.arraycopy(local, off, full, fullOff, size(localShape));
-      case ROWS -> {
-        int rows = fullShape[0];
-        int width = fullShape.length > 1 ? fullShape[1] : 1;
-        for (int r = 0; r < localShape[0] && rowStart + r < rows; r++) {
-          System.arraycopy(local, off + r * width, full, fullOff + (rowStart + r) * width, width);
-        }
+    copy(full, fullOff, fullShape, local, off, false);
+  }
+
+  private void copy(float[] full, int fullOff, int[] fullShape, float[] local, int off, boolean toLocal) {
+    if (replicated()) {
+      int n = size(fullShape);
+      if (toLocal) System.arraycopy(full, fullOff, local, off, n);
+      else System.arraycopy(local, off, full, fullOff, n);
+      return;
+    }
+    if (dim == 0) {
+      int width = 1;
+      for (int i = 1; i < fullShape.length; i++) width *= fullShape[i];
+      int row = 0;
+      for (int b = 0; b < starts.length; b++) {
+        int src = fullOff + starts[b] * width, dst = off + row * width, n = widths[b] * width;
+        if (toLocal) System.arraycopy(full, src, local, dst, n);
+        else System.arraycopy(local, dst, full, src, n);
+        row += widths[b];
       }
-      case COLUMNS -> {
-        int rows = fullShape.length > 1 ? fullShape[0] : 1;
-        int fullWidth = fullShape.length > 1 ? fullShape[1] : fullShape[0];
-        int localWidth = blockWidth * blockStarts.length;
-        for (int r = 0; r < rows; r++) {
-          for (int b = 0; b < blockStarts.length; b++) {
-            System.arraycopy(local, off + r * localWidth + b * blockWidth, full, fullOff + r * fullWidth + blockStarts[b],
-                blockWidth);
-          }
-        }
+      if (toLocal) Arrays.fill(local, off + row * width, off + extent * width, 0f);
+      return;
+    }
+    int rows = fullShape[0];
+    int fullWidth = fullShape[1];
+    for (int r = 0; r < rows; r++) {
+      int col = 0;
+      for (int b = 0; b < starts.length; b++) {
+        int src = fullOff + r * fullWidth + starts[b], dst = off + r * extent + col;
+        if (toLocal) System.arraycopy(full, src, local, dst, widths[b]);
+        else System.arraycopy(local, dst, full, src, widths[b]);
+        col += widths[b];
       }
     }
   }
@@ -88,5 +71,22 @@ public record TpSlice(Kind kind, int rowStart, int[] blockStarts, int blockWidth
     int n = 1;
     for (int d : shape) n *= d;
     return n;
+  }
+
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof TpSlice s && s.dim == dim && s.extent == extent && Arrays.equals(s.starts, starts)
+        && Arrays.equals(s.widths, widths);
+  }
+
+  @Override
+  public int hashCode() {
+    return Arrays.hashCode(starts) * 31 + Arrays.hashCode(widths) + dim + extent;
+  }
+
+  @Override
+  public String toString() {
+    return replicated() ? "replicated" : "dim " + dim + " starts " + Arrays.toString(starts) + " widths "
+        + Arrays.toString(widths) + " extent " + extent;
   }
 }

@@ -1,7 +1,9 @@
 package dev.weft.plan;
 
 import dev.weft.WeftInputException;
-import dev.weft.model.GPT2Config;
+import dev.weft.model.ModelSpec;
+import dev.weft.models.Families;
+import dev.weft.models.gpt2.GPT2Config;
 import dev.weft.train.TrainConfig;
 import java.nio.file.Path;
 
@@ -36,7 +38,7 @@ public final class AutoLayout {
    *
    * @throws WeftInputException when no layout is valid or none fits, saying what would help
    */
-  public static Choice choose(GPT2Config model, int batch, int minMicroBatch, int maxMicroBatch, int devices,
+  public static Choice choose(ModelSpec model, int batch, int minMicroBatch, int maxMicroBatch, int devices,
                               DeviceSpec spec) {
     if (devices < 1) throw new WeftInputException("--devices must be positive, got " + devices + ".");
     if (maxMicroBatch > 0 && minMicroBatch > maxMicroBatch) {
@@ -56,14 +58,14 @@ public final class AutoLayout {
     return new Choice(best.layout(), best, Explainer.explain(plan), RuntimeComparison.parallelism(best.layout()), plan);
   }
 
-  /** As {@link #choose(GPT2Config, int, int, int, int, DeviceSpec)} with the spec read from {@code deviceFile}. */
-  public static Choice choose(GPT2Config model, int batch, int minMicroBatch, int maxMicroBatch, int devices,
+  /** As {@link #choose(ModelSpec, int, int, int, int, DeviceSpec)} with the spec read from {@code deviceFile}. */
+  public static Choice choose(ModelSpec model, int batch, int minMicroBatch, int maxMicroBatch, int devices,
                               Path deviceFile) {
     return choose(model, batch, minMicroBatch, maxMicroBatch, devices, Calibration.loadOrDefault(deviceFile));
   }
 
   /** Whether Weft's runtime can train {@code l} (class comment); ends with TrainConfig's own validation. */
-  public static boolean runtimeSupports(GPT2Config m, int batch, Layout l) {
+  public static boolean runtimeSupports(ModelSpec m, int batch, Layout l) {
     if (l.recompute() == Recompute.SELECTIVE) return false; // attention is blockwise: nothing selective to drop
     if (l.recompute() == Recompute.FULL && l.pp() > 1 && l.schedule() == Schedule.ZB_H1) return false;
     if (l.sp() && l.tp() == 1) return false;

@@ -6,7 +6,9 @@ import dev.weft.comm.Communicator;
 import dev.weft.comm.LocalCluster;
 import dev.weft.comm.ReduceOp;
 import dev.weft.kernels.Gemm;
-import dev.weft.model.GPT2Config;
+import dev.weft.model.ModelSpec;
+import dev.weft.models.Families;
+import dev.weft.models.gpt2.GPT2Config;
 import dev.weft.train.StepMetrics;
 import dev.weft.train.TrainConfig;
 import dev.weft.train.Trainer;
@@ -177,7 +179,7 @@ public final class Calibration {
     for (int i = 0; i < 2; i++) {
       String preset = (String) STEP_CASES.get(i)[0];
       int batch = (Integer) STEP_CASES.get(i)[1];
-      GPT2Config mc = GPT2Config.preset(preset);
+      ModelSpec mc = Families.preset(preset);
       Job job = new Job(mc, batch, Precision.FP32);
       Layout l = Layout.single(batch);
       // Matrix seconds at efficiency 1 (hbm huge: no elementwise), and elementwise bytes (seconds at 1 B/s).
@@ -205,7 +207,7 @@ public final class Calibration {
     return new double[] {eff, h / 1e9, o * 1e6};
   }
 
-  private static double medianStepSeconds(GPT2Config mc, int batch, Path data) {
+  private static double medianStepSeconds(ModelSpec mc, int batch, Path data) {
     TrainConfig cfg = new TrainConfig(mc, 6, 0, batch, batch, 1e-3, 0.1, 0, 0.1, 1.0, 1, 0, 0, 0, "vector",
         DeviceMemory.UNLIMITED, data, null, null, 0, null, null, TrainConfig.Parallelism.single());
     Trainer.Result r = new Trainer(cfg, new PrintStream(OutputStream.nullOutputStream())).run();

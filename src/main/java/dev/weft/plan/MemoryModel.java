@@ -1,6 +1,11 @@
 package dev.weft.plan;
 
-import dev.weft.model.GPT2Config;
+import dev.weft.decoder.ActivationShapes;
+import dev.weft.model.ModelSpec;
+import dev.weft.model.ParamSpec;
+import dev.weft.parallel.cp.ContextParallel;
+import dev.weft.models.Families;
+import dev.weft.models.gpt2.GPT2Config;
 
 /**
  * Bytes per device for a {@link Job} under a {@link Layout}: model states, activations, buffers.
@@ -97,7 +102,7 @@ public final class MemoryModel {
   }
 
   /** Parameters a device of the given stage holds (see the class comment). */
-  public static long stageParams(GPT2Config m, int tp, int pp, int v, int stage) {
+  public static long stageParams(ModelSpec m, int tp, int pp, int v, int stage) {
     long h = m.dModel();
     long params = layersPerDevice(m.layers(), pp, v) * layerParamsPerDevice(h, tp);
     long vocabEmbedding = ceilDiv((long) m.vocab() * h, tp);
@@ -139,16 +144,18 @@ public final class MemoryModel {
 
   // ---- activations: the Weft runtime (fp32) ---------------------------------------------------------
 
-  /** Weft runtime: bytes of one layer's stored activations for one micro-batch (class comment). */
-  public static long runtimeLayerBytes(GPT2Config m, long b, long s, int t, boolean sp, int cp, Recompute r) {
-    long C = m.dModel();
-    long N = b * s / cp;
-    long att = m.heads() * N; // log-sum-exp per row and head: attention is blockwise, no T x T scores
-    long spDiv = sp ? t : 1;
+  /** The runtime's activation shapes of one rank ({@link ActivationShapes}): b sequences of s / cp positions. */
+  static ActivationShapes shapes(ModelSpec m, long b, long s, int t, boolean sp, int cp) {
+    return new ActivationShapes(m, (int) b, (int) (s / cp), t, sp);
+  }
+
+  /** Weft runtime: bytes of one layer's stored activations for one micro-batch ({@link ActivationShapes}). */
+  public static long runtimeLayerBytes(ModelSpec m, long b, long s, int t, boolean sp, int cp, Recompute r) {
+    ActivationShapes a = shapes(m, b, s, t, sp, cp);
     long floats = switch (r) {
-      case NONE -> 4 * N * C / spDiv + 12 * N * C / t + 4 * N / spDiv + att / t;
-      case SELECTIVE -> 4 * N * C / spDiv + 12 * N * C / t + 4 * N / spDiv;
-      case FULL -> N * C / spDiv;
+      case NONE -> a.layerFloats();
+      case SELECTIVE -> a.layerFloats() - a.lse();
+      case FULL -> a.recomputedLayerFloats();
     };
     return floats * Float.BYTES;
   }
@@ -157,47 +164,34 @@ public final class MemoryModel {
    * Weft runtime: the one block of activations a device keeps for recomputing (once per device, in its
    * {@link dev.weft.model.Workspace}): a layer's activations less what each block keeps anyway.
    */
-  public static long runtimeWorkingBytes(GPT2Config m, long b, long s, int t, boolean sp, int cp, Recompute r) {
+  public static long runtimeWorkingBytes(ModelSpec m, long b, long s, int t, boolean sp, int cp, Recompute r) {
     if (r == Recompute.NONE) return 0;
     return runtimeLayerBytes(m, b, s, t, sp, cp, Recompute.NONE) - runtimeLayerBytes(m, b, s, t, sp, cp, r);
   }
 
   /**
    * Weft runtime: the most a context-parallel attention call holds at once (taken from the rank's buffer
-   * pool and given back within the call), N = b s / c local rows, Cl = C / t, NHl = NH / t: ring attention
-   * 8 N Cl + 2 N NHl floats (two K/V blocks, two dK/dV blocks, row statistics), all-to-all 12 N Cl +
-   * 4 N NHl (backward's re-gather of q|k|v|dout|D: send, receive and the head-split copy). 0 without CP.
+   * pool and given back within the call): {@link ContextParallel#bufferFloats} for this rank's heads. 0
+   * without CP.
    */
-  public static long runtimeCpTransientBytes(GPT2Config m, long b, long s, int t, int cp, CpAlgorithm algorithm) {
+  public static long runtimeCpTransientBytes(ModelSpec m, long b, long s, int t, int cp, CpAlgorithm algorithm) {
     if (cp <= 1) return 0;
-    long N = b * s / cp;
-    long cl = m.dModel() / t, nhl = m.heads() / t;
-    long floats = algorithm == CpAlgorithm.RING ? 8 * N * cl + 2 * N * nhl : 12 * N * cl + 4 * N * nhl;
-    return floats * Float.BYTES;
+    ActivationShapes a = shapes(m, b, s, t, false, cp);
+    ContextParallel.Method method = algorithm == CpAlgorithm.RING ? ContextParallel.Method.RING
+        : ContextParallel.Method.ALLTOALL;
+    return ContextParallel.bufferFloats(method, cp, a.B, a.T, a.heads) * Float.BYTES;
   }
 
   /** Weft runtime: bytes outside the layers for one micro-batch on the first and/or last stage. */
-  public static long runtimeOutsideBytes(GPT2Config m, long b, long s, int paddedVocab, int t, boolean sp, int cp,
+  public static long runtimeOutsideBytes(ModelSpec m, long b, long s, int paddedVocab, int t, boolean sp, int cp,
                                          boolean first, boolean last) {
-    long C = m.dModel();
-    long N = b * s / cp;
-    long spDiv = sp ? t : 1;
-    long floats = 0;
-    if (first) floats += N * C / spDiv; // encoded
-    if (last) floats += N * C / spDiv + 2 * N / spDiv + N * ceilDiv(paddedVocab, t) + N; // lnf, stats, logits, losses
-    return floats * Float.BYTES;
+    ActivationShapes a = shapes(m, b, s, t, sp, cp);
+    return ((first ? a.embeddingFloats() : 0) + (last ? a.headFloats() : 0)) * Float.BYTES;
   }
 
-  /**
-   * Weft runtime: backward scratch of one {@link dev.weft.model.Activations}: dres [R,C], dln and dtmp [N,C],
-   * datty, dqkv, dfch, dfchGelu 12NC/t; with SP also the gathered full, dfull [N,C] and dlnRows, rowOut
-   * [R,C] (R = N/t): 3NC + 12NC/t without SP, 4NC + 15NC/t with it.
-   */
-  public static long runtimeScratchBytes(GPT2Config m, long b, long s, int t, boolean sp, int cp) {
-    long C = m.dModel();
-    long N = b * s / cp;
-    long floats = sp ? 4 * N * C + 3 * N * C / t + 12 * N * C / t : 3 * N * C + 12 * N * C / t;
-    return floats * Float.BYTES;
+  /** Weft runtime: backward scratch of one rank ({@link ActivationShapes#scratchFloats}). */
+  public static long runtimeScratchBytes(ModelSpec m, long b, long s, int t, boolean sp, int cp) {
+    return shapes(m, b, s, t, sp, cp).scratchFloats() * Float.BYTES;
   }
 
   /**
@@ -205,7 +199,7 @@ public final class MemoryModel {
    * layers with {@code inFlight} micro-batches stashed. At t = p = c = 1, inFlight = 1, no recompute,
    * this is exactly {@link dev.weft.model.Activations#bytesFor}.
    */
-  public static long runtimeActivationBytes(GPT2Config m, int microBatch, int seq, int paddedVocab, int layers,
+  public static long runtimeActivationBytes(ModelSpec m, int microBatch, int seq, int paddedVocab, int layers,
                                             int t, boolean sp, int cp, Recompute r, double inFlight,
                                             boolean first, boolean last) {
     long perLayer = runtimeLayerBytes(m, microBatch, seq, t, sp, cp, r);
@@ -216,7 +210,7 @@ public final class MemoryModel {
   }
 
   /** The single-device case of the runtime model, for comparison with Activations.bytesFor. */
-  public static long runtimeActivationBytes(GPT2Config m, int microBatch, int seq, int paddedVocab) {
+  public static long runtimeActivationBytes(ModelSpec m, int microBatch, int seq, int paddedVocab) {
     return runtimeActivationBytes(m, microBatch, seq, paddedVocab, m.layers(), 1, false, 1, Recompute.NONE, 1,
         true, true);
   }
@@ -252,7 +246,7 @@ public final class MemoryModel {
   /** Bytes on a device of pipeline stage {@code stage}. */
   public static Breakdown stage(Job job, Layout l, ActivationModel am, int stage) {
     if (am == ActivationModel.WEFT_RUNTIME) return runtimeStage(job, l, stage);
-    GPT2Config mc = job.model();
+    ModelSpec mc = job.model();
     Precision pr = job.precision();
     int t = l.tp(), p = l.pp(), c = l.cp(), v = l.schedule() == Schedule.INTERLEAVED ? l.virtualStages() : 1;
     long b = l.microBatch(), s = mc.context(), h = mc.dModel(), a = mc.heads(), V = mc.vocab();
@@ -322,23 +316,29 @@ public final class MemoryModel {
 
   /**
    * The parameter regions (floats) of pipeline rank {@code stage} at TP rank 0, as
-   * {@link dev.weft.model.ParameterLayout} lays them out: [embeddings, one per layer held, final LayerNorm].
-   * The embeddings (wte Vp/t x C with Vp = t ceil(V/t), and wpe T x C) are on the first and the last rank
-   * (the head's tied copy); a layer is 6C + 4C(C/t) + 2C(4C/t) + 3C/t + 4C/t; ln_f 2C on the last rank.
+   * {@link dev.weft.model.ParameterLayout} lays them out: [embeddings, one per layer held, final region]. The
+   * embeddings are on the first rank (and the last, for a tied head's copy); a layer holds each block
+   * parameter's tensor-parallel slice; the final norm (and an untied head) on the last rank.
    */
-  public static long[] runtimeRegions(GPT2Config m, int t, int p, int v, int stage) {
-    long C = m.dModel();
-    long cl = C / t, fl = 4 * C / t;
-    long vp = (long) ceilDiv(m.vocab(), t) * t;
+  public static long[] runtimeRegions(ModelSpec m, int t, int p, int v, int stage) {
     boolean first = stage == 0, last = stage == p - 1;
     int[] chunks = balancedChunks(m.layers(), p, v);
     int held = 0;
     for (int c = stage; c < chunks.length; c += p) held += chunks[c];
+    long emb = 0, layer = 0, fin = 0;
+    for (ParamSpec ps : m.params()) {
+      long local = 1;
+      for (int d : ps.split().apply(ps.name(), ps.shape(), t, 0).localShape(ps.shape())) local *= d;
+      switch (ps.region()) {
+        case EMBEDDING -> emb += local;
+        case BLOCK -> layer += ps.layer() == 0 ? local : 0;
+        case FINAL -> fin += local;
+      }
+    }
     long[] r = new long[held + 2];
-    r[0] = first || last ? vp / t * C + (long) m.context() * C : 0;
-    long layer = 6 * C + 4 * C * cl + 2 * C * fl + 3 * cl + fl;
+    r[0] = first || (last && m.tied()) ? emb : 0;
     for (int i = 0; i < held; i++) r[1 + i] = layer;
-    r[held + 1] = last ? 2 * C : 0;
+    r[held + 1] = last ? fin : 0;
     return r;
   }
 
@@ -385,7 +385,7 @@ public final class MemoryModel {
    * </ul>
    */
   static Breakdown runtimeStage(Job job, Layout l, int stage) {
-    GPT2Config mc = job.model();
+    ModelSpec mc = job.model();
     Precision pr = job.precision();
     int t = l.tp(), p = l.pp(), c = l.cp();
     int v = l.schedule() == Schedule.INTERLEAVED ? Math.max(1, l.virtualStages()) : 1;

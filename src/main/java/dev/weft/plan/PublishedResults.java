@@ -1,6 +1,8 @@
 package dev.weft.plan;
 
-import dev.weft.model.GPT2Config;
+import dev.weft.model.ModelSpec;
+import dev.weft.models.Families;
+import dev.weft.models.gpt2.GPT2Config;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -33,7 +35,7 @@ public final class PublishedResults {
   /** What was published: TFLOP/s per GPU (hardware FLOPs) or MFU. */
   public enum Metric { TFLOPS_PER_GPU, MFU }
 
-  public record Published(String source, String model, GPT2Config config, int gpus, int globalBatch, int tp, int pp,
+  public record Published(String source, String model, ModelSpec config, int gpus, int globalBatch, int tp, int pp,
                           Recompute recompute, boolean sp, Metric metric, double value) {
   }
 
@@ -44,8 +46,8 @@ public final class PublishedResults {
   static final String KORTHIKANTI = "Korthikanti et al. 2022, Tables 3 and 5";
   static final String SMITH = "Smith et al. 2022 (MT-NLG), section 2.4";
 
-  private static GPT2Config gpt(int layers, int h, int heads) {
-    return new GPT2Config(layers, h, heads, 2048, 51200);
+  private static ModelSpec gpt(int layers, int h, int heads) {
+    return new GPT2Config(layers, h, heads, 2048, 51200).spec();
   }
 
   public static List<Published> all() {
@@ -70,7 +72,7 @@ public final class PublishedResults {
     p.add(new Published(KORTHIKANTI, "530B", gpt(105, 20480, 128), 280, 280, 8, 35, s, true, Metric.MFU, 0.560));
     p.add(new Published(KORTHIKANTI, "1T", gpt(128, 25600, 160), 512, 512, 8, 64, s, true, Metric.MFU, 0.563));
     // Smith et al. 2022: MT-NLG 530B, tp 8, pp 35, batch 1920.
-    GPT2Config mtnlg = gpt(105, 20480, 128);
+    ModelSpec mtnlg = gpt(105, 20480, 128);
     p.add(new Published(SMITH, "530B/2240", mtnlg, 2240, 1920, 8, 35, f, false, T, 126));
     p.add(new Published(SMITH, "530B/2800", mtnlg, 2800, 1920, 8, 35, f, false, T, 121));
     p.add(new Published(SMITH, "530B/3360", mtnlg, 3360, 1920, 8, 35, f, false, T, 113));

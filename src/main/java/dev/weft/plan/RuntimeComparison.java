@@ -1,6 +1,8 @@
 package dev.weft.plan;
 
-import dev.weft.model.GPT2Config;
+import dev.weft.model.ModelSpec;
+import dev.weft.models.Families;
+import dev.weft.models.gpt2.GPT2Config;
 import dev.weft.train.StepMetrics;
 import dev.weft.train.TrainConfig;
 import dev.weft.train.Trainer;
@@ -31,14 +33,14 @@ public final class RuntimeComparison {
   }
 
   /** One layout of one model with its global batch. */
-  public record Case(String preset, GPT2Config model, int batch, Layout layout) {
+  public record Case(String preset, ModelSpec model, int batch, Layout layout) {
     /** A layout of a Weft model preset. */
     public Case(String preset, int batch, Layout layout) {
-      this(preset, GPT2Config.preset(preset), batch, layout);
+      this(preset, Families.preset(preset), batch, layout);
     }
 
     /** A layout of any model shape. */
-    public Case(GPT2Config model, int batch, Layout layout) {
+    public Case(ModelSpec model, int batch, Layout layout) {
       this("custom", model, batch, layout);
     }
 

@@ -1,6 +1,8 @@
 package dev.weft.plan;
 
-import dev.weft.model.GPT2Config;
+import dev.weft.model.ModelSpec;
+import dev.weft.models.Families;
+import dev.weft.models.gpt2.GPT2Config;
 
 /**
  * Seconds per optimizer step for a {@link Job} under a {@link Layout} on a {@link ClusterSpec}.
@@ -54,13 +56,13 @@ public final class TimeModel {
   static final double ELEMENTWISE_PASSES = 6;
 
   /** Model FLOPs per token: 72 L h^2 + 12 L h s + 6 h V. */
-  public static double modelFlopsPerToken(GPT2Config m) {
+  public static double modelFlopsPerToken(ModelSpec m) {
     double L = m.layers(), h = m.dModel(), s = m.context(), V = m.vocab();
     return 72 * L * h * h + 12 * L * h * s + 6 * h * V;
   }
 
   /** Extra FLOPs per token that recomputation adds. */
-  public static double recomputeFlopsPerToken(GPT2Config m, Recompute r) {
+  public static double recomputeFlopsPerToken(ModelSpec m, Recompute r) {
     double L = m.layers(), h = m.dModel(), s = m.context();
     return switch (r) {
       case NONE -> 0;
@@ -74,7 +76,7 @@ public final class TimeModel {
   }
 
   public static Breakdown estimate(Job job, Layout l, ClusterSpec cl, boolean overlapDp) {
-    GPT2Config mc = job.model();
+    ModelSpec mc = job.model();
     Precision pr = job.precision();
     int t = l.tp(), p = l.pp(), c = l.cp(), d = l.dp();
     int v = l.schedule() == Schedule.INTERLEAVED ? l.virtualStages() : 1;

@@ -2,11 +2,11 @@ package dev.weft.train;
 
 import dev.weft.WeftInputException;
 import dev.weft.data.Gpt2Tokenizer;
-import dev.weft.io.ModelFolder;
 import dev.weft.io.SafeTensorsFile;
 import dev.weft.io.SafeTensorsWriter;
-import dev.weft.model.GPT2;
-import dev.weft.model.GPT2Config;
+import dev.weft.decoder.Decoder;
+import dev.weft.model.ModelSpec;
+import dev.weft.models.ModelFolder;
 import dev.weft.model.ParameterLayout;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -19,7 +19,7 @@ import java.util.UUID;
 import java.util.stream.Stream;
 
 /**
- * Training checkpoints: a Hugging Face style GPT-2 model folder ({@code config.json},
+ * Training checkpoints: a Hugging Face style model folder ({@code config.json},
  * {@code model.safetensors} with the HF parameter names) plus {@code optimizer.safetensors} (AdamW moments
  * as {@code exp_avg.NAME} / {@code exp_avg_sq.NAME}, and the step in the metadata) and
  * {@code training_state.json}, and the GPT-2 tokenizer files ({@code vocab.json}, {@code merges.txt}) of the
@@ -33,7 +33,7 @@ public final class Checkpoint {
   private Checkpoint() {}
 
   /** The model shape of a model folder, or of the folder that holds a .safetensors file. */
-  public static GPT2Config readConfig(Path dirOrFile) {
+  public static ModelSpec readConfig(Path dirOrFile) {
     if (!Files.exists(dirOrFile)) {
       throw new WeftInputException("checkpoint " + dirOrFile + " does not exist; give a model folder "
           + "(config.json + model.safetensors) or a folder saved by 'weft train --save'.");
@@ -89,7 +89,7 @@ public final class Checkpoint {
 
   /** Writes config.json and model.safetensors for the flat parameters {@code params} into {@code dir}. */
   public static void writeModel(Path dir, ParameterLayout layout, float[] params) {
-    ModelFolder.writeConfig(dir, layout.config());
+    ModelFolder.writeConfig(dir, layout.spec());
     SafeTensorsWriter w = new SafeTensorsWriter();
     for (ParameterLayout.Param p : layout.params()) w.add(p.name(), slice(params, p), p.shape());
     w.metadata("format", "pt");
@@ -129,17 +129,19 @@ public final class Checkpoint {
     Path f = ModelFolder.resolveWeights(dirOrFile);
     float[] params = new float[layout.total()];
     try (SafeTensorsFile st = SafeTensorsFile.open(f)) {
+      ModelSpec spec = layout.spec();
+      spec.family().checkTensorNames(spec, f, new java.util.HashSet<>(st.names()));
       java.util.Map<String, String> canonical = new java.util.HashMap<>();
       for (String n : st.names()) {
-        String c = ModelFolder.canonicalName(n);
+        String c = spec.family().canonicalName(spec, n);
         if (c != null) canonical.put(c, n);
       }
       for (ParameterLayout.Param p : layout.params()) {
         String stored = canonical.get(p.name());
         if (stored == null) {
           throw new WeftInputException(f + " has no tensor '" + p.name() + "' (expected shape "
-              + Arrays.toString(p.shape()) + "); it is not a GPT-2 checkpoint of this shape ("
-              + layout.config() + ").");
+              + Arrays.toString(p.shape()) + "); it is not a checkpoint of this model ("
+              + spec + ").");
         }
         copyNamed(st, stored, p, params);
       }
@@ -148,7 +150,7 @@ public final class Checkpoint {
   }
 
   /** Loads the weights of a model folder into a model whose weights are all resident. */
-  public static void loadWeights(Path dirOrFile, GPT2 model) {
+  public static void loadWeights(Path dirOrFile, Decoder model) {
     float[] w = readWeights(dirOrFile, model.layout());
     System.arraycopy(w, 0, model.params(), 0, w.length);
   }

@@ -11,8 +11,8 @@ import dev.weft.kernels.Compute;
 import dev.weft.kernels.Gemm;
 import dev.weft.mesh.Axis;
 import dev.weft.mesh.ParallelLayout;
-import dev.weft.model.Activations;
-import dev.weft.model.GPT2;
+import dev.weft.decoder.Activations;
+import dev.weft.decoder.Decoder;
 import dev.weft.model.ParameterLayout;
 import dev.weft.parallel.cp.ContextParallel;
 import dev.weft.parallel.dp.ZeroWeights;
@@ -36,7 +36,7 @@ public final class Gradients {
   public static Result compute(ParameterLayout layout, float[] weights, int[] tokens, int B, int T,
                                TrainConfig.Parallelism par, int threads, String gemm) {
     par.validate();
-    ParameterLayout.checkSplittable(layout.config(), par.tp());
+    layout.spec().checkTensorParallel(par.tp());
     if (par.cp() > 1) {
       dev.weft.parallel.cp.CpLayout.check(T, par.cp(), dev.weft.parallel.cp.CpLayout.kind(par.cpMethod()));
     }
@@ -82,10 +82,10 @@ public final class Gradients {
     TensorParallel tp = par.tp() == 1 ? TensorParallel.NONE
         : new TensorParallel(backend.group(mesh.groupRanks(rank, Axis.TP)), par.sp());
     // A pipeline runs the rows as micro-batches of one sequence through its schedule.
-    PipelineRank pipe = par.pp() == 1 ? null : new PipelineRank(backend, mesh, new TrainConfig(layout.config(), 1, 0, B, 1,
+    PipelineRank pipe = par.pp() == 1 ? null : new PipelineRank(backend, mesh, new TrainConfig(layout.spec(), 1, 0, B, 1,
         1e-3, 0.1, 0, 0, 0, 0, 0, 0, threads, gemm, DeviceMemory.UNLIMITED, null, null, null, 0, null, null, par).validate(), T);
-    ParameterLayout local = pipe == null ? new ParameterLayout(layout.config(), par.tp(), tp.rank())
-        : new ParameterLayout(layout.config(), par.tp(), tp.rank(), pipe.layers(layout.config().layers()), pipe.first(),
+    ParameterLayout local = pipe == null ? new ParameterLayout(layout.spec(), par.tp(), tp.rank())
+        : new ParameterLayout(layout.spec(), par.tp(), tp.rank(), pipe.layers(layout.spec().layers()), pipe.first(),
             pipe.last());
     DeviceMemory memory = DeviceMemory.unlimited("device " + rank);
     int rows = B / par.dp();
@@ -93,7 +93,7 @@ public final class Gradients {
     try (Compute cx = new Compute(threads, Gemm.byName(gemm))) {
       ZeroWeights w = new ZeroWeights(par.zero(), local, dp, memory);
       if (pipe != null) {
-        try (GPT2 model = new GPT2(local, cx, memory, w, tp, cp)) {
+        try (Decoder model = new Decoder(local, cx, memory, w, tp, cp)) {
           pipe.attach(model, memory);
           w.loadFull(TpGather.localPart(local, weights));
           w.zeroGrad();
@@ -105,7 +105,7 @@ public final class Gradients {
           return new Result(loss[0], pipe.assemble(layout, full));
         }
       }
-      try (GPT2 model = new GPT2(local, cx, memory, w, tp, cp); Activations act = model.newActivations(rows, T / par.cp(), par.recompute())) {
+      try (Decoder model = new Decoder(local, cx, memory, w, tp, cp); Activations act = model.newActivations(rows, T / par.cp(), par.recompute())) {
         w.loadFull(TpGather.localPart(local, weights));
         w.zeroGrad();
         w.setLastMicroBatch(true);

@@ -1,7 +1,7 @@
 package dev.weft.train;
 
-import dev.weft.model.Activations;
-import dev.weft.model.GPT2Config;
+import dev.weft.decoder.ActivationShapes;
+import dev.weft.model.ModelSpec;
 import dev.weft.model.ParameterLayout;
 import dev.weft.tensor.DeviceMemory;
 import java.util.ArrayList;
@@ -11,7 +11,7 @@ import java.util.List;
 /**
  * When a run does not fit its devices: which layouts would, by the runtime's own allocation formulas
  * (model state 16P / 8P+8P/N / 4P+12P/N / 16P/N per device at ZeRO 0-3 with N = dp x cp and P the rank's
- * share of the parameters under tensor parallelism, plus {@link Activations#bytesFor} for the rank's rows),
+ * share of the parameters under tensor parallelism, plus {@link ActivationShapes} for the rank's rows),
  * first on the same number of devices, else on the fewest more. A hint for the error message, not a plan:
  * {@code weft plan} weighs speed as well.
  */
@@ -50,17 +50,17 @@ final class MemoryAdvice {
   }
 
   static List<Option> fitting(TrainConfig cfg, int devices, long capacity) {
-    GPT2Config m = cfg.model();
+    ModelSpec m = cfg.model();
     List<Option> out = new ArrayList<>();
     for (int tp = 1; tp <= devices; tp++) {
-      if (devices % tp != 0 || m.heads() % tp != 0) continue;
+      if (devices % tp != 0 || m.heads() % tp != 0 || m.kvHeads() % tp != 0 || m.ffn() % tp != 0) continue;
       for (int cp = 1; tp * cp <= devices; cp++) {
         if ((devices / tp) % cp != 0 || m.context() % (2 * cp) != 0 && cp > 1) continue;
         int dp = devices / tp / cp;
         if (cfg.batch() % dp != 0) continue;
         int mb = Math.min(cfg.microBatch(), cfg.batch() / dp);
         ParameterLayout local = new ParameterLayout(m, tp, 0);
-        long acts = Activations.bytesFor(m, mb, m.context() / cp, local.paddedVocab(), tp, false);
+        long acts = Float.BYTES * new ActivationShapes(m, mb, m.context() / cp, tp, false).totalFloats(m.layers(), false);
         for (int zero = 0; zero <= 3; zero++) {
           if (dp * cp == 1 && zero > 0) continue;
           long state = RankTrainer.stateBytesByHand(local.total(), dp * cp, zero);

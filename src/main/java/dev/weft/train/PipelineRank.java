@@ -5,11 +5,11 @@ import dev.weft.comm.Communicator;
 import dev.weft.comm.ReduceOp;
 import dev.weft.mesh.Axis;
 import dev.weft.mesh.ParallelLayout;
-import dev.weft.model.Activations;
-import dev.weft.model.GPT2;
+import dev.weft.decoder.Activations;
+import dev.weft.decoder.Decoder;
+import dev.weft.decoder.DecoderStageModel;
 import dev.weft.model.ParameterLayout;
 import dev.weft.parallel.dp.ZeroWeights;
-import dev.weft.parallel.pp.GptStageModel;
 import dev.weft.parallel.pp.PipelineExecutor;
 import dev.weft.parallel.pp.Schedule;
 import dev.weft.parallel.pp.Schedules;
@@ -33,7 +33,7 @@ final class PipelineRank {
   final Communicator pp;
   private final Communicator ppEval;
   private final Communicator embedding;
-  private GptStageModel stages;
+  private DecoderStageModel stages;
   private PipelineExecutor executor;
   private final int microBatch;
   /** Positions of each sequence on this rank (the sequence length over the context-parallel degree). */
@@ -59,8 +59,9 @@ final class PipelineRank {
     int[] ppRanks = mesh.groupRanks(rank, Axis.PP);
     this.pp = backend.group(ppRanks);
     this.ppEval = backend.group(ppRanks);
+    // A tied head keeps a copy of the token embedding on the last stage: its gradient is summed with the first's.
     boolean endStage = ppRank == 0 || ppRank == p - 1;
-    this.embedding = endStage ? backend.group(ppRanks[0], ppRanks[p - 1]) : null;
+    this.embedding = endStage && cfg.model().tied() ? backend.group(ppRanks[0], ppRanks[p - 1]) : null;
     this.microBatch = cfg.microBatch();
     this.seqLen = seqLen / par.cp();
     this.recompute = par.recompute();
@@ -78,8 +79,8 @@ final class PipelineRank {
   boolean first() { return ppRank == 0; }
   boolean last() { return ppRank == p - 1; }
 
-  void attach(GPT2 model, DeviceMemory memory) {
-    this.stages = new GptStageModel(model, plan, microBatch, seqLen, schedule.name().equals("zb"), recompute);
+  void attach(Decoder model, DeviceMemory memory) {
+    this.stages = new DecoderStageModel(model, plan, microBatch, seqLen, schedule.name().equals("zb"), recompute);
     this.executor = new PipelineExecutor(pp, memory, stages);
   }
 
@@ -124,17 +125,17 @@ final class PipelineRank {
    * forward only: virtual stage s runs on rank s % p; activations go to the next stage's rank over a
    * communicator of their own (never mixed with the schedule's traffic). The same on every stage.
    */
-  double evaluate(GPT2 model, int[] tokens, int row) {
+  double evaluate(Decoder model, int[] tokens, int row) {
     int last = plan.chunks() - 1;
     {
       float[] carry = null;
       float loss = 0;
       for (int s = 0; s <= last; s++) {
         if (plan.rankOf(s) != ppRank) continue;
-        boolean[] ls = new boolean[model.config().layers()];
+        boolean[] ls = new boolean[model.spec().layers()];
         for (int l = plan.firstLayer(s); l < plan.firstLayer(s) + plan.layers(s); l++) ls[l] = true;
         // On the stages' workspace: under recomputation the chunk keeps one block's activations, as in training.
-        try (Activations act = model.newStageActivations(microBatch, seqLen, ls, plan.hasHead(s), stages.workspace())) {
+        try (Activations act = model.newStageActivations(microBatch, seqLen, ls, plan.hasHead(s), stages.workspace(), null)) {
           int n = act.encoded.length;
           if (plan.hasEmbedding(s) || plan.hasHead(s)) model.loadTokens(act, tokens, row);
           if (plan.hasEmbedding(s)) {

@@ -10,9 +10,10 @@ import dev.weft.kernels.Compute;
 import dev.weft.kernels.Gemm;
 import dev.weft.mesh.Axis;
 import dev.weft.mesh.ParallelLayout;
-import dev.weft.model.Activations;
-import dev.weft.model.GPT2;
-import dev.weft.model.GPT2Config;
+import dev.weft.decoder.ActivationShapes;
+import dev.weft.decoder.Activations;
+import dev.weft.decoder.Decoder;
+import dev.weft.model.ModelSpec;
 import dev.weft.model.ParameterLayout;
 import dev.weft.parallel.cp.ContextParallel;
 import dev.weft.parallel.dp.ZeroOptimizer;
@@ -62,7 +63,7 @@ final class RankTrainer {
         : new TensorParallel(backend.group(mesh.groupRanks(rank, Axis.TP)), par.sp());
     PipelineRank pipe = par.pp() > 1 ? new PipelineRank(backend, mesh, cfg) : null;
     Communicator all = backend.world();
-    GPT2Config mc = cfg.model();
+    ModelSpec mc = cfg.model();
     int T = mc.context();
     ParameterLayout layout = pipe == null ? new ParameterLayout(mc, par.tp(), tp.rank())
         : new ParameterLayout(mc, par.tp(), tp.rank(), pipe.layers(mc.layers()), pipe.first(), pipe.last());
@@ -72,7 +73,7 @@ final class RankTrainer {
     ProgressPrinter progress = new ProgressPrinter(out, cfg.lastStep());
     try (Compute cx = new Compute(threads, Gemm.byName(cfg.gemm()))) {
       ZeroWeights weights = new ZeroWeights(par.zero(), layout, dp, memory);
-      try (GPT2 model = new GPT2(layout, cx, memory, weights, tp, cpc);
+      try (Decoder model = new Decoder(layout, cx, memory, weights, tp, cpc);
            ZeroOptimizer opt = new ZeroOptimizer(weights, memory, 0.9f, 0.95f, 1e-8f, (float) cfg.weightDecay());
            Activations act = pipe == null ? model.newActivations(cfg.microBatch(), T / par.cp(), par.recompute()) : null;
            MetricsWriter metrics = report && cfg.metrics() != null ? new MetricsWriter(cfg.metrics()) : null) {
@@ -183,11 +184,10 @@ final class RankTrainer {
         long stateByHand = stateBytesByHand(layout.total(), par.dp() * par.cp(), par.zero());
         // Activations, plus what context-parallel attention takes while a layer's backward runs.
         int tl = T / par.cp();
-        long cpBuffers = Float.BYTES * cpc.attentionBufferFloats(cfg.microBatch(), tl, mc.dModel() / par.tp(),
-            mc.heads() / par.tp());
+        ActivationShapes shapes = new ActivationShapes(mc, cfg.microBatch(), tl, par.tp(), tp.sp());
+        long cpBuffers = Float.BYTES * cpc.attentionBufferFloats(cfg.microBatch(), tl, shapes.heads);
         long actByHand = pipe == null
-            ? Activations.bytesFor(mc, cfg.microBatch(), tl, layout.paddedVocab(), par.tp(), tp.sp(), par.recompute())
-                + cpBuffers : 0;
+            ? Float.BYTES * shapes.totalFloats(mc.layers(), par.recompute()) + cpBuffers : 0;
         if (pipe != null) pipe.close();
         return new Trainer.Result(history, lastVal, memory.peak(), stateByHand, actByHand,
             Trainer.flopsPerStep(mc, cfg.batch(), T), seconds, tokensRun, finalParams);
@@ -208,7 +208,7 @@ final class RankTrainer {
   /** Full (layout-independent) flat tensors from this rank's local ones: over TP, then over the pipeline. */
   private static float[] full(ParameterLayout layout, TensorParallel tp, PipelineRank pipe, float[] local) {
     float[] f = TpGather.assemble(tp, layout, local);
-    return pipe == null ? f : pipe.assemble(new ParameterLayout(layout.config()), f);
+    return pipe == null ? f : pipe.assemble(new ParameterLayout(layout.spec()), f);
   }
 
   private void save(ParameterLayout layout, TensorParallel tp, PipelineRank pipe, ZeroWeights weights, ZeroOptimizer opt,
@@ -218,7 +218,7 @@ final class RankTrainer {
     float[] m = full(layout, tp, pipe, mv[0]);
     float[] v = full(layout, tp, pipe, mv[1]);
     if (writer) {
-      Checkpoint.save(cfg.save(), new ParameterLayout(layout.config()), params,
+      Checkpoint.save(cfg.save(), new ParameterLayout(layout.spec()), params,
           new Checkpoint.OptimizerState(m, v, opt.stepCount()), TrainingState.of(cfg, step),
           cfg.resume() != null ? cfg.resume() : cfg.init());
     }
@@ -229,7 +229,7 @@ final class RankTrainer {
    * Validation loss: the mean over {@code evalBatches} fixed validation batches of {@code batch} sequences each
    * (the same set whatever the layout), each replica taking its rows in micro-batches, summed over replicas.
    */
-  private double evaluate(GPT2 model, Activations act, PipelineRank pipe, BatchSampler sampler, int T, Communicator dp,
+  private double evaluate(Decoder model, Activations act, PipelineRank pipe, BatchSampler sampler, int T, Communicator dp,
                           int firstRow) {
     double sum = 0;
     int k = cfg.accumulationSteps();

@@ -1,7 +1,7 @@
 package dev.weft.train;
 
 import dev.weft.WeftInputException;
-import dev.weft.model.GPT2Config;
+import dev.weft.model.ModelSpec;
 import java.nio.file.Path;
 
 /**
@@ -32,7 +32,7 @@ import java.nio.file.Path;
  * @param parallel     how the model is laid out over devices
  */
 public record TrainConfig(
-    GPT2Config model, int steps, int stopAfter, int batch, int microBatch, double lr, double minLrFraction,
+    ModelSpec model, int steps, int stopAfter, int batch, int microBatch, double lr, double minLrFraction,
     int warmup, double weightDecay, double gradClip, long seed, int evalEvery, int evalBatches, int threads,
     String gemm, long deviceMemory, Path data, Path metrics, Path save, int saveEvery, Path resume, Path init,
     Parallelism parallel) {
@@ -82,21 +82,23 @@ public record TrainConfig(
      * parameter count: the embeddings weigh on the first chunk), "flops" (balanced by compute: each block's
      * matrix products and attention, the logits on the last chunk), or explicit sizes "3,2,2,1".
      */
-    public dev.weft.parallel.pp.StagePlan stagePlan(dev.weft.model.GPT2Config m) {
+    public dev.weft.parallel.pp.StagePlan stagePlan(ModelSpec m) {
       int v = virtualStages;
-      double c = m.dModel();
       double[] layerCost = new double[m.layers()];
       switch (stageSplit) {
         case "count" -> {
           return dev.weft.parallel.pp.StagePlan.balanced(m.layers(), pp, v);
         }
         case "params" -> {
-          java.util.Arrays.fill(layerCost, 12 * c * c + 13 * c);
-          return dev.weft.parallel.pp.StagePlan.byCost(layerCost, ((double) m.vocab() + m.context()) * c, 2 * c, pp, v);
+          java.util.Arrays.fill(layerCost, m.blockParameters());
+          return dev.weft.parallel.pp.StagePlan.byCost(layerCost, m.regionParameters(
+              dev.weft.model.ParamSpec.Region.EMBEDDING), m.regionParameters(dev.weft.model.ParamSpec.Region.FINAL), pp, v);
         }
         case "flops" -> {
-          java.util.Arrays.fill(layerCost, 24 * c * c + 4 * c * m.context());
-          return dev.weft.parallel.pp.StagePlan.byCost(layerCost, 0, 2.0 * m.vocab() * c, pp, v);
+          // per token forward: 2 FLOPs per block weight, 4 T (H hd) of attention; the head's 2 V C
+          java.util.Arrays.fill(layerCost, 2.0 * m.blockWeightParameters()
+              + 4.0 * m.heads() * m.headDim() * m.context());
+          return dev.weft.parallel.pp.StagePlan.byCost(layerCost, 0, 2.0 * m.vocab() * m.dModel(), pp, v);
         }
         default -> {
           String[] parts = stageSplit.split(",");
@@ -215,7 +217,7 @@ public record TrainConfig(
     if (batch <= 0) throw new WeftInputException("--batch must be positive, got " + batch + ".");
     if (microBatch <= 0) throw new WeftInputException("--micro-batch must be positive, got " + microBatch + ".");
     Parallelism p = parallel.validate();
-    dev.weft.model.ParameterLayout.checkSplittable(model, p.tp());
+    model.checkTensorParallel(p.tp());
     if (batch % p.dp() != 0) {
       throw new WeftInputException("--batch " + batch + " cannot be split evenly over --dp " + p.dp()
           + " replicas; choose a batch that is a multiple of " + p.dp() + ".");
@@ -228,7 +230,8 @@ public record TrainConfig(
     if (p.cp() > 1) {
       dev.weft.parallel.cp.CpLayout.check(model.context(), p.cp(), dev.weft.parallel.cp.CpLayout.kind(p.cpMethod()));
       if (p.cpMethod() == dev.weft.parallel.cp.ContextParallel.Method.ALLTOALL) {
-        dev.weft.parallel.cp.UlyssesAttention.checkHeads(model.heads() / p.tp(), p.cp());
+        dev.weft.parallel.cp.UlyssesAttention.checkHeads(new dev.weft.kernels.Heads(model.heads() / p.tp(),
+            model.kvHeads() / p.tp(), model.headDim()), p.cp());
       }
     }
     if (p.pp() > 1) {

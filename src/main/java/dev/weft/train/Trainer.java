@@ -7,7 +7,7 @@ import dev.weft.comm.LocalCluster;
 import dev.weft.comm.TcpBackend;
 import dev.weft.data.Corpus;
 import dev.weft.data.Gpt2Tokenizer;
-import dev.weft.model.GPT2Config;
+import dev.weft.model.ModelSpec;
 import java.io.OutputStream;
 import java.io.PrintStream;
 import dev.weft.trace.Tracer;
@@ -25,7 +25,7 @@ public final class Trainer {
    * What a run produced (rank 0's view; memory figures of device 0 unless stated).
    *
    * @param stateBytes      model state by hand at this layout (weights, gradients, AdamW moments)
-   * @param activationBytes activations by hand (the formula of {@link dev.weft.model.Activations})
+   * @param activationBytes activations by hand (the formula of {@link dev.weft.decoder.ActivationShapes})
    * @param finalParams     the full parameters after the last step (flat, layout-independent)
    */
   public record Result(List<StepMetrics> steps, double finalValLoss, long peakBytes, long stateBytes,
@@ -132,13 +132,14 @@ public final class Trainer {
   }
 
   /**
-   * Model FLOPs of one step (forward + backward): 6 per parameter per token for the matrix products, plus
-   * attention's 12 L C T per token (PaLM appendix B: the q k^T and att v products, forward and backward,
+   * Model FLOPs of one step (forward + backward): 6 per parameter per token for the matrix products (every
+   * parameter but the token-embedding lookup and learned positions; see {@link ModelSpec#matmulParameters}),
+   * plus attention's 12 L (H hd) T per token (PaLM appendix B: the q k^T and att v products, forward and backward,
    * counted without the causal saving).
    */
-  public static double flopsPerStep(GPT2Config c, int batch, int T) {
+  public static double flopsPerStep(ModelSpec c, int batch, int T) {
     double tokens = (double) batch * T;
-    double nonEmbedding = c.parameterCount() - (double) c.context() * c.dModel();
-    return tokens * (6 * nonEmbedding + 12.0 * c.layers() * c.dModel() * T);
+    double attention = 12.0 * c.layers() * c.heads() * c.headDim() * T;
+    return tokens * (6 * (double) c.matmulParameters() + attention);
   }
 }

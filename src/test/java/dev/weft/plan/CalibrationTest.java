@@ -3,7 +3,9 @@ package dev.weft.plan;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
-import dev.weft.model.GPT2Config;
+import dev.weft.model.ModelSpec;
+import dev.weft.models.Families;
+import dev.weft.models.gpt2.GPT2Config;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -64,7 +66,7 @@ class CalibrationTest {
   @Test
   void autoLayoutReturnsARuntimeSupportedLayoutWithAnExplanation() {
     for (int devices : new int[] {1, 2, 4}) {
-      GPT2Config micro = GPT2Config.preset("micro");
+      ModelSpec micro = Families.preset("micro");
       AutoLayout.Choice ch = AutoLayout.choose(micro, 8, 0, 0, devices, fixture());
       assertThat(ch.layout().devices()).isEqualTo(devices);
       assertThat(AutoLayout.runtimeSupports(micro, 8, ch.layout())).isTrue();
@@ -72,13 +74,13 @@ class CalibrationTest {
       assertThat(ch.explanation()).contains("Winner: " + ch.layout());
       assertThat(ch.parallelism().worldSize()).isEqualTo(devices);
     }
-    AutoLayout.Choice fixed = AutoLayout.choose(GPT2Config.preset("micro"), 8, 4, 4, 2, fixture());
+    AutoLayout.Choice fixed = AutoLayout.choose(Families.preset("micro"), 8, 4, 4, 2, fixture());
     assertThat(fixed.microBatch()).isEqualTo(4);
   }
 
   @Test
   void runtimeSupportRejectsWhatTheRuntimeCannotRun() {
-    GPT2Config m = GPT2Config.preset("micro"); // 4 heads, context 128
+    ModelSpec m = Families.preset("micro"); // 4 heads, context 128
     Layout selective = new Layout(2, 1, 1, 1, 0, false, 2, Schedule.NONE, 1, Recompute.SELECTIVE, CpAlgorithm.RING);
     Layout recomputeZb = new Layout(1, 1, 2, 1, 0, false, 2, Schedule.ZB_H1, 1, Recompute.FULL, CpAlgorithm.RING);
     Layout a2a = new Layout(1, 4, 1, 2, 0, false, 2, Schedule.NONE, 1, Recompute.NONE, CpAlgorithm.ALL_TO_ALL);

@@ -3,8 +3,11 @@ package dev.weft.plan;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
-import dev.weft.model.Activations;
-import dev.weft.model.GPT2Config;
+import dev.weft.decoder.Activations;
+import dev.weft.decoder.ActivationShapes;
+import dev.weft.model.ModelSpec;
+import dev.weft.models.Families;
+import dev.weft.models.gpt2.GPT2Config;
 import org.junit.jupiter.api.Test;
 
 class MemoryModelTest {
@@ -30,7 +33,7 @@ class MemoryModelTest {
 
   @Test
   void stageParamsSumToTheModelOnOneDevice() {
-    for (GPT2Config c : new GPT2Config[] {GPT2Config.preset("nano"), GPT2Config.preset("small"), PlanModels.preset("1t")}) {
+    for (ModelSpec c : new ModelSpec[] {Families.preset("nano"), Families.preset("small"), PlanModels.preset("1t")}) {
       assertThat(MemoryModel.stageParams(c, 1, 1, 1, 0)).isEqualTo(c.parameterCount());
     }
   }
@@ -52,25 +55,25 @@ class MemoryModelTest {
 
   @Test
   void runtimeFp32ModelEqualsActivationsBytesForOnOneDevice() {
-    GPT2Config[] shapes = {GPT2Config.preset("nano"), GPT2Config.preset("micro"), GPT2Config.preset("mini"),
-        GPT2Config.preset("small"), new GPT2Config(3, 96, 6, 48, 100)};
+    ModelSpec[] shapes = {Families.preset("nano"), Families.preset("micro"), Families.preset("mini"),
+        Families.preset("small"), new GPT2Config(3, 96, 6, 48, 100).spec()};
     int[][] bt = {{1, 16}, {4, 64}, {2, 48}, {3, 32}};
-    for (GPT2Config c : shapes) {
+    for (ModelSpec c : shapes) {
       for (int[] x : bt) {
         int T = Math.min(x[1], c.context());
         assertThat(MemoryModel.runtimeActivationBytes(c, x[0], T, c.vocab()))
-            .as(c + " B=" + x[0] + " T=" + T).isEqualTo(Activations.bytesFor(c, x[0], T, c.vocab()));
+            .as(c + " B=" + x[0] + " T=" + T).isEqualTo(ActivationShapes.totalBytes(c, x[0], T, 1, false, false));
       }
     }
   }
 
   @Test
   void runtimeModelIsTheDefaultForFp32AndMatchesAtTpPpCpOne() {
-    GPT2Config c = GPT2Config.preset("micro");
+    ModelSpec c = Families.preset("micro");
     Job job = new Job(c, 4, Precision.FP32);
     MemoryModel.Breakdown m = MemoryModel.estimate(job, Layout.single(4));
     assertThat(m.activations() + m.embeddingLogits() + m.backwardScratch())
-        .isEqualTo(Activations.bytesFor(c, 4, c.context(), c.vocab()));
+        .isEqualTo(ActivationShapes.totalBytes(c, 4, c.context(), 1, false, false));
     assertThat(m.modelStates()).isEqualTo(16 * c.parameterCount());
   }
 
@@ -87,7 +90,7 @@ class MemoryModelTest {
 
   @Test
   void tensorParallelismAndZeroShrinkModelStates() {
-    GPT2Config c = PlanModels.preset("1.7b");
+    ModelSpec c = PlanModels.preset("1.7b");
     Job job = new Job(c, 64, Precision.BF16);
     long one = MemoryModel.estimate(job, Layout.single(1)).modelStates();
     Layout tp8 = new Layout(1, 8, 1, 1, 0, true, 1, Schedule.NONE, 1, Recompute.NONE, CpAlgorithm.RING);

@@ -4,7 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.weft.WeftInputException;
-import dev.weft.model.GPT2Config;
+import dev.weft.model.ModelSpec;
+import dev.weft.models.Families;
+import dev.weft.models.gpt2.GPT2Config;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -52,7 +54,7 @@ class PlannerTest {
 
   @Test
   void impossibleFixedDegreesAreNamed() {
-    Job job = new Job(GPT2Config.preset("small"), 8, Precision.FP32);
+    Job job = new Job(Families.preset("small"), 8, Precision.FP32);
     Plan plan = Planner.plan(job, A100, 4, Constraints.NONE.withTp(3));
     assertThatThrownBy(plan::best).isInstanceOf(WeftInputException.class).hasMessageContaining("--tp 3");
   }
@@ -101,7 +103,7 @@ class PlannerTest {
     assertThat(c.peakFlopsFp32()).isEqualTo(120e9);
     assertThat(c.intraNode().bytesPerSecond()).isEqualTo(8e9);
     assertThat(c.interNode().latencySeconds()).isCloseTo(100e-6, org.assertj.core.api.Assertions.within(1e-15));
-    Plan plan = Planner.plan(new Job(GPT2Config.preset("micro"), 8, Precision.FP32), c, 2);
+    Plan plan = Planner.plan(new Job(Families.preset("micro"), 8, Precision.FP32), c, 2);
     assertThat(plan.best().layout().devices()).isEqualTo(2);
   }
 }

@@ -3,10 +3,14 @@ package dev.weft.plan;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatCode;
 
-import dev.weft.model.Activations;
-import dev.weft.model.GPT2Config;
+import dev.weft.decoder.Activations;
+import dev.weft.model.ModelSpec;
+import dev.weft.models.Families;
+import dev.weft.models.gpt2.GPT2Config;
 import dev.weft.model.ParameterLayout;
-import dev.weft.model.Workspace;
+import dev.weft.decoder.ActivationShapes;
+import dev.weft.decoder.Workspace;
+import dev.weft.kernels.Heads;
 import dev.weft.parallel.cp.RingAttention;
 import dev.weft.parallel.cp.UlyssesAttention;
 import dev.weft.parallel.pp.StagePlan;
@@ -18,7 +22,7 @@ import org.junit.jupiter.api.Test;
  * The planner's per-device memory for the layouts of {@code weft bench plan}, against the runtime's own
  * allocation computed without training: parameters from {@link ParameterLayout}, model state by the ZeRO
  * formulas (16P, 8P + 8P/N, 4P + 12P/N, 16P/N with N = dp cp), activations from
- * {@link Activations#bytesFor} (or, on a pipeline stage, the bytes of the {@link Activations} the stage
+ * {@link ActivationShapes} (or, on a pipeline stage, the bytes of the {@link Activations} the stage
  * allocates per stashed micro-batch: 1F1B keeps min(p, m) on the first stage, GPipe m, interleaved
  * Megatron's warm-up v p + p - 1 chunk-micro-batches, plus the one {@link Workspace} they share), and
  * ZeRO's documented transient buffers and context parallelism's attention buffers; with and without full
@@ -63,7 +67,7 @@ class RuntimeComparisonTest {
 
   /** The runtime's bytes on device 0, from its own classes and formulas (class comment). */
   static long runtimeFormula(RuntimeComparison.Case c) {
-    GPT2Config mc = c.model();
+    ModelSpec mc = c.model();
     Layout l = c.layout();
     int t = l.tp(), p = l.pp(), n = l.dp() * l.cp(), T = mc.context() / l.cp();
     int v = l.schedule() == Schedule.INTERLEAVED ? l.virtualStages() : 1;
@@ -73,7 +77,8 @@ class RuntimeComparisonTest {
     boolean recompute = l.recompute() == Recompute.FULL;
     if (p == 1) {
       layout = new ParameterLayout(mc, t, 0);
-      activations = Activations.bytesFor(mc, l.microBatch(), T, layout.paddedVocab(), t, l.sp(), recompute);
+      activations = Float.BYTES * new ActivationShapes(mc, l.microBatch(), T, t, l.sp()).totalFloats(mc.layers(),
+          recompute);
     } else {
       StagePlan plan = StagePlan.balanced(mc.layers(), p, v);
       boolean[] mine = new boolean[mc.layers()];
@@ -88,8 +93,9 @@ class RuntimeComparisonTest {
       long perStash;
       long workspace;
       DeviceMemory mem = DeviceMemory.unlimited("test");
-      try (Workspace ws = new Workspace(mem, mc, l.microBatch(), T, t, l.sp(), recompute);
-           Activations a = new Activations(mem, mc, l.microBatch(), T, layout.paddedVocab(), t, l.sp(), chunk, false, ws)) {
+      ActivationShapes shapes = new ActivationShapes(mc, l.microBatch(), T, t, l.sp());
+      try (Workspace ws = new Workspace(mem, shapes, recompute);
+           Activations a = Activations.forStage(mem, shapes, chunk, false, ws)) {
         perStash = a.bytes();
         workspace = ws.bytes();
       }
@@ -126,8 +132,9 @@ class RuntimeComparisonTest {
     // Context parallelism: the attention's buffers, taken within a layer's backward (RingAttention,
     // UlyssesAttention); alongside ZeRO-2/3's (also held in backward), before ZeRO-1's (after it).
     long cpFloats = l.cp() == 1 ? 0 : l.cpAlgorithm() == CpAlgorithm.RING
-        ? RingAttention.transientFloats(l.microBatch(), T, mc.dModel() / t, mc.heads() / t)
-        : UlyssesAttention.transientFloats(l.microBatch(), T, mc.dModel() / t, mc.heads() / t);
+        ? RingAttention.transientFloats(l.microBatch(), T, new Heads(mc.heads() / t, mc.kvHeads() / t, mc.headDim()))
+        : UlyssesAttention.transientFloats(l.microBatch(), T, new Heads(mc.heads() / t, mc.kvHeads() / t,
+            mc.headDim()));
     long comm = p == 1 && zero < 2 ? Math.max(transientFloats, cpFloats) : transientFloats + cpFloats;
     return state + activations + comm * Float.BYTES;
   }

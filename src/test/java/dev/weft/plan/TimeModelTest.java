@@ -3,7 +3,9 @@ package dev.weft.plan;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
-import dev.weft.model.GPT2Config;
+import dev.weft.model.ModelSpec;
+import dev.weft.models.Families;
+import dev.weft.models.gpt2.GPT2Config;
 import org.junit.jupiter.api.Test;
 
 class TimeModelTest {
@@ -31,7 +33,7 @@ class TimeModelTest {
 
   @Test
   void flopsPerTokenMatchNarayananEquation() {
-    GPT2Config c = PlanModels.preset("1t");
+    ModelSpec c = PlanModels.preset("1t");
     double L = 128, h = 25600, s = 2048, V = 51200;
     double narayanan = 72 * L * h * h * (1 + s / (6 * h) + V / (12 * L * h)); // without recomputation
     assertThat(TimeModel.modelFlopsPerToken(c)).isCloseTo(narayanan, within(narayanan * 1e-12));
@@ -42,7 +44,7 @@ class TimeModelTest {
 
   @Test
   void singleDeviceStepIsComputePlusOptimizer() {
-    GPT2Config c = GPT2Config.preset("small");
+    ModelSpec c = Families.preset("small");
     Job job = new Job(c, 8, Precision.BF16);
     ClusterSpec a100 = ClusterSpec.a100_80gb();
     TimeModel.Breakdown t = TimeModel.estimate(job, Layout.single(8), a100);
@@ -82,7 +84,7 @@ class TimeModelTest {
   void pipelineStagesSharingCoresAreCreditedTheTimeTheyIdle() {
     ClusterSpec shared = new LocalMachine(CalibrationTest.fixture(), 2).cluster(4);
     assertThat(shared.deviceShare()).isEqualTo(0.5);
-    Job job = new Job(dev.weft.model.GPT2Config.preset("micro"), 8, Precision.FP32);
+    Job job = new Job(dev.weft.models.Families.preset("micro"), 8, Precision.FP32);
     Layout l = new Layout(2, 1, 2, 1, 0, false, 2, Schedule.ONE_F_ONE_B, 1, Recompute.NONE, CpAlgorithm.RING);
     TimeModel.Breakdown credited = TimeModel.estimate(job, l, shared);
     TimeModel.Breakdown uncredited = TimeModel.estimate(job, l, shared.withDeviceShare(1));

@@ -2,7 +2,9 @@ package dev.weft.train;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.weft.model.GPT2Config;
+import dev.weft.model.ModelSpec;
+import dev.weft.models.Families;
+import dev.weft.models.gpt2.GPT2Config;
 import dev.weft.tensor.DeviceMemory;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -21,7 +23,7 @@ import org.junit.jupiter.params.provider.CsvSource;
  * 1e-5 relative, parameters at the end within 1e-4.
  */
 class CheckpointReshardingTest {
-  static final GPT2Config MODEL = new GPT2Config(4, 32, 4, 16, 256);
+  static final ModelSpec MODEL = new GPT2Config(4, 32, 4, 16, 256).spec();
   static final PrintStream QUIET = new PrintStream(OutputStream.nullOutputStream());
   @TempDir static Path dir;
   static Path data;

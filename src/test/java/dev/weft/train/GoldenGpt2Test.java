@@ -5,7 +5,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.weft.model.GPT2Config;
+import dev.weft.model.ModelSpec;
+import dev.weft.models.Families;
+import dev.weft.models.gpt2.GPT2Config;
 import dev.weft.model.ParameterLayout;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -28,7 +30,7 @@ import org.junit.jupiter.api.io.TempDir;
  * {@code -Dweft.golden.write=true}) on the commit before the redesign (4ac32f1).
  */
 class GoldenGpt2Test {
-  static final GPT2Config MODEL = new GPT2Config(4, 32, 4, 16, 250);
+  static final ModelSpec MODEL = new GPT2Config(4, 32, 4, 16, 250).spec();
   static final Path GOLDEN = Path.of("src/test/resources/golden/gpt2.json");
   static final ObjectMapper JSON = new ObjectMapper();
 

@@ -1,6 +1,8 @@
 package dev.weft.train;
 
-import dev.weft.model.GPT2Config;
+import dev.weft.model.ModelSpec;
+import dev.weft.models.Families;
+import dev.weft.models.gpt2.GPT2Config;
 import dev.weft.model.ParameterLayout;
 import dev.weft.tensor.DeviceMemory;
 import java.io.IOException;
@@ -18,7 +20,7 @@ public final class ParityRun {
   /** Where trainers in tests print. */
   public static final PrintStream QUIET = new PrintStream(OutputStream.nullOutputStream());
 
-  private final GPT2Config model;
+  private final ModelSpec model;
   private final Path data;
   private final int batch;
   private final int evalBatches;
@@ -30,7 +32,7 @@ public final class ParityRun {
   private int gradsBatch;
 
   /** Writes the corpus into {@code dir}; {@code evalBatches} 0 leaves out the validation loss. */
-  public ParityRun(GPT2Config model, Path dir, int batch, int evalBatches) throws IOException {
+  public ParityRun(ModelSpec model, Path dir, int batch, int evalBatches) throws IOException {
     this.model = model;
     this.data = TestCorpus.letters(dir);
     this.batch = batch;

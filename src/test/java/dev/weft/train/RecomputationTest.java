@@ -4,7 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.weft.WeftInputException;
-import dev.weft.model.GPT2Config;
+import dev.weft.model.ModelSpec;
+import dev.weft.models.Families;
+import dev.weft.models.gpt2.GPT2Config;
 import dev.weft.model.ParameterLayout;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -24,7 +26,7 @@ import org.junit.jupiter.params.provider.CsvSource;
  * stored ones for this 8-layer model.
  */
 class RecomputationTest {
-  static final GPT2Config MODEL = new GPT2Config(8, 32, 4, 16, 256);
+  static final ModelSpec MODEL = new GPT2Config(8, 32, 4, 16, 256).spec();
   @TempDir static Path dir;
   static ParityRun run;
 

@@ -30,7 +30,7 @@ public final class TestCorpus {
    */
   public static float[] perturbedWeights(dev.weft.model.ParameterLayout layout) {
     float[] w = new float[layout.total()];
-    dev.weft.model.GPT2.initialize(layout, 3, w, 0, layout.total());
+    dev.weft.model.Initializer.initialize(layout, 3, w, 0, layout.total());
     SplittableRandom r = new SplittableRandom(4);
     for (int i = 0; i < w.length; i++) w[i] += (float) (0.01 * r.nextGaussian());
     return w;

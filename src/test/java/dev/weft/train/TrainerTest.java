@@ -2,7 +2,9 @@ package dev.weft.train;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.weft.model.GPT2Config;
+import dev.weft.model.ModelSpec;
+import dev.weft.models.Families;
+import dev.weft.models.gpt2.GPT2Config;
 import dev.weft.tensor.DeviceMemory;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -15,7 +17,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class TrainerTest {
-  static final GPT2Config SMALL = new GPT2Config(2, 32, 4, 32, 256);
+  static final ModelSpec SMALL = new GPT2Config(2, 32, 4, 32, 256).spec();
   static final PrintStream QUIET = new PrintStream(OutputStream.nullOutputStream());
 
   /** A few KB of repetitive, learnable text. */

@@ -1,7 +1,7 @@
 package dev.weft.parallel.cp;
 
 import dev.weft.comm.Communicator;
-import dev.weft.plan.CpAlgorithm;
+import dev.weft.kernels.Heads;
 import dev.weft.tensor.BufferPool;
 import java.util.Objects;
 
@@ -19,11 +19,26 @@ import java.util.Objects;
 public record ContextParallel(Communicator group, Method method) {
   /** How the ranks of a CP group exchange what attention needs. */
   public enum Method {
-    RING, ALLTOALL;
+    RING("ring"), ALLTOALL("alltoall");
 
-    /** The planner's name for the same choice. */
-    public static Method of(CpAlgorithm a) {
-      return a == CpAlgorithm.RING ? RING : ALLTOALL;
+    private final String cliName;
+
+    Method(String cliName) {
+      this.cliName = cliName;
+    }
+
+    /** The name on the command line: ring, alltoall. */
+    public String cliName() {
+      return cliName;
+    }
+
+    /** The method named {@code s} on a command line (all-to-all, ulysses accepted too). */
+    public static Method parse(String s) {
+      return switch (s.toLowerCase(java.util.Locale.ROOT)) {
+        case "ring" -> RING;
+        case "alltoall", "all-to-all", "ulysses" -> ALLTOALL;
+        default -> throw new dev.weft.WeftInputException("--cp-attention must be ring or alltoall, got '" + s + "'.");
+      };
     }
   }
 
@@ -49,13 +64,17 @@ public record ContextParallel(Communicator group, Method method) {
 
   /**
    * The most floats this group's attention holds at once in a call ({@link RingAttention#transientFloats} or
-   * {@link UlyssesAttention#transientFloats}), Tl rows of B sequences, C wide with NH heads on this rank;
-   * 0 for a group of one.
+   * {@link UlyssesAttention#transientFloats}), Tl rows of B sequences with this rank's heads h; 0 for a group
+   * of one.
    */
-  public long attentionBufferFloats(int B, int Tl, int C, int NH) {
-    if (size() == 1) return 0;
-    return method == Method.RING ? RingAttention.transientFloats(B, Tl, C, NH)
-        : UlyssesAttention.transientFloats(B, Tl, C, NH);
+  public long attentionBufferFloats(int B, int Tl, Heads h) {
+    return bufferFloats(method, size(), B, Tl, h);
+  }
+
+  /** {@link #attentionBufferFloats} of a group of {@code n} ranks using {@code method}. */
+  public static long bufferFloats(Method method, int n, int B, int Tl, Heads h) {
+    if (n <= 1) return 0;
+    return method == Method.RING ? RingAttention.transientFloats(B, Tl, h) : UlyssesAttention.transientFloats(B, Tl, h);
   }
 
   /** The attention operator for this group's method, its buffers on an unlimited device of their own. */

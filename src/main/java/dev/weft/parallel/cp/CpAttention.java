@@ -1,6 +1,7 @@
 package dev.weft.parallel.cp;
 
 import dev.weft.kernels.Compute;
+import dev.weft.kernels.Heads;
 
 /**
  * The attention a context-parallel rank calls in place of the local kernel: {@link RingAttention} or
@@ -13,10 +14,22 @@ import dev.weft.kernels.Compute;
  */
 public interface CpAttention {
   /** out := causal attention of this rank's queries over the whole sequence; lse saved for backward. */
-  void forward(Compute cx, ContextParallel cp, float[] out, float[] lse, float[] qkv, int B, int Tl, int C, int NH,
+  void forward(Compute cx, ContextParallel cp, float[] out, float[] lse, float[] qkv, int B, int Tl, Heads h,
                int[] positions);
+
+  /** Multi-head form: q|k|v each C = NH x hs wide. */
+  default void forward(Compute cx, ContextParallel cp, float[] out, float[] lse, float[] qkv, int B, int Tl, int C,
+                       int NH, int[] positions) {
+    forward(cx, cp, out, lse, qkv, B, Tl, Heads.mha(C, NH), positions);
+  }
 
   /** dqkv += the gradient for this rank's rows, given dout and the forward's qkv, out and lse. */
   void backward(Compute cx, ContextParallel cp, float[] dqkv, float[] dout, float[] qkv, float[] out, float[] lse,
-                int B, int Tl, int C, int NH, int[] positions);
+                int B, int Tl, Heads h, int[] positions);
+
+  /** Multi-head form of the above. */
+  default void backward(Compute cx, ContextParallel cp, float[] dqkv, float[] dout, float[] qkv, float[] out,
+                        float[] lse, int B, int Tl, int C, int NH, int[] positions) {
+    backward(cx, cp, dqkv, dout, qkv, out, lse, B, Tl, Heads.mha(C, NH), positions);
+  }
 }

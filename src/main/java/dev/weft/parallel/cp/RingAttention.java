@@ -6,6 +6,7 @@ import dev.weft.kernels.BlockAttention;
 import dev.weft.kernels.BlockAttention.Mask;
 import dev.weft.kernels.BlockAttention.View;
 import dev.weft.kernels.Compute;
+import dev.weft.kernels.Heads;
 import dev.weft.tensor.BufferPool;
 import dev.weft.tensor.DeviceMemory;
 import java.util.Arrays;
@@ -109,9 +110,18 @@ public final class RingAttention implements CpAttention {
     this(new BufferPool(DeviceMemory.unlimited("ring attention")));
   }
 
-  /** Peak floats a call holds: backward's 8 B Tl C + 2 B NH Tl (forward needs 4 B Tl C + 2 B NH Tl). */
+  /**
+   * Peak floats a call holds: backward's 4 x B Tl 2Ckv + 2 B q Tl with Ckv = kv dim the K/V width (forward
+   * needs 2 x B Tl 2Ckv + 2 B q Tl). Grouped-query attention shrinks the K/V buffers, and the traffic, by
+   * kv / q.
+   */
+  public static long transientFloats(int B, int Tl, Heads h) {
+    return 8L * B * Tl * h.kvWidth() + 2L * B * h.q() * Tl;
+  }
+
+  /** Multi-head form: 8 B Tl C + 2 B NH Tl. */
   public static long transientFloats(int B, int Tl, int C, int NH) {
-    return 8L * B * Tl * C + 2L * B * NH * Tl;
+    return transientFloats(B, Tl, Heads.mha(C, NH));
   }
 
   /** The live counters (read them, {@link Stats#reset()} them). */
@@ -151,8 +161,10 @@ public final class RingAttention implements CpAttention {
     return Mask.causal(q.pos, kFirst);
   }
 
-  private static void packKv(float[] kv, float[] qkv, int B, int Tl, int C) {
-    for (int row = 0; row < B * Tl; row++) System.arraycopy(qkv, row * 3 * C + C, kv, row * 2 * C, 2 * C);
+  /** k|v of each row of qkv [B,Tl,(q + 2 kv) dim] into kv [B,Tl,2 kv dim]. */
+  private static void packKv(float[] kv, float[] qkv, int B, int Tl, Heads h) {
+    int w = h.qkvWidth(), q = h.qWidth(), k2 = 2 * h.kvWidth();
+    for (int row = 0; row < B * Tl; row++) System.arraycopy(qkv, row * w + q, kv, row * k2, k2);
   }
 
   private static void check(float[] a, String what, long need) {
@@ -160,27 +172,28 @@ public final class RingAttention implements CpAttention {
   }
 
   @Override
-  public void forward(Compute cx, ContextParallel cp, float[] out, float[] lse, float[] qkv, int B, int Tl, int C,
-                      int NH, int[] positions) {
+  public void forward(Compute cx, ContextParallel cp, float[] out, float[] lse, float[] qkv, int B, int Tl, Heads h,
+                      int[] positions) {
     int n = cp.size(), r = cp.rank();
-    checkShapes(out, lse, qkv, B, Tl, C, NH, positions);
+    checkShapes(out, lse, qkv, B, Tl, h, positions);
     Communicator g = cp.group();
     int[][][] keys = layoutChunks(positions, n, r);
     try (BufferPool.Lease taken = pool.lease("cp.ring.")) {
-      forward(cx, g, out, lse, qkv, B, Tl, C, NH, n, r, keys, taken);
+      forward(cx, g, out, lse, qkv, B, Tl, h, n, r, keys, taken);
     }
   }
 
-  private void forward(Compute cx, Communicator g, float[] out, float[] lse, float[] qkv, int B, int Tl, int C, int NH,
+  private void forward(Compute cx, Communicator g, float[] out, float[] lse, float[] qkv, int B, int Tl, Heads h,
                        int n, int r, int[][][] keys, BufferPool.Lease taken) {
     int next = (r + 1) % n, prev = (r - 1 + n) % n;
+    int C = h.qWidth(), NH = h.q(), KVW = h.kvWidth();
     Chunk[] qs = chunks(keys[r], B, NH, taken);
-    int len = B * Tl * 2 * C;
+    int len = B * Tl * 2 * KVW;
     float[][] kvBuf = {taken.take("kv", len), taken.take("kv", len)};
-    View outV = View.dense(out, Tl, C), qV = View.q(qkv, Tl, C);
+    View outV = View.dense(out, Tl, C), qV = View.q(qkv, Tl, h);
     for (Chunk q : qs) BlockAttention.init(outV.rows(q.row), q.a, q.b, B, q.len, C, NH);
     int cur = 0;
-    packKv(kvBuf[0], qkv, B, Tl, C);
+    packKv(kvBuf[0], qkv, B, Tl, h);
     for (int k = 0; k < n; k++) {
       int s = Math.floorMod(r - k, n);
       Handle recv = null, send = null;
@@ -189,7 +202,7 @@ public final class RingAttention implements CpAttention {
         send = g.sendAsync(kvBuf[cur], 0, len, next, TAG_FWD_KV);
       }
       long t0 = System.nanoTime();
-      View kV = new View(kvBuf[cur], 0, Tl * 2 * C, 2 * C), vV = new View(kvBuf[cur], C, Tl * 2 * C, 2 * C);
+      View kV = new View(kvBuf[cur], 0, Tl * 2 * KVW, 2 * KVW), vV = new View(kvBuf[cur], KVW, Tl * 2 * KVW, 2 * KVW);
       for (Chunk q : qs) {
         for (int[] kc : keys[s]) {
           Mask mask = mask(q, kc);
@@ -199,7 +212,7 @@ public final class RingAttention implements CpAttention {
           }
           stats.pairsComputed++;
           stats.forwardTiles += BlockAttention.accumulate(cx, outV.rows(q.row), q.a, q.b, qV.rows(q.row),
-              kV.rows(kc[0]), vV.rows(kc[0]), B, q.len, kc[2], C, NH, mask);
+              kV.rows(kc[0]), vV.rows(kc[0]), B, q.len, kc[2], h, mask);
         }
       }
       long t1 = System.nanoTime();
@@ -222,25 +235,26 @@ public final class RingAttention implements CpAttention {
 
   @Override
   public void backward(Compute cx, ContextParallel cp, float[] dqkv, float[] dout, float[] qkv, float[] out,
-                       float[] lse, int B, int Tl, int C, int NH, int[] positions) {
+                       float[] lse, int B, int Tl, Heads h, int[] positions) {
     int n = cp.size(), r = cp.rank();
-    checkShapes(out, lse, qkv, B, Tl, C, NH, positions);
-    check(dqkv, "dqkv", (long) B * Tl * 3 * C);
-    check(dout, "dout", (long) B * Tl * C);
+    checkShapes(out, lse, qkv, B, Tl, h, positions);
+    check(dqkv, "dqkv", (long) B * Tl * h.qkvWidth());
+    check(dout, "dout", (long) B * Tl * h.qWidth());
     Communicator g = cp.group();
     int[][][] keys = layoutChunks(positions, n, r);
     try (BufferPool.Lease taken = pool.lease("cp.ring.")) {
-      backward(cx, g, dqkv, dout, qkv, out, lse, B, Tl, C, NH, n, r, keys, taken);
+      backward(cx, g, dqkv, dout, qkv, out, lse, B, Tl, h, n, r, keys, taken);
     }
   }
 
   private void backward(Compute cx, Communicator g, float[] dqkv, float[] dout, float[] qkv, float[] out, float[] lse,
-                        int B, int Tl, int C, int NH, int n, int r, int[][][] keys, BufferPool.Lease taken) {
+                        int B, int Tl, Heads h, int n, int r, int[][][] keys, BufferPool.Lease taken) {
     int next = (r + 1) % n, prev = (r - 1 + n) % n;
+    int C = h.qWidth(), NH = h.q(), KVW = h.kvWidth();
     Chunk[] qs = chunks(keys[r], B, NH, taken);
-    int len = B * Tl * 2 * C;
-    View outV = View.dense(out, Tl, C), goV = View.dense(dout, Tl, C), qV = View.q(qkv, Tl, C);
-    View dqV = View.q(dqkv, Tl, C);
+    int len = B * Tl * 2 * KVW;
+    View outV = View.dense(out, Tl, C), goV = View.dense(dout, Tl, C), qV = View.q(qkv, Tl, h);
+    View dqV = View.q(dqkv, Tl, h);
     long t0 = System.nanoTime();
     for (Chunk q : qs) {
       gatherRows(lse, q.a, q, B * NH, Tl);
@@ -251,7 +265,7 @@ public final class RingAttention implements CpAttention {
     float[] dkvLocal = taken.take("dkv", len);
     float[] dkvIn = taken.take("dkv", len);
     int cur = 0;
-    packKv(kvBuf[0], qkv, B, Tl, C);
+    packKv(kvBuf[0], qkv, B, Tl, h);
     Handle dSend = null;
     for (int k = 0; k < n; k++) {
       int s = Math.floorMod(r - k, n);
@@ -264,15 +278,14 @@ public final class RingAttention implements CpAttention {
       if (dSend != null) dSend.await(); // the previous step's dkv has left dkvLocal
       long t1 = System.nanoTime();
       Arrays.fill(dkvLocal, 0f);
-      View kV = new View(kvBuf[cur], 0, Tl * 2 * C, 2 * C), vV = new View(kvBuf[cur], C, Tl * 2 * C, 2 * C);
-      View dkV = new View(dkvLocal, 0, Tl * 2 * C, 2 * C), dvV = new View(dkvLocal, C, Tl * 2 * C, 2 * C);
+      View kV = new View(kvBuf[cur], 0, Tl * 2 * KVW, 2 * KVW), vV = new View(kvBuf[cur], KVW, Tl * 2 * KVW, 2 * KVW);
+      View dkV = new View(dkvLocal, 0, Tl * 2 * KVW, 2 * KVW), dvV = new View(dkvLocal, KVW, Tl * 2 * KVW, 2 * KVW);
       for (Chunk q : qs) {
         for (int[] kc : keys[s]) {
           Mask mask = mask(q, kc);
           if (mask == null) continue;
           stats.backwardTiles += BlockAttention.backward(cx, dqV.rows(q.row), dkV.rows(kc[0]), dvV.rows(kc[0]),
-              goV.rows(q.row), q.a, q.b, qV.rows(q.row), kV.rows(kc[0]), vV.rows(kc[0]), B, q.len, kc[2], C, NH,
-              mask);
+              goV.rows(q.row), q.a, q.b, qV.rows(q.row), kV.rows(kc[0]), vV.rows(kc[0]), B, q.len, kc[2], h, mask);
         }
       }
       long t2 = System.nanoTime();
@@ -299,18 +312,18 @@ public final class RingAttention implements CpAttention {
       stats.backwardWaitNs += System.nanoTime() - t1;
       mine = dkvIn;
     }
-    for (int row = 0; row < B * Tl; row++) addInto(dqkv, row * 3 * C + C, mine, row * 2 * C, 2 * C);
+    int w = h.qkvWidth();
+    for (int row = 0; row < B * Tl; row++) addInto(dqkv, row * w + C, mine, row * 2 * KVW, 2 * KVW);
     stats.backwardCalls++;
   }
 
-  private static void checkShapes(float[] out, float[] lse, float[] qkv, int B, int Tl, int C, int NH, int[] positions) {
-    if (NH < 1 || C % NH != 0) throw new IllegalArgumentException("C=" + C + " is not a multiple of NH=" + NH);
+  private static void checkShapes(float[] out, float[] lse, float[] qkv, int B, int Tl, Heads h, int[] positions) {
     if (positions.length != Tl) {
       throw new IllegalArgumentException("positions has " + positions.length + " entries but Tl=" + Tl);
     }
-    check(out, "out", (long) B * Tl * C);
-    check(lse, "lse", (long) B * NH * Tl);
-    check(qkv, "qkv", (long) B * Tl * 3 * C);
+    check(out, "out", (long) B * Tl * h.qWidth());
+    check(lse, "lse", (long) B * h.q() * Tl);
+    check(qkv, "qkv", (long) B * Tl * h.qkvWidth());
   }
 
   private static void addInto(float[] a, float[] b, int len) {

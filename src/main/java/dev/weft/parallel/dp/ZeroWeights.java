@@ -3,7 +3,7 @@ package dev.weft.parallel.dp;
 import dev.weft.comm.Communicator;
 import dev.weft.comm.Handle;
 import dev.weft.comm.ReduceOp;
-import dev.weft.model.GPT2;
+import dev.weft.model.Initializer;
 import dev.weft.model.ParameterLayout;
 import dev.weft.model.WeightStore;
 import dev.weft.tensor.BufferPool;
@@ -110,13 +110,13 @@ public final class ZeroWeights implements WeightStore {
   /** Draws the initial weights (layout-independent: see {@link GPT2#initialize}) and keeps what this rank holds. */
   public void initialize(long seed) {
     if (stage <= 2) {
-      GPT2.initialize(layout, seed, params.data(), 0, layout.total());
+      Initializer.initialize(layout, seed, params.data(), 0, layout.total());
       return;
     }
     for (ShardPlan.Piece pc : plan.pieces()) {
       if (pc.length() == 0) continue;
       float[] tmp = new float[pc.length()];
-      GPT2.initialize(layout, seed, tmp, pc.flatStart(), pc.flatStart() + pc.length());
+      Initializer.initialize(layout, seed, tmp, pc.flatStart(), pc.flatStart() + pc.length());
       System.arraycopy(tmp, 0, paramShard.data(), pc.shardOffset(), pc.length());
     }
   }

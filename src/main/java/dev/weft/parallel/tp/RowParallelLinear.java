@@ -2,6 +2,7 @@ package dev.weft.parallel.tp;
 
 import dev.weft.kernels.Compute;
 import dev.weft.kernels.Linear;
+import dev.weft.kernels.WeightLayout;
 
 /**
  * A linear layer split by input rows over the t ranks of a TP group: with X = [X_1 .. X_t] split by
@@ -22,7 +23,13 @@ public final class RowParallelLinear {
    */
   public static void forward(Compute cx, TensorParallel tp, float[] outRows, float[] partial, float[] x, float[] w,
                              int wOff, float[] b, int bOff, int n, int icl, int oc) {
-    Linear.forward(cx, partial, x, w, wOff, null, 0, n, icl, oc);
+    forward(cx, tp, outRows, partial, x, w, wOff, WeightLayout.IN_OUT, b, bOff, n, icl, oc);
+  }
+
+  /** As above, the weight stored as {@code layout} (W_i [ICl, OC] or [OC, ICl]). */
+  public static void forward(Compute cx, TensorParallel tp, float[] outRows, float[] partial, float[] x, float[] w,
+                             int wOff, WeightLayout layout, float[] b, int bOff, int n, int icl, int oc) {
+    Linear.forward(cx, partial, x, w, wOff, layout, null, 0, n, icl, oc);
     int rows = tp.rows(n);
     if (tp.sp()) {
       Regions.ReduceScatterToSp.forward(tp, partial, outRows, rows * oc);
@@ -58,6 +65,13 @@ public final class RowParallelLinear {
   public static void backward(Compute cx, TensorParallel tp, float[] doutRows, float[] doutFull, float[] dx,
                               float[] dw, int dwOff, float[] db, int dbOff, float[] x, float[] w, int wOff, int n,
                               int icl, int oc, float[] keepDy) {
+    backward(cx, tp, doutRows, doutFull, dx, dw, dwOff, db, dbOff, x, w, wOff, WeightLayout.IN_OUT, n, icl, oc, keepDy);
+  }
+
+  /** As above, the weight stored as {@code layout}. */
+  public static void backward(Compute cx, TensorParallel tp, float[] doutRows, float[] doutFull, float[] dx,
+                              float[] dw, int dwOff, float[] db, int dbOff, float[] x, float[] w, int wOff,
+                              WeightLayout layout, int n, int icl, int oc, float[] keepDy) {
     int rows = tp.rows(n);
     if (db != null) {
       cx.parallelFor(oc, 64, (from, to) -> {
@@ -72,9 +86,9 @@ public final class RowParallelLinear {
       dy = doutFull;
     }
     if (dw != null) {
-      Linear.backward(cx, dx, dw, dwOff, null, 0, dy, x, w, wOff, n, icl, oc);
+      Linear.backward(cx, dx, dw, dwOff, null, 0, dy, x, w, wOff, layout, n, icl, oc);
     } else {
-      Linear.backwardInput(cx, dx, dy, w, wOff, n, icl, oc);
+      Linear.backwardInput(cx, dx, dy, w, wOff, layout, n, icl, oc);
       System.arraycopy(dy, 0, keepDy, 0, n * oc);
     }
   }

@@ -13,7 +13,7 @@ public final class TpGather {
 
   /** The full flat tensors from every rank's local ones (a collective over the TP group). */
   public static float[] assemble(TensorParallel tp, ParameterLayout local, float[] localFlat) {
-    ParameterLayout full = new ParameterLayout(local.config());
+    ParameterLayout full = new ParameterLayout(local.spec());
     float[] out = new float[full.total()];
     int t = tp.size();
     if (t == 1) {
@@ -34,6 +34,6 @@ public final class TpGather {
 
   /** This rank's local flat tensors cut from full ones. */
   public static float[] localPart(ParameterLayout local, float[] fullFlat) {
-    return local.extractFrom(new ParameterLayout(local.config()), fullFlat);
+    return local.extractFrom(new ParameterLayout(local.spec()), fullFlat);
   }
 }

@@ -3,8 +3,11 @@ package dev.weft.parallel.cp;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.weft.model.Activations;
-import dev.weft.model.GPT2Config;
+import dev.weft.decoder.Activations;
+import dev.weft.decoder.ActivationShapes;
+import dev.weft.model.ModelSpec;
+import dev.weft.models.Families;
+import dev.weft.models.gpt2.GPT2Config;
 import dev.weft.model.ParameterLayout;
 import dev.weft.tensor.OutOfDeviceMemoryError;
 import dev.weft.train.TrainConfig;
@@ -24,15 +27,15 @@ import org.junit.jupiter.api.io.TempDir;
  * the device like everything else), held within 15% by the measurement.
  */
 class ContextParallelMemoryTest {
-  static final GPT2Config MODEL = new GPT2Config(2, 64, 4, 1024, 256);
+  static final ModelSpec MODEL = new GPT2Config(2, 64, 4, 1024, 256).spec();
 
   @Test
   void aLongContextThatDoesNotFitOneDeviceTrainsWithCp4(@TempDir Path dir) throws Exception {
     Path data = dir.resolve("d.txt");
     Files.writeString(data, "public final class Weft { int x = 42; }\n".repeat(2000));
     long state = 16L * new ParameterLayout(MODEL).total();
-    long act1 = Activations.bytesFor(MODEL, 1, 1024, 256);
-    long act4 = Activations.bytesFor(MODEL, 1, 256, 256) + 4 * RingAttention.transientFloats(1, 256, 64, 4);
+    long act1 = ActivationShapes.totalBytes(MODEL, 1, 1024, 1, false, false);
+    long act4 = ActivationShapes.totalBytes(MODEL, 1, 256, 1, false, false) + 4 * RingAttention.transientFloats(1, 256, 64, 4);
     long capacity = state + (act1 + act4) / 2;
     PrintStream quiet = new PrintStream(OutputStream.nullOutputStream());
     assertThatThrownBy(() -> new Trainer(config(data, 1, capacity), quiet).run()).isInstanceOf(OutOfDeviceMemoryError.class);

@@ -1,6 +1,8 @@
 package dev.weft.parallel.cp;
 
-import dev.weft.model.GPT2Config;
+import dev.weft.model.ModelSpec;
+import dev.weft.models.Families;
+import dev.weft.models.gpt2.GPT2Config;
 import dev.weft.train.ParityRun;
 import dev.weft.train.TrainConfig;
 import java.io.IOException;
@@ -17,7 +19,7 @@ import org.junit.jupiter.params.provider.CsvSource;
  * 1e-4.
  */
 class ContextParallelParityTest {
-  static final GPT2Config MODEL = new GPT2Config(2, 32, 4, 32, 256);
+  static final ModelSpec MODEL = new GPT2Config(2, 32, 4, 32, 256).spec();
   @TempDir static Path dir;
   static ParityRun run;
 

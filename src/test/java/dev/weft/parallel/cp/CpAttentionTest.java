@@ -109,7 +109,7 @@ class CpAttentionTest {
           long afterForward = mem.inUse();
           att.backward(cx, cp, d, go, q, o, lse, B, Tl, C, NH, pos);
           seen[cp.rank()] = new long[] {afterForward, mem.inUse(), mem.peak(), Tl,
-              cp.attentionBufferFloats(B, Tl, C, NH)};
+              cp.attentionBufferFloats(B, Tl, dev.weft.kernels.Heads.mha(C, NH))};
         }
       });
       for (long[] r : seen) {
@@ -121,7 +121,7 @@ class CpAttentionTest {
         assertThat(r[1]).as("%s: held after backward", method).isZero();
         assertThat(r[2]).as("%s: peak", method).isEqualTo(4 * formula);
         assertThat(4 * formula).isEqualTo(dev.weft.plan.MemoryModel.runtimeCpTransientBytes(
-            new dev.weft.model.GPT2Config(1, C, NH, T, 16), B, T, 1, n,
+            new dev.weft.models.gpt2.GPT2Config(1, C, NH, T, 16).spec(), B, T, 1, n,
             method == Method.RING ? dev.weft.plan.CpAlgorithm.RING : dev.weft.plan.CpAlgorithm.ALL_TO_ALL));
       }
     }
@@ -243,7 +243,7 @@ class CpAttentionTest {
     int B = 1, T = 8, NH = 3, C = NH * 5;
     float[] qkv = randn(rnd, B * T * 3 * C), dout = randn(rnd, B * T * C);
     assertThatThrownBy(() -> run(2, Method.ALLTOALL, CpLayout.Kind.CONTIGUOUS, qkv, dout, B, T, C, NH, 1))
-        .isInstanceOf(WeftInputException.class).hasMessageContaining("divisible by cp").hasMessageContaining("3 heads");
+        .isInstanceOf(WeftInputException.class).hasMessageContaining("divisible by cp").hasMessageContaining("3 query");
     // the ring refuses positions of neither layout
     assertThatThrownBy(() -> CpLayout.kindOf(new int[] {0, 2}, 2, 0)).isInstanceOf(IllegalArgumentException.class);
   }

@@ -2,8 +2,10 @@ package dev.weft.parallel.dp;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.weft.model.GPT2;
-import dev.weft.model.GPT2Config;
+import dev.weft.decoder.Decoder;
+import dev.weft.model.ModelSpec;
+import dev.weft.models.Families;
+import dev.weft.models.gpt2.GPT2Config;
 import dev.weft.model.ParameterLayout;
 import dev.weft.train.Gradients;
 import dev.weft.train.TrainConfig;
@@ -17,7 +19,7 @@ import org.junit.jupiter.params.provider.CsvSource;
  * 1e-4 relative norm error per parameter (summation order is the only difference), and the loss within 1e-5.
  */
 class DataParallelGradientsTest {
-  static final GPT2Config MODEL = new GPT2Config(2, 24, 3, 9, 256);
+  static final ModelSpec MODEL = new GPT2Config(2, 24, 3, 9, 256).spec();
   static final int B = 4;
   static final int T = 9;
   static ParameterLayout layout;
@@ -29,7 +31,7 @@ class DataParallelGradientsTest {
   static void oneDevice() {
     layout = new ParameterLayout(MODEL);
     weights = new float[layout.total()];
-    GPT2.initialize(layout, 3, weights, 0, layout.total());
+    dev.weft.model.Initializer.initialize(layout, 3, weights);
     SplittableRandom r = new SplittableRandom(4);
     for (int i = 0; i < weights.length; i++) weights[i] += (float) (0.01 * r.nextGaussian());
     tokens = new int[B * (T + 1)];

@@ -2,7 +2,9 @@ package dev.weft.parallel.dp;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.weft.model.GPT2Config;
+import dev.weft.model.ModelSpec;
+import dev.weft.models.Families;
+import dev.weft.models.gpt2.GPT2Config;
 import dev.weft.train.ParityRun;
 import dev.weft.train.TrainConfig;
 import dev.weft.train.Trainer;
@@ -22,7 +24,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * error. The only differences allowed are float rounding from summing gradients in another order.
  */
 class DataParallelParityTest {
-  static final GPT2Config MODEL = new GPT2Config(2, 32, 4, 16, 256);
+  static final ModelSpec MODEL = new GPT2Config(2, 32, 4, 16, 256).spec();
   static final int BATCH = 8;
   static final int STEPS = 20;
   @TempDir static Path dir;
@@ -56,7 +58,7 @@ class DataParallelParityTest {
   static float[] initialParams() {
     dev.weft.model.ParameterLayout layout = new dev.weft.model.ParameterLayout(MODEL);
     float[] p = new float[layout.total()];
-    dev.weft.model.GPT2.initialize(layout, 5, p, 0, layout.total());
+    dev.weft.model.Initializer.initialize(layout, 5, p, 0, layout.total());
     return p;
   }
 

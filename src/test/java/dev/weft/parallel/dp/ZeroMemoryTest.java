@@ -5,7 +5,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.weft.comm.LocalCluster;
 import dev.weft.mesh.ParallelLayout;
-import dev.weft.model.GPT2Config;
+import dev.weft.model.ModelSpec;
+import dev.weft.models.Families;
+import dev.weft.models.gpt2.GPT2Config;
 import dev.weft.model.ParameterLayout;
 import dev.weft.tensor.DeviceMemory;
 import dev.weft.tensor.OutOfDeviceMemoryError;
@@ -27,7 +29,7 @@ import org.junit.jupiter.api.Test;
  * (P parameters, N ranks): 16P, 8P + 8P/N, 4P + 12P/N, 16P/N bytes, within 5%.
  */
 class ZeroMemoryTest {
-  static final GPT2Config MODEL = new GPT2Config(6, 64, 4, 32, 256);
+  static final ModelSpec MODEL = new GPT2Config(6, 64, 4, 32, 256).spec();
 
   @ParameterizedTest(name = "N={0} stage={1}")
   @CsvSource({"1,0", "1,1", "1,2", "1,3", "2,0", "2,1", "2,2", "2,3", "4,0", "4,1", "4,2", "4,3"})
@@ -62,7 +64,7 @@ class ZeroMemoryTest {
   void aModelTooLargeForOneDeviceTrainsWithZero3OnFourDevices(@TempDir Path dir) throws Exception {
     Path data = dir.resolve("d.txt");
     Files.writeString(data, "int x = 1; // java\n".repeat(2000));
-    GPT2Config model = new GPT2Config(8, 128, 4, 32, 256);
+    ModelSpec model = new GPT2Config(8, 128, 4, 32, 256).spec();
     long p = new ParameterLayout(model).total();
     long capacity = 10 * p; // below 16P, above 16P/4 + activations + gathered regions
     PrintStream quiet = new PrintStream(OutputStream.nullOutputStream());
@@ -73,7 +75,7 @@ class ZeroMemoryTest {
     assertThat(r.peakBytes()).isLessThanOrEqualTo(capacity);
   }
 
-  static TrainConfig config(GPT2Config m, Path data, long capacity, int dp, int zero) {
+  static TrainConfig config(ModelSpec m, Path data, long capacity, int dp, int zero) {
     return new TrainConfig(m, 3, 0, 4, 1, 1e-3, 0.1, 0, 0.1, 1.0, 1, 0, 0, 1, "vector", capacity, data, null, null, 0,
         null, null, new TrainConfig.Parallelism(dp, 1, false, zero, "local", 30));
   }

@@ -1,6 +1,8 @@
 package dev.weft.parallel.pp;
 
-import dev.weft.model.GPT2Config;
+import dev.weft.model.ModelSpec;
+import dev.weft.models.Families;
+import dev.weft.models.gpt2.GPT2Config;
 import dev.weft.train.ParityRun;
 import dev.weft.train.TrainConfig;
 import java.io.IOException;
@@ -17,7 +19,7 @@ import org.junit.jupiter.params.provider.CsvSource;
  * parameters after the run within 1e-4 relative norm error.
  */
 class PipelineParityTest {
-  static final GPT2Config MODEL = new GPT2Config(8, 32, 4, 16, 256);
+  static final ModelSpec MODEL = new GPT2Config(8, 32, 4, 16, 256).spec();
   static final int BATCH = 8;
   @TempDir static Path dir;
   static ParityRun run;

@@ -2,9 +2,12 @@ package dev.weft.parallel.tp;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.weft.model.Activations;
+import dev.weft.decoder.Activations;
 import dev.weft.model.FlatWeights;
-import dev.weft.model.GPT2Config;
+import dev.weft.decoder.ActivationShapes;
+import dev.weft.model.ModelSpec;
+import dev.weft.models.Families;
+import dev.weft.models.gpt2.GPT2Config;
 import dev.weft.model.ParameterLayout;
 import dev.weft.tensor.DeviceMemory;
 import dev.weft.train.TrainConfig;
@@ -20,7 +23,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /** What tensor and sequence parallelism save, measured on the devices against the predicted figures. */
 class TensorParallelMemoryTest {
-  static final GPT2Config MODEL = new GPT2Config(4, 64, 4, 32, 250);
+  static final ModelSpec MODEL = new GPT2Config(4, 64, 4, 32, 250).spec();
 
   /**
    * Per-device parameter bytes: 1/t of every split matrix (wte padded to a multiple of t), plus the
@@ -52,7 +55,8 @@ class TensorParallelMemoryTest {
     Files.writeString(data, "class A { int x; }\n".repeat(500));
     long without = peak(data, false);
     long with = peak(data, true);
-    long predicted = Activations.bytesFor(MODEL, 4, 32, 252, 2, false) - Activations.bytesFor(MODEL, 4, 32, 252, 2, true);
+    long predicted = ActivationShapes.totalBytes(MODEL, 4, 32, 2, false, false)
+        - ActivationShapes.totalBytes(MODEL, 4, 32, 2, true, false);
     assertThat(predicted).isPositive();
     assertThat(without - with).isEqualTo(predicted);
   }

@@ -1,6 +1,8 @@
 package dev.weft.parallel.tp;
 
-import dev.weft.model.GPT2Config;
+import dev.weft.model.ModelSpec;
+import dev.weft.models.Families;
+import dev.weft.models.gpt2.GPT2Config;
 import dev.weft.train.ParityRun;
 import dev.weft.train.TrainConfig;
 import java.io.IOException;
@@ -17,7 +19,7 @@ import org.junit.jupiter.params.provider.CsvSource;
  * is not a multiple of 4, so tp = 4 also proves the padding.
  */
 class TensorParallelParityTest {
-  static final GPT2Config MODEL = new GPT2Config(2, 32, 4, 16, 250);
+  static final ModelSpec MODEL = new GPT2Config(2, 32, 4, 16, 250).spec();
   @TempDir static Path dir;
   static ParityRun run;
 

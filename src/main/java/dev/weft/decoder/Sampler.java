@@ -1,4 +1,4 @@
-package dev.weft.model;
+package dev.weft.decoder;
 
 import java.util.SplittableRandom;
 import java.util.function.IntConsumer;
@@ -9,12 +9,12 @@ import java.util.function.IntConsumer;
  * the last real position, and samples with temperature and optional top-k (temperature 0 = greedy).
  */
 public final class Sampler {
-  private final GPT2 model;
+  private final Decoder model;
   private final double temperature;
   private final int topK;
   private final SplittableRandom rng;
 
-  public Sampler(GPT2 model, double temperature, int topK, long seed) {
+  public Sampler(Decoder model, double temperature, int topK, long seed) {
     this.model = model;
     this.temperature = temperature;
     this.topK = topK;
@@ -23,7 +23,7 @@ public final class Sampler {
 
   /** Generates {@code count} tokens after {@code prompt}, handing each to {@code sink} as it comes. */
   public void generate(int[] prompt, int count, IntConsumer sink) {
-    GPT2Config c = model.config();
+    dev.weft.model.ModelSpec c = model.spec();
     int T = c.context();
     int V = c.vocab();
     int[] history = new int[prompt.length + count];

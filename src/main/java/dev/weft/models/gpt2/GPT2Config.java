@@ -1,10 +1,13 @@
-package dev.weft.model;
+package dev.weft.models.gpt2;
 
 import dev.weft.WeftInputException;
+import dev.weft.model.ModelSpec;
 
 /**
- * The shape of a GPT-2 model: layers L, width C (n_embd), heads NH, context (max positions) T and
- * vocabulary V. Parameter count: {@code V C + T C + L (12 C^2 + 13 C) + 2 C}.
+ * The shape of a GPT-2 model, as its config.json says it: layers L ({@code n_layer}), width C
+ * ({@code n_embd}), heads NH ({@code n_head}), context T ({@code n_positions}) and vocabulary V
+ * ({@code vocab_size}). Parameter count: {@code V C + T C + L (12 C^2 + 13 C) + 2 C}. {@link #spec()} is
+ * the model the parallel core reads.
  */
 public record GPT2Config(int layers, int dModel, int heads, int context, int vocab) {
 
@@ -31,6 +34,11 @@ public record GPT2Config(int layers, int dModel, int heads, int context, int voc
     return (long) vocab * c + (long) context * c + (long) layers * (12 * c * c + 13 * c) + 2 * c;
   }
 
+  /** The model specification of this shape. */
+  public ModelSpec spec() {
+    return Gpt2Family.INSTANCE.spec(this);
+  }
+
   /** The presets of the foundation issue; vocabulary 256 (bytes) unless the preset fixes it. */
   public static GPT2Config preset(String name) {
     return switch (name) {
@@ -38,12 +46,12 @@ public record GPT2Config(int layers, int dModel, int heads, int context, int voc
       case "micro" -> new GPT2Config(4, 128, 4, 128, 256);
       case "mini" -> new GPT2Config(6, 384, 6, 256, 256);
       case "small" -> new GPT2Config(12, 768, 12, 1024, 50257);
-      default -> throw new WeftInputException("unknown model preset '" + name
-          + "'. Presets: nano, micro, mini, small (or give --layers, --d-model, --heads, --context, --vocab).");
+      case "gpt2-xl" -> new GPT2Config(48, 1600, 25, 1024, 50257);
+      default -> throw new IllegalArgumentException("no GPT-2 preset " + name);
     };
   }
 
-  private static String suggestHeads(int c) {
+  static String suggestHeads(int c) {
     StringBuilder sb = new StringBuilder();
     for (int h = 1; h <= Math.min(c, 32); h++) {
       if (c % h == 0) {

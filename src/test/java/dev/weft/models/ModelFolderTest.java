@@ -1,4 +1,4 @@
-package dev.weft.io;
+package dev.weft.models;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -6,7 +6,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.weft.WeftInputException;
-import dev.weft.model.GPT2Config;
+import dev.weft.model.ModelSpec;
+import dev.weft.models.gpt2.GPT2Config;
+import dev.weft.models.gpt2.Gpt2Family;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -47,19 +49,19 @@ class ModelFolderTest {
   @Test
   void aHuggingFaceGpt2ConfigIsRead() throws IOException {
     Files.writeString(dir.resolve("config.json"), HF_GPT2);
-    assertThat(ModelFolder.readConfig(dir)).isEqualTo(GPT2Config.preset("small"));
+    assertThat(ModelFolder.readConfig(dir)).isEqualTo(Families.preset("small"));
   }
 
   @Test
   void nCtxStandsInForAMissingNPositions() throws IOException {
     Files.writeString(dir.resolve("config.json"),
         "{\"n_layer\": 2, \"n_embd\": 64, \"n_head\": 4, \"n_ctx\": 128, \"vocab_size\": 256, \"extra\": [1]}");
-    assertThat(ModelFolder.readConfig(dir)).isEqualTo(new GPT2Config(2, 64, 4, 128, 256));
+    assertThat(ModelFolder.readConfig(dir)).isEqualTo(new GPT2Config(2, 64, 4, 128, 256).spec());
   }
 
   @Test
   void writtenConfigRoundTripsAndHasTheFieldsTransformersNeeds() throws IOException {
-    GPT2Config c = GPT2Config.preset("micro");
+    ModelSpec c = Families.preset("micro");
     Path out = dir.resolve("ckpt");
     ModelFolder.writeConfig(out, c);
     assertThat(ModelFolder.readConfig(out)).isEqualTo(c);
@@ -97,9 +99,9 @@ class ModelFolderTest {
     Files.writeString(f, "{\"n_layer\": 2,");
     assertThatThrownBy(() -> ModelFolder.readConfig(dir)).isInstanceOf(WeftInputException.class)
         .hasMessageContaining("not valid JSON");
-    Files.writeString(f, "{\"model_type\": \"llama\"}");
+    Files.writeString(f, "{\"model_type\": \"mistral\"}");
     assertThatThrownBy(() -> ModelFolder.readConfig(dir)).isInstanceOf(WeftInputException.class)
-        .hasMessageContaining("'llama'");
+        .hasMessageContaining("'mistral'");
   }
 
   @Test
@@ -119,14 +121,16 @@ class ModelFolderTest {
         .isInstanceOf(WeftInputException.class).hasMessageContaining("does not exist");
   }
 
+  static final ModelSpec SMALL = Families.preset("small");
+
   @Test
   void canonicalNamesStripThePrefixAndSkipTiedHeadAndMaskBuffers() {
-    assertThat(ModelFolder.canonicalName("transformer.wte.weight")).isEqualTo("wte.weight");
-    assertThat(ModelFolder.canonicalName("h.3.attn.c_attn.bias")).isEqualTo("h.3.attn.c_attn.bias");
-    assertThat(ModelFolder.canonicalName("transformer.h.11.mlp.c_proj.weight")).isEqualTo("h.11.mlp.c_proj.weight");
-    assertThat(ModelFolder.canonicalName("lm_head.weight")).isNull();
-    assertThat(ModelFolder.canonicalName("transformer.h.0.attn.bias")).isNull();
-    assertThat(ModelFolder.canonicalName("h.10.attn.masked_bias")).isNull();
-    assertThat(ModelFolder.canonicalName("ln_f.bias")).isEqualTo("ln_f.bias");
+    assertThat(Gpt2Family.INSTANCE.canonicalName(SMALL, "transformer.wte.weight")).isEqualTo("wte.weight");
+    assertThat(Gpt2Family.INSTANCE.canonicalName(SMALL, "h.3.attn.c_attn.bias")).isEqualTo("h.3.attn.c_attn.bias");
+    assertThat(Gpt2Family.INSTANCE.canonicalName(SMALL, "transformer.h.11.mlp.c_proj.weight")).isEqualTo("h.11.mlp.c_proj.weight");
+    assertThat(Gpt2Family.INSTANCE.canonicalName(SMALL, "lm_head.weight")).isNull();
+    assertThat(Gpt2Family.INSTANCE.canonicalName(SMALL, "transformer.h.0.attn.bias")).isNull();
+    assertThat(Gpt2Family.INSTANCE.canonicalName(SMALL, "h.10.attn.masked_bias")).isNull();
+    assertThat(Gpt2Family.INSTANCE.canonicalName(SMALL, "ln_f.bias")).isEqualTo("ln_f.bias");
   }
 }

@@ -1,15 +1,18 @@
-package dev.weft.model;
+package dev.weft.decoder;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.weft.kernels.Compute;
+import dev.weft.model.ModelSpec;
+import dev.weft.model.ParameterLayout;
+import dev.weft.models.gpt2.GPT2Config;
 import dev.weft.kernels.ScalarGemm;
 import dev.weft.tensor.DeviceMemory;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
 class GPT2Test {
-  static final GPT2Config TINY = new GPT2Config(2, 12, 3, 7, 11);
+  static final ModelSpec TINY = new GPT2Config(2, 12, 3, 7, 11).spec();
 
   static int[] randomTokens(int rows, int T, int V, long seed) {
     SplittableRandom r = new SplittableRandom(seed);
@@ -27,7 +30,7 @@ class GPT2Test {
   @Test
   void backwardMatchesDirectionalDerivativesOfTheLoss() {
     DeviceMemory mem = DeviceMemory.unlimited("test");
-    try (Compute cx = new Compute(2, new ScalarGemm()); GPT2 model = new GPT2(TINY, cx, mem)) {
+    try (Compute cx = new Compute(2, new ScalarGemm()); Decoder model = Decoder.onOneDevice(TINY, cx, mem)) {
       model.initialize(7);
       // Make biases and gains non-trivial so every path carries gradient.
       SplittableRandom r = new SplittableRandom(3);
@@ -64,8 +67,8 @@ class GPT2Test {
   @Test
   void initialisationDependsOnlyOnSeedAndName() {
     DeviceMemory mem = DeviceMemory.unlimited("test");
-    try (Compute cx = Compute.single(); GPT2 a = new GPT2(TINY, cx, mem); GPT2 b = new GPT2(TINY, cx, mem);
-         GPT2 c = new GPT2(TINY, cx, mem)) {
+    try (Compute cx = Compute.single(); Decoder a = Decoder.onOneDevice(TINY, cx, mem); Decoder b = Decoder.onOneDevice(TINY, cx, mem);
+         Decoder c = Decoder.onOneDevice(TINY, cx, mem)) {
       a.initialize(5);
       b.initialize(5);
       c.initialize(6);
@@ -80,7 +83,7 @@ class GPT2Test {
   @Test
   void gradientsAccumulateAcrossMicroBatches() {
     DeviceMemory mem = DeviceMemory.unlimited("test");
-    try (Compute cx = Compute.single(); GPT2 model = new GPT2(TINY, cx, mem)) {
+    try (Compute cx = Compute.single(); Decoder model = Decoder.onOneDevice(TINY, cx, mem)) {
       model.initialize(1);
       int T = 5;
       int[] tokens = randomTokens(4, T, TINY.vocab(), 2);
@@ -111,10 +114,11 @@ class GPT2Test {
   @Test
   void activationMemoryMatchesItsFormula() {
     DeviceMemory mem = DeviceMemory.unlimited("test");
-    try (Compute cx = Compute.single(); GPT2 model = new GPT2(TINY, cx, mem)) {
+    try (Compute cx = Compute.single(); Decoder model = Decoder.onOneDevice(TINY, cx, mem)) {
       long before = mem.inUse();
       try (Activations act = model.newActivations(3, 7)) {
-        assertThat(mem.inUse() - before).isEqualTo(Activations.bytesFor(TINY, 3, 7, TINY.vocab()));
+        assertThat(mem.inUse() - before).isEqualTo(Float.BYTES * new ActivationShapes(TINY, 3, 7, 1, false)
+            .totalFloats(TINY.layers(), false));
       }
       assertThat(mem.inUse()).isEqualTo(before);
     }

@@ -1,16 +1,16 @@
-package dev.weft.parallel.pp;
+package dev.weft.decoder;
 
-import dev.weft.model.Activations;
-import dev.weft.model.GPT2;
-import dev.weft.model.Workspace;
+import dev.weft.parallel.pp.PipelineExecutor;
+import dev.weft.parallel.pp.StageModel;
+import dev.weft.parallel.pp.StagePlan;
 import dev.weft.tensor.BufferPool;
 import java.util.HashMap;
 import java.util.Map;
 
 /**
- * GPT-2 cut into pipeline chunks, as the {@link PipelineExecutor} drives it: chunk s runs blocks
+ * A {@link Decoder} cut into pipeline chunks, as the {@link PipelineExecutor} drives it: chunk s runs blocks
  * [firstLayer(s), firstLayer(s) + layers(s)); chunk 0 also embeds its micro-batch's tokens, the last chunk
- * also runs the final LayerNorm, the logits (with its tied copy of wte) and the loss. Between chunks travels
+ * also runs the final norm, the logits (with the head, or its copy of the tied token embedding) and the loss. Between chunks travels
  * the residual stream [R, C] (R = this rank's rows of the micro-batch: B T, or B T / t under sequence
  * parallelism), forward as activations and backward as their gradients.
  *
@@ -21,8 +21,8 @@ import java.util.Map;
  * recomputation one block's activations) is one {@link Workspace} per rank, shared by all of them: the
  * executor runs one action at a time.
  */
-public final class GptStageModel implements StageModel, AutoCloseable {
-  private final GPT2 model;
+public final class DecoderStageModel implements StageModel, AutoCloseable {
+  private final Decoder model;
   private final StagePlan plan;
   private final int microBatch;
   private final int seqLen;
@@ -43,7 +43,7 @@ public final class GptStageModel implements StageModel, AutoCloseable {
    * @param deferWeights split backward into input and deferred weight passes (zero-bubble schedules)
    * @param recompute    blocks keep only their outputs; backward recomputes the rest (not with deferWeights)
    */
-  public GptStageModel(GPT2 model, StagePlan plan, int microBatch, int seqLen, boolean deferWeights, boolean recompute) {
+  public DecoderStageModel(Decoder model, StagePlan plan, int microBatch, int seqLen, boolean deferWeights, boolean recompute) {
     if (deferWeights && recompute) {
       throw new IllegalArgumentException("deferred weight passes need every block's activations; recomputation drops them");
     }
@@ -76,11 +76,11 @@ public final class GptStageModel implements StageModel, AutoCloseable {
 
   @Override
   public int activationLength(int stage, int mb) {
-    return model.tensorParallel().rows(microBatch * seqLen) * model.config().dModel();
+    return model.tensorParallel().rows(microBatch * seqLen) * model.spec().dModel();
   }
 
   private boolean[] layersOf(int stage) {
-    boolean[] l = new boolean[model.config().layers()];
+    boolean[] l = new boolean[model.spec().layers()];
     for (int i = plan.firstLayer(stage); i < plan.firstLayer(stage) + plan.layers(stage); i++) l[i] = true;
     return l;
   }
@@ -134,7 +134,10 @@ public final class GptStageModel implements StageModel, AutoCloseable {
     Activations act = stash.remove(key(stage, mb));
     if (deferWeights) {
       int first = plan.firstLayer(stage);
-      if (plan.hasHead(stage)) model.headWeightBackward(act);
+      if (plan.hasHead(stage)) {
+        model.headWeightBackward(act);
+        model.headWeightsDone();
+      }
       model.blocksWeightBackward(act, first, first + plan.layers(stage));
     }
     act.close();
