@@ -5,6 +5,7 @@ import dev.weft.models.Families;
 import dev.weft.models.gpt2.GPT2Config;
 import dev.weft.tensor.DeviceMemory;
 import dev.weft.train.StepMetrics;
+import dev.weft.parallel.Parallelism;
 import dev.weft.train.TrainConfig;
 import dev.weft.train.Trainer;
 import java.io.OutputStream;
@@ -62,9 +63,9 @@ public final class DpBenchCommand implements Callable<Integer> {
   record Run(int zero, double stepMs, double commMs, double exposedMs) {}
 
   private Run run(ModelSpec mc, int zero) {
-    TrainConfig cfg = new TrainConfig(mc, Math.max(2, steps), 0, batch, batch / dp, 1e-3, 0.1, 0, 0.1, 1.0, 1, 0, 0,
-        threads, "vector", DeviceMemory.UNLIMITED, null, null, null, 0, null, null,
-        new TrainConfig.Parallelism(dp, 1, false, zero, "local", 300)).validate();
+    TrainConfig cfg = TrainConfig.builder(mc).steps(Math.max(2, steps)).batch(batch).microBatch(batch / dp).lr(1e-3)
+        .warmup(0).seed(1).evalEvery(0).evalBatches(0).threads(threads)
+        .parallel(Parallelism.builder().dp(dp).zero(zero).build()).build().validate();
     Trainer.Result r = new Trainer(cfg, new PrintStream(OutputStream.nullOutputStream())).run();
     List<StepMetrics> s = r.steps().subList(1, r.steps().size());
     double[] ms = s.stream().mapToDouble(StepMetrics::stepMs).sorted().toArray();

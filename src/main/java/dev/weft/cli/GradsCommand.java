@@ -1,6 +1,7 @@
 package dev.weft.cli;
 
 import dev.weft.WeftInputException;
+import dev.weft.comm.Devices;
 import dev.weft.io.SafeTensorsFile;
 import dev.weft.io.SafeTensorsWriter;
 import dev.weft.kernels.Compute;
@@ -14,6 +15,7 @@ import dev.weft.model.ParameterLayout;
 import dev.weft.tensor.DeviceMemory;
 import dev.weft.train.Checkpoint;
 import dev.weft.train.Gradients;
+import dev.weft.parallel.Parallelism;
 import dev.weft.train.TrainConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -33,6 +35,11 @@ import picocli.CommandLine.Option;
     description = "One forward and backward on given tokens; writes the loss and every parameter's gradient.")
 public final class GradsCommand implements Callable<Integer> {
   @Mixin LayoutOptions layout = new LayoutOptions();
+
+  @Mixin PipelineOptions pipeline = new PipelineOptions();
+
+  @Option(names = "--micro-batch", description = "Sequences per micro-batch (default: each replica's whole share; one per micro-batch through a pipeline).")
+  Integer microBatch;
 
   @Option(names = "--checkpoint", required = true, paramLabel = "DIR|FILE", description = "Model folder or .safetensors file.")
   Path checkpoint;
@@ -80,10 +87,12 @@ public final class GradsCommand implements Callable<Integer> {
     }
     ParameterLayout params = new ParameterLayout(config);
     float[] weights = Checkpoint.readWeights(checkpoint, params);
-    TrainConfig.Parallelism par = layout.parallelism(1, "1f1b", 1);
-    Gradients.Result g = Gradients.compute(params, weights, ids, B, T, par, threads != null ? threads : 0,
-        matmul.toLowerCase(Locale.ROOT));
-    if (par.devices().equals("local") || rankFromEnv() == 0) {
+    Parallelism par = layout.parallelism(pipeline);
+    Devices devices = layout.devices();
+    Gradients.Result g = Gradients.compute(params, weights, ids, B, T, new Gradients.Options(par,
+        microBatch != null ? microBatch : 0, devices, layout.commTimeout(), threads != null ? threads : 0,
+        matmul.toLowerCase(Locale.ROOT)));
+    if (devices == Devices.LOCAL || rankFromEnv() == 0) {
       SafeTensorsWriter w = new SafeTensorsWriter();
       w.add("loss", new float[] {g.loss()});
       for (ParameterLayout.Param p : params.params()) {

@@ -1,6 +1,10 @@
 package dev.weft.cli;
 
+import dev.weft.parallel.Parallelism;
 import dev.weft.train.TrainConfig;
+import dev.weft.comm.Devices;
+import dev.weft.parallel.pp.StageSplit;
+import java.time.Duration;
 import java.util.Locale;
 import picocli.CommandLine.Option;
 
@@ -48,14 +52,19 @@ public final class LayoutOptions {
     };
   }
 
-  /** The layout with a pipeline of {@code pp} stages run by {@code schedule} with {@code virtualStages} chunks per rank. */
-  TrainConfig.Parallelism parallelism(int pp, String schedule, int virtualStages) {
-    return parallelism(pp, schedule, virtualStages, "count");
+  /** The layout with the pipeline options {@code pipe} (pp, schedule, virtual stages, stage split). */
+  Parallelism parallelism(PipelineOptions pipe) {
+    return Parallelism.builder().dp(dp).tp(tp).cp(cp).sp(sp).zero(zero).cpMethod(cpAttention)
+        .pp(pipe.pp).schedule(pipe.schedule).virtualStages(pipe.virtualStages).stageSplit(StageSplit.parse(pipe.stageSplit))
+        .recompute(recomputeFull()).build();
   }
 
-  /** As above, the pipeline's layers cut by {@code stageSplit} (see {@link TrainConfig.Parallelism#stagePlan}). */
-  TrainConfig.Parallelism parallelism(int pp, String schedule, int virtualStages, String stageSplit) {
-    return new TrainConfig.Parallelism(dp, tp, pp, cp, sp, zero, schedule.toLowerCase(Locale.ROOT), virtualStages,
-        cpAttention.toLowerCase(Locale.ROOT), devices.toLowerCase(Locale.ROOT), commTimeout, stageSplit, recomputeFull());
+  Devices devices() {
+    return Devices.parse(devices);
+  }
+
+  Duration commTimeout() {
+    if (commTimeout < 1) throw new dev.weft.WeftInputException("--comm-timeout must be >= 1 second.");
+    return Duration.ofSeconds(commTimeout);
   }
 }

@@ -6,6 +6,7 @@ import dev.weft.models.Families;
 import dev.weft.models.gpt2.GPT2Config;
 import dev.weft.tensor.DeviceMemory;
 import dev.weft.train.StepMetrics;
+import dev.weft.parallel.Parallelism;
 import dev.weft.train.TrainConfig;
 import dev.weft.train.Trainer;
 import java.io.PrintStream;
@@ -44,8 +45,8 @@ public final class StepBenchCommand implements Callable<Integer> {
     PrintStream out = System.out;
     int th = threads != null ? threads : Runtime.getRuntime().availableProcessors();
     ModelSpec mc = Families.preset(preset);
-    TrainConfig cfg = new TrainConfig(mc, Math.max(2, steps), 0, batch, batch, 1e-3, 0.1, 0, 0.1, 1.0, 1, 0, 0, th,
-        matmul, DeviceMemory.UNLIMITED, null, null, null, 0, null, null, TrainConfig.Parallelism.single()).validate();
+    TrainConfig cfg = TrainConfig.builder(mc).steps(Math.max(2, steps)).batch(batch).lr(1e-3).warmup(0).seed(1)
+        .evalEvery(0).evalBatches(0).threads(th).gemm(matmul).build().validate();
     Trainer.Result r = new Trainer(cfg, new PrintStream(java.io.OutputStream.nullOutputStream())).run();
     List<StepMetrics> s = r.steps();
     double[] ms = s.subList(1, s.size()).stream().mapToDouble(StepMetrics::stepMs).sorted().toArray();

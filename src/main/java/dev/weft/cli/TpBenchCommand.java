@@ -15,6 +15,7 @@ import dev.weft.model.ParameterLayout;
 import dev.weft.parallel.tp.TensorParallel;
 import dev.weft.tensor.DeviceMemory;
 import dev.weft.train.StepMetrics;
+import dev.weft.parallel.Parallelism;
 import dev.weft.train.TrainConfig;
 import dev.weft.train.Trainer;
 import java.io.OutputStream;
@@ -65,8 +66,8 @@ public final class TpBenchCommand implements Callable<Integer> {
           + "all-reduce (its reduce-scatter half): ratio %.3f%n", t, B, T, C, measured, ring, measured / ring,
           Math.abs(measured / ring - 1) <= 0.05 ? "met" : "NOT met", issue, measured / issue);
     }
-    double single = stepMs(mc, new TrainConfig.Parallelism(1, 1, false, 0, "local", 300), 2);
-    double tp2 = stepMs(mc, new TrainConfig.Parallelism(1, 2, false, 0, "local", 300), 1);
+    double single = stepMs(mc, Parallelism.SINGLE, 2);
+    double tp2 = stepMs(mc, Parallelism.builder().tp(2).build(), 1);
     out.printf(Locale.ROOT, "overhead: %s batch %d: one device, 2 threads %.1f ms; tp=2, 1 thread per rank %.1f ms; "
         + "ratio %.3f (target <= 1.15: %s)%n", preset, batch, single, tp2, tp2 / single, tp2 / single <= 1.15 ? "met" : "NOT met");
     return 0;
@@ -98,9 +99,9 @@ public final class TpBenchCommand implements Callable<Integer> {
     return bytes.get();
   }
 
-  private double stepMs(ModelSpec mc, TrainConfig.Parallelism p, int threads) {
-    TrainConfig cfg = new TrainConfig(mc, Math.max(2, steps), 0, batch, batch, 1e-3, 0.1, 0, 0.1, 1.0, 1, 0, 0, threads,
-        "vector", DeviceMemory.UNLIMITED, null, null, null, 0, null, null, p).validate();
+  private double stepMs(ModelSpec mc, Parallelism p, int threads) {
+    TrainConfig cfg = TrainConfig.builder(mc).steps(Math.max(2, steps)).batch(batch).lr(1e-3).warmup(0).seed(1)
+        .evalEvery(0).evalBatches(0).threads(threads).parallel(p).build().validate();
     Trainer.Result r = new Trainer(cfg, new PrintStream(OutputStream.nullOutputStream())).run();
     double[] ms = r.steps().subList(1, r.steps().size()).stream().mapToDouble(StepMetrics::stepMs).sorted().toArray();
     return ms[ms.length / 2];

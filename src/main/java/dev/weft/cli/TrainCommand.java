@@ -1,11 +1,13 @@
 package dev.weft.cli;
 
+import dev.weft.comm.Devices;
 import dev.weft.data.Gpt2Tokenizer;
 import dev.weft.train.Checkpoint;
 import dev.weft.model.ModelSpec;
 import dev.weft.models.Families;
 import dev.weft.models.gpt2.GPT2Config;
 import dev.weft.tensor.DeviceMemory;
+import dev.weft.parallel.Parallelism;
 import dev.weft.train.TrainConfig;
 import dev.weft.train.Trainer;
 import java.io.PrintStream;
@@ -23,6 +25,8 @@ public final class TrainCommand implements Callable<Integer> {
   @Mixin ModelOptions model = new ModelOptions();
 
   @Mixin LayoutOptions layout = new LayoutOptions();
+
+  @Mixin PipelineOptions pipeline = new PipelineOptions();
 
   @Option(names = "--data", paramLabel = "PATH", description = "Training text: a file, a folder or a zip (default: the JDK's lib/src.zip).")
   Path data;
@@ -69,18 +73,6 @@ public final class TrainCommand implements Callable<Integer> {
   @Option(names = "--num-devices", description = "Devices for --layout auto (default: the machine's cores).")
   Integer numDevices;
 
-  @Option(names = "--pp", defaultValue = "1", description = "Pipeline stages: consecutive layers on different devices (default ${DEFAULT-VALUE}).")
-  int pp;
-
-  @Option(names = "--schedule", defaultValue = "1f1b", description = "Pipeline schedule: naive, gpipe, 1f1b, interleaved, zb (default ${DEFAULT-VALUE}).")
-  String schedule;
-
-  @Option(names = "--stage-split", defaultValue = "count", description = "How layers are cut into pipeline chunks: count (equal layers), params (balanced by parameters), flops (balanced by compute), or explicit counts like 3,2,2,1 (default ${DEFAULT-VALUE}).")
-  String stageSplit;
-
-  @Option(names = "--virtual-stages", defaultValue = "1", description = "Model chunks per pipeline rank (interleaved schedule; default ${DEFAULT-VALUE}).")
-  int virtualStages;
-
   @Option(names = "--trace", paramLabel = "FILE.json", description = "Write a Chrome/Perfetto trace of every rank's forward, backward and communication spans.")
   Path trace;
 
@@ -120,7 +112,7 @@ public final class TrainCommand implements Callable<Integer> {
       throw new dev.weft.WeftInputException("--layout must be manual or auto, got '" + layoutMode + "'.");
     }
     Trainer.Result r = new Trainer(cfg, out).withTrace(trace).withTokenizer(tokenizer(cfg)).run();
-    boolean reporter = !cfg.parallel().devices().equals("tcp") || "0".equals(System.getenv().getOrDefault("RANK", "0").trim());
+    boolean reporter = cfg.devices() != Devices.TCP || "0".equals(System.getenv().getOrDefault("RANK", "0").trim());
     if (reporter) Summary.print(out, cfg, r, !noMfu);
     return 0;
   }
@@ -139,14 +131,17 @@ public final class TrainCommand implements Callable<Integer> {
       mc = model.resolve();
     }
     int replica = Math.max(1, batch / Math.max(1, layout.dp));
-    int mb = microBatch != null ? microBatch : pp > 1 ? Math.max(1, replica / Math.min(replica, 2 * pp)) : replica;
-    int wu = warmup != null ? warmup : Math.max(0, steps / 20);
-    int ee = evalEvery != null ? evalEvery : Math.max(1, steps / 5);
-    int th = threads != null ? threads : 0;
-    long mem = deviceMemory == null ? DeviceMemory.UNLIMITED : parseSize(deviceMemory);
-    return new TrainConfig(mc, steps, stopAfter, batch, mb, lr, minLrFraction, wu, weightDecay, gradClip, seed, ee,
-        evalBatches, th, matmul.toLowerCase(Locale.ROOT), mem, data, metrics, save, saveEvery, resume, checkpoint,
-        layout.parallelism(pp, schedule, virtualStages, stageSplit.toLowerCase(Locale.ROOT))).validate();
+    int pp = pipeline.pp;
+    TrainConfig.Builder b = TrainConfig.builder(mc).steps(steps).stopAfter(stopAfter).batch(batch)
+        .microBatch(microBatch != null ? microBatch : pp > 1 ? Math.max(1, replica / Math.min(replica, 2 * pp)) : replica)
+        .lr(lr).minLrFraction(minLrFraction).weightDecay(weightDecay).gradClip(gradClip).seed(seed)
+        .evalBatches(evalBatches).threads(threads != null ? threads : 0).gemm(matmul.toLowerCase(Locale.ROOT))
+        .deviceMemory(deviceMemory == null ? DeviceMemory.UNLIMITED : parseSize(deviceMemory)).data(data)
+        .metrics(metrics).save(save).saveEvery(saveEvery).resume(resume).init(checkpoint)
+        .parallel(layout.parallelism(pipeline)).devices(layout.devices()).commTimeout(layout.commTimeout());
+    if (warmup != null) b.warmup(warmup);
+    if (evalEvery != null) b.evalEvery(evalEvery);
+    return b.build().validate();
   }
 
   /**
@@ -175,7 +170,7 @@ public final class TrainCommand implements Callable<Integer> {
 
   /** Replaces the layout of {@code cfg} by the planner's best on the local devices, and says which and why. */
   private TrainConfig autoLayout(TrainConfig cfg, PrintStream out) {
-    TrainConfig.Parallelism given = cfg.parallel();
+    Parallelism given = cfg.parallel();
     if (given.worldSize() > 1 || given.zero() > 0 || given.sp()) {
       throw new dev.weft.WeftInputException("--layout auto chooses --dp, --tp, --pp, --cp, --zero and --sp itself; "
           + "drop them, or keep them with --layout manual.");
@@ -184,16 +179,10 @@ public final class TrainCommand implements Callable<Integer> {
     int mb = microBatch != null ? microBatch : 0;
     dev.weft.plan.AutoLayout.Choice c = dev.weft.plan.AutoLayout.choose(cfg.model(), cfg.batch(), mb, mb, devices,
         (dev.weft.plan.DeviceSpec) null);
-    TrainConfig.Parallelism p = c.parallelism();
-    TrainConfig.Parallelism chosen = new TrainConfig.Parallelism(p.dp(), p.tp(), p.pp(), p.cp(), p.sp(), p.zero(),
-        p.schedule(), p.virtualStages(), p.cpAttention(), given.devices(), given.commTimeoutSec(), p.stageSplit(),
-        p.recompute());
+    Parallelism chosen = c.parallelism();
     out.printf("layout auto: %s, micro-batch %d, on %d device%s%n%s%n", chosen, c.microBatch(), devices,
         devices == 1 ? "" : "s", c.explanation());
-    return new TrainConfig(cfg.model(), cfg.steps(), cfg.stopAfter(), cfg.batch(), c.microBatch(), cfg.lr(),
-        cfg.minLrFraction(), cfg.warmup(), cfg.weightDecay(), cfg.gradClip(), cfg.seed(), cfg.evalEvery(),
-        cfg.evalBatches(), cfg.threads(), cfg.gemm(), cfg.deviceMemory(), cfg.data(), cfg.metrics(), cfg.save(),
-        cfg.saveEvery(), cfg.resume(), cfg.init(), chosen).validate();
+    return cfg.toBuilder().microBatch(c.microBatch()).parallel(chosen).build().validate();
   }
 
   static long parseSize(String s) {

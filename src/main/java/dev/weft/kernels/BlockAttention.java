@@ -1,5 +1,6 @@
 package dev.weft.kernels;
 
+import dev.weft.parallel.Parallelism;
 import jdk.incubator.vector.FloatVector;
 
 /**

@@ -4,6 +4,7 @@ import dev.weft.WeftInputException;
 import dev.weft.model.ModelSpec;
 import dev.weft.models.Families;
 import dev.weft.models.gpt2.GPT2Config;
+import dev.weft.parallel.Parallelism;
 import dev.weft.train.TrainConfig;
 import java.nio.file.Path;
 
@@ -22,7 +23,7 @@ public final class AutoLayout {
   }
 
   /** The chosen layout, its planner figures, the explanation, and the runtime's configuration of it. */
-  public record Choice(Layout layout, Candidate candidate, String explanation, TrainConfig.Parallelism parallelism,
+  public record Choice(Layout layout, Candidate candidate, String explanation, Parallelism parallelism,
                        Plan plan) {
     /** The micro-batch to put in TrainConfig. */
     public int microBatch() {

@@ -10,6 +10,7 @@ import dev.weft.model.ModelSpec;
 import dev.weft.models.Families;
 import dev.weft.models.gpt2.GPT2Config;
 import dev.weft.train.StepMetrics;
+import dev.weft.parallel.Parallelism;
 import dev.weft.train.TrainConfig;
 import dev.weft.train.Trainer;
 import dev.weft.tensor.DeviceMemory;
@@ -208,8 +209,8 @@ public final class Calibration {
   }
 
   private static double medianStepSeconds(ModelSpec mc, int batch, Path data) {
-    TrainConfig cfg = new TrainConfig(mc, 6, 0, batch, batch, 1e-3, 0.1, 0, 0.1, 1.0, 1, 0, 0, 0, "vector",
-        DeviceMemory.UNLIMITED, data, null, null, 0, null, null, TrainConfig.Parallelism.single());
+    TrainConfig cfg = TrainConfig.builder(mc).steps(6).batch(batch).lr(1e-3).warmup(0).seed(1).evalEvery(0)
+        .evalBatches(0).data(data).build();
     Trainer.Result r = new Trainer(cfg, new PrintStream(OutputStream.nullOutputStream())).run();
     double[] ms = r.steps().subList(1, r.steps().size()).stream().mapToDouble(StepMetrics::stepMs).sorted().toArray();
     return ms[ms.length / 2] / 1e3;

@@ -4,6 +4,7 @@ import dev.weft.model.ModelSpec;
 import dev.weft.models.Families;
 import dev.weft.models.gpt2.GPT2Config;
 import dev.weft.train.StepMetrics;
+import dev.weft.parallel.Parallelism;
 import dev.weft.train.TrainConfig;
 import dev.weft.train.Trainer;
 import dev.weft.tensor.DeviceMemory;
@@ -50,8 +51,8 @@ public final class RuntimeComparison {
 
     /** The runtime's configuration of this case: local backend, threads 0 (cores / ranks), vector GEMM. */
     public TrainConfig trainConfig(int steps, Path data) {
-      return new TrainConfig(model(), steps, 0, batch, layout.microBatch(), 1e-3, 0.1, 0, 0.1, 1.0, 1, 0, 0, 0,
-          "vector", DeviceMemory.UNLIMITED, data, null, null, 0, null, null, parallelism(layout));
+      return TrainConfig.builder(model()).steps(steps).batch(batch).microBatch(layout.microBatch()).lr(1e-3).warmup(0)
+          .seed(1).evalEvery(0).evalBatches(0).data(data).parallel(parallelism(layout)).build();
     }
 
     public String describe() {
@@ -60,7 +61,7 @@ public final class RuntimeComparison {
   }
 
   /** The runtime's layout for a planner layout (schedule and CP method names as TrainConfig takes them). */
-  public static TrainConfig.Parallelism parallelism(Layout l) {
+  public static Parallelism parallelism(Layout l) {
     String schedule = switch (l.schedule()) {
       case NONE, ONE_F_ONE_B -> "1f1b";
       case GPIPE -> "gpipe";
@@ -69,8 +70,8 @@ public final class RuntimeComparison {
     };
     int v = l.schedule() == Schedule.INTERLEAVED ? l.virtualStages() : 1;
     String cp = l.cpAlgorithm() == CpAlgorithm.ALL_TO_ALL ? "alltoall" : "ring";
-    return new TrainConfig.Parallelism(l.dp(), l.tp(), l.pp(), l.cp(), l.sp() && l.tp() > 1, l.zero(), schedule, v,
-        cp, "local", 300, "count", l.recompute() == Recompute.FULL);
+    return Parallelism.builder().dp(l.dp()).tp(l.tp()).pp(l.pp()).cp(l.cp()).sp(l.sp() && l.tp() > 1).zero(l.zero())
+        .schedule(schedule).virtualStages(v).cpMethod(cp).recompute(l.recompute() == Recompute.FULL).build();
   }
 
   private static Layout lay(int dp, int tp, int pp, int cp, int zero, boolean sp, int mb, Schedule s, int v,

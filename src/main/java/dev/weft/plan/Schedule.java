@@ -1,5 +1,6 @@
 package dev.weft.plan;
 
+import dev.weft.parallel.Parallelism;
 import dev.weft.WeftInputException;
 import java.util.Locale;
 

@@ -1,5 +1,6 @@
 package dev.weft.train;
 
+import dev.weft.parallel.Parallelism;
 import dev.weft.comm.Backend;
 import dev.weft.comm.Communicator;
 import dev.weft.comm.ReduceOp;
@@ -50,7 +51,7 @@ final class PipelineRank {
    * without a pipeline), so that is what travels between stages.
    */
   PipelineRank(Backend backend, ParallelLayout mesh, TrainConfig cfg, int seqLen) {
-    TrainConfig.Parallelism par = cfg.parallel();
+    Parallelism par = cfg.parallel();
     int rank = backend.rank();
     this.p = par.pp();
     this.ppRank = mesh.coordinate(rank, Axis.PP);

@@ -1,5 +1,6 @@
 package dev.weft.train;
 
+import dev.weft.parallel.Parallelism;
 import dev.weft.comm.Backend;
 import dev.weft.comm.CommStats;
 import dev.weft.comm.Communicator;
@@ -51,7 +52,7 @@ final class RankTrainer {
   }
 
   Trainer.Result run() {
-    TrainConfig.Parallelism par = cfg.parallel();
+    Parallelism par = cfg.parallel();
     int rank = backend.rank();
     int world = backend.worldSize();
     ParallelLayout mesh = ParallelLayout.of(par.dp(), par.pp(), par.cp(), par.tp(), world);

@@ -1,21 +1,25 @@
 package dev.weft.train;
 
 import dev.weft.WeftInputException;
+import dev.weft.comm.Devices;
 import dev.weft.model.ModelSpec;
+import dev.weft.parallel.Parallelism;
+import dev.weft.tensor.DeviceMemory;
+import java.time.Duration;
 import java.nio.file.Path;
 
 /**
- * Everything one training run needs, every constraint checked in one place ({@link #validate()}), each
- * error naming the option and the fix.
+ * Everything one training run needs, built with {@link #builder} (named settings; defaults as the command line's),
+ * every constraint checked in one place ({@link #validate()}), each error naming the option and the fix.
  *
- * @param model        the model shape
+ * @param model        the model
  * @param steps        total optimizer steps (the LR schedule's length)
  * @param stopAfter    stop after this step (0 = run to {@code steps}); splits a run across jobs
  * @param batch        global batch, in sequences of {@code model.context()} tokens
  * @param microBatch   sequences per micro-batch; gradients accumulate over batch / microBatch of them
  * @param lr           peak learning rate; {@code minLrFraction} of it at the end of the cosine
  * @param warmup       warm-up steps (linear)
- * @param weightDecay  AdamW decoupled weight decay for matrices and embeddings
+ * @param weightDecay  AdamW decoupled weight decay for the parameters the family marks (matrices, embeddings)
  * @param gradClip     clip the global gradient norm to this (0 = off)
  * @param seed         seeds initialisation and batch order
  * @param evalEvery    validation loss every this many steps (0 = only at the end)
@@ -30,168 +34,86 @@ import java.nio.file.Path;
  * @param resume       training checkpoint folder to continue from, or null
  * @param init         model folder (or .safetensors) to start from instead of random weights, or null
  * @param parallel     how the model is laid out over devices
+ * @param devices      whether ranks are threads of this process or processes of a launched job
+ * @param commTimeout  bound on every communication wait
  */
 public record TrainConfig(
     ModelSpec model, int steps, int stopAfter, int batch, int microBatch, double lr, double minLrFraction,
     int warmup, double weightDecay, double gradClip, long seed, int evalEvery, int evalBatches, int threads,
     String gemm, long deviceMemory, Path data, Path metrics, Path save, int saveEvery, Path resume, Path init,
-    Parallelism parallel) {
+    Parallelism parallel, Devices devices, Duration commTimeout) {
 
-  /**
-   * The device layout of a run: dp x pp x cp x tp ranks (TP innermost, then CP, DP, PP outermost).
-   *
-   * @param dp             data-parallel degree (replicas; the batch is split across them)
-   * @param tp             tensor-parallel degree (every weight matrix split across this many ranks)
-   * @param pp             pipeline stages (consecutive layers on different ranks)
-   * @param cp             context-parallel degree (every sequence split across this many ranks)
-   * @param sp             Megatron sequence parallelism inside the tensor-parallel group
-   * @param zero           ZeRO stage 0-3 on the data-parallel (and context-parallel) axis
-   * @param schedule       pipeline schedule: naive, gpipe, 1f1b, interleaved, zb
-   * @param virtualStages  model chunks per pipeline rank (interleaved)
-   * @param cpAttention    ring or alltoall
-   * @param devices        "local" (ranks are threads of this process) or "tcp" (this process is one rank
-   *                       of a job started by 'weft launch' or another torchrun-style launcher)
-   * @param commTimeoutSec bound on every communication wait
-   * @param stageSplit     how layers are cut into pipeline chunks (see {@link #stagePlan})
-   * @param recompute      full activation recomputation: blocks keep only their outputs, backward runs each
-   *                       block's forward again (see {@link dev.weft.model.Workspace})
-   */
-  public record Parallelism(int dp, int tp, int pp, int cp, boolean sp, int zero, String schedule, int virtualStages,
-                            String cpAttention, String devices, int commTimeoutSec, String stageSplit,
-                            boolean recompute) {
-    /** Without recomputation. */
-    public Parallelism(int dp, int tp, int pp, int cp, boolean sp, int zero, String schedule, int virtualStages,
-                       String cpAttention, String devices, int commTimeoutSec, String stageSplit) {
-      this(dp, tp, pp, cp, sp, zero, schedule, virtualStages, cpAttention, devices, commTimeoutSec, stageSplit, false);
-    }
-
-    /** This layout with full activation recomputation on or off. */
-    public Parallelism withRecompute(boolean on) {
-      return new Parallelism(dp, tp, pp, cp, sp, zero, schedule, virtualStages, cpAttention, devices, commTimeoutSec,
-          stageSplit, on);
-    }
-
-    /** With the pipeline cut into equal layer counts. */
-    public Parallelism(int dp, int tp, int pp, int cp, boolean sp, int zero, String schedule, int virtualStages,
-                       String cpAttention, String devices, int commTimeoutSec) {
-      this(dp, tp, pp, cp, sp, zero, schedule, virtualStages, cpAttention, devices, commTimeoutSec, "count");
-    }
-
-    /**
-     * How the pipeline's chunks are cut ({@code stageSplit}): "count" (equal layer counts), "params" (balanced by
-     * parameter count: the embeddings weigh on the first chunk), "flops" (balanced by compute: each block's
-     * matrix products and attention, the logits on the last chunk), or explicit sizes "3,2,2,1".
-     */
-    public dev.weft.parallel.pp.StagePlan stagePlan(ModelSpec m) {
-      int v = virtualStages;
-      double[] layerCost = new double[m.layers()];
-      switch (stageSplit) {
-        case "count" -> {
-          return dev.weft.parallel.pp.StagePlan.balanced(m.layers(), pp, v);
-        }
-        case "params" -> {
-          java.util.Arrays.fill(layerCost, m.blockParameters());
-          return dev.weft.parallel.pp.StagePlan.byCost(layerCost, m.regionParameters(
-              dev.weft.model.ParamSpec.Region.EMBEDDING), m.regionParameters(dev.weft.model.ParamSpec.Region.FINAL), pp, v);
-        }
-        case "flops" -> {
-          // per token forward: 2 FLOPs per block weight, 4 T (H hd) of attention; the head's 2 V C
-          java.util.Arrays.fill(layerCost, 2.0 * m.blockWeightParameters()
-              + 4.0 * m.heads() * m.headDim() * m.context());
-          return dev.weft.parallel.pp.StagePlan.byCost(layerCost, 0, 2.0 * m.vocab() * m.dModel(), pp, v);
-        }
-        default -> {
-          String[] parts = stageSplit.split(",");
-          int[] sizes = new int[parts.length];
-          try {
-            for (int i = 0; i < parts.length; i++) sizes[i] = Integer.parseInt(parts[i].trim());
-          } catch (NumberFormatException e) {
-            throw new WeftInputException("--stage-split takes count, params, flops or layer counts like 3,2,2,1; got '"
-                + stageSplit + "'.");
-          }
-          int sum = java.util.Arrays.stream(sizes).sum();
-          if (sum != m.layers()) {
-            throw new WeftInputException("--stage-split " + stageSplit + " puts " + sum + " layers in the pipeline but the "
-                + "model has " + m.layers() + "; the counts must add up to the layers.");
-          }
-          return dev.weft.parallel.pp.StagePlan.explicit(sizes, pp, v);
-        }
-      }
-    }
-    /** Without context parallelism. */
-    public Parallelism(int dp, int tp, int pp, boolean sp, int zero, String schedule, int virtualStages,
-                       String devices, int commTimeoutSec) {
-      this(dp, tp, pp, 1, sp, zero, schedule, virtualStages, "ring", devices, commTimeoutSec);
-    }
-
-    /** Without pipeline or context parallelism. */
-    public Parallelism(int dp, int tp, boolean sp, int zero, String devices, int commTimeoutSec) {
-      this(dp, tp, 1, sp, zero, "1f1b", 1, devices, commTimeoutSec);
-    }
-
-    /** Context parallelism of degree cp by {@code method} (ring or alltoall), with data and tensor parallelism. */
-    public static Parallelism context(int dp, int tp, int cp, String method, int zero) {
-      return new Parallelism(dp, tp, 1, cp, false, zero, "1f1b", 1, method, "local", 300);
-    }
-
-    public static Parallelism single() {
-      return new Parallelism(1, 1, false, 0, "local", 300);
-    }
-
-    /** Data parallelism only. */
-    public static Parallelism dataParallel(int dp, int zero) {
-      return new Parallelism(dp, 1, false, zero, "local", 300);
-    }
-
-    public int worldSize() {
-      return dp * tp * pp * cp;
-    }
-
-    public dev.weft.parallel.cp.ContextParallel.Method cpMethod() {
-      return cpAttention.equals("alltoall") ? dev.weft.parallel.cp.ContextParallel.Method.ALLTOALL
-          : dev.weft.parallel.cp.ContextParallel.Method.RING;
-    }
-
-
-    @Override
-    public String toString() {
-      return "dp=" + dp + " tp=" + tp + " pp=" + pp + " cp=" + cp + (cp > 1 ? " (" + cpAttention + ")" : "")
-          + (sp ? " sp" : "") + " zero=" + zero
-          + (pp > 1 ? " schedule=" + schedule + (virtualStages > 1 ? " v=" + virtualStages : "") : "")
-          + (recompute ? " recompute=full" : "");
-    }
-
-    /** Checks every constraint of the layout alone, each error naming the option and the fix. */
-    public Parallelism validate() {
-      if (dp < 1) throw new WeftInputException("--dp must be >= 1, got " + dp + ".");
-      if (tp < 1) throw new WeftInputException("--tp must be >= 1, got " + tp + ".");
-      if (pp < 1) throw new WeftInputException("--pp must be >= 1, got " + pp + ".");
-      if (cp < 1) throw new WeftInputException("--cp must be >= 1, got " + cp + ".");
-      if (!cpAttention.equals("ring") && !cpAttention.equals("alltoall")) {
-        throw new WeftInputException("--cp-attention must be ring or alltoall, got '" + cpAttention + "'.");
-      }
-      if (virtualStages < 1) throw new WeftInputException("--virtual-stages must be >= 1, got " + virtualStages + ".");
-      if (pp == 1 && virtualStages > 1) {
-        throw new WeftInputException("--virtual-stages " + virtualStages + " needs pipeline parallelism (--pp 2 or more).");
-      }
-      if (sp && tp == 1) {
-        throw new WeftInputException("--sp (sequence parallelism) works inside a tensor-parallel group; it needs --tp 2 or more.");
-      }
-      if (zero < 0 || zero > 3) throw new WeftInputException("--zero must be 0, 1, 2 or 3, got " + zero + ".");
-      if (!devices.equals("local") && !devices.equals("tcp")) {
-        throw new WeftInputException("--devices must be local (ranks are threads) or tcp (ranks are processes started by "
-            + "'weft launch'), got '" + devices + "'.");
-      }
-      if (commTimeoutSec < 1) throw new WeftInputException("--comm-timeout must be >= 1 second.");
-      if (recompute && pp > 1 && schedule.equals("zb")) {
-        throw new WeftInputException("--recompute full with --schedule zb: the zero-bubble schedule defers each block's "
-            + "weight gradients until after its input gradients, which needs every block's activations kept, and "
-            + "recomputation drops them. Use --schedule 1f1b (or another) with --recompute, or --recompute none.");
-      }
-      return this;
-    }
+  /** A run of {@code model} with the command line's defaults, to be changed by name. */
+  public static Builder builder(ModelSpec model) {
+    return new Builder(model);
   }
 
+  /** This run's settings as a builder, to change some of them. */
+  public Builder toBuilder() {
+    return new Builder(model).steps(steps).stopAfter(stopAfter).batch(batch).microBatch(microBatch).lr(lr)
+        .minLrFraction(minLrFraction).warmup(warmup).weightDecay(weightDecay).gradClip(gradClip).seed(seed)
+        .evalEvery(evalEvery).evalBatches(evalBatches).threads(threads).gemm(gemm).deviceMemory(deviceMemory)
+        .data(data).metrics(metrics).save(save).saveEvery(saveEvery).resume(resume).init(init).parallel(parallel)
+        .devices(devices).commTimeout(commTimeout);
+  }
+
+  /** Named settings of a run; unset micro-batch, warm-up and eval cadence follow the batch and steps. */
+  public static final class Builder {
+    private ModelSpec model;
+    private int steps = 500, stopAfter, batch = 16, evalBatches = 4, threads, saveEvery;
+    private Integer microBatch, warmup, evalEvery;
+    private double lr = 3e-3, minLrFraction = 0.1, weightDecay = 0.1, gradClip = 1.0;
+    private long seed = 1337, deviceMemory = DeviceMemory.UNLIMITED;
+    private String gemm = "vector";
+    private Path data, metrics, save, resume, init;
+    private Parallelism parallel = Parallelism.SINGLE;
+    private Devices devices = Devices.LOCAL;
+    private Duration commTimeout = Duration.ofSeconds(300);
+
+    private Builder(ModelSpec model) {
+      this.model = model;
+    }
+
+    public Builder model(ModelSpec v) { model = v; return this; }
+    public Builder steps(int v) { steps = v; return this; }
+    public Builder stopAfter(int v) { stopAfter = v; return this; }
+    public Builder batch(int v) { batch = v; return this; }
+    /** Sequences per micro-batch (default: the whole replica batch). */
+    public Builder microBatch(int v) { microBatch = v; return this; }
+    public Builder lr(double v) { lr = v; return this; }
+    public Builder minLrFraction(double v) { minLrFraction = v; return this; }
+    /** Warm-up steps (default: 5% of the steps). */
+    public Builder warmup(int v) { warmup = v; return this; }
+    public Builder weightDecay(double v) { weightDecay = v; return this; }
+    public Builder gradClip(double v) { gradClip = v; return this; }
+    public Builder seed(long v) { seed = v; return this; }
+    /** Validation every this many steps (0 = only at the end; default: 5 times a run). */
+    public Builder evalEvery(int v) { evalEvery = v; return this; }
+    public Builder evalBatches(int v) { evalBatches = v; return this; }
+    public Builder threads(int v) { threads = v; return this; }
+    public Builder gemm(String v) { gemm = v; return this; }
+    public Builder deviceMemory(long v) { deviceMemory = v; return this; }
+    public Builder data(Path v) { data = v; return this; }
+    public Builder metrics(Path v) { metrics = v; return this; }
+    public Builder save(Path v) { save = v; return this; }
+    public Builder saveEvery(int v) { saveEvery = v; return this; }
+    public Builder resume(Path v) { resume = v; return this; }
+    public Builder init(Path v) { init = v; return this; }
+    public Builder parallel(Parallelism v) { parallel = v; return this; }
+    public Builder devices(Devices v) { devices = v; return this; }
+    public Builder commTimeout(Duration v) { commTimeout = v; return this; }
+
+    /** The run, without checking it (see {@link TrainConfig#validate()}). */
+    public TrainConfig build() {
+      int replica = Math.max(1, batch / Math.max(1, parallel.dp()));
+      int mb = microBatch != null ? microBatch : replica;
+      int wu = warmup != null ? warmup : Math.max(0, steps / 20);
+      int ee = evalEvery != null ? evalEvery : Math.max(1, steps / 5);
+      return new TrainConfig(model, steps, stopAfter, batch, mb, lr, minLrFraction, wu, weightDecay, gradClip, seed, ee,
+          evalBatches, threads, gemm, deviceMemory, data, metrics, save, saveEvery, resume, init, parallel, devices,
+          commTimeout);
+    }
+  }
 
   /** Micro-batches per replica per step. */
   public int accumulationSteps() {
@@ -217,6 +139,7 @@ public record TrainConfig(
     if (batch <= 0) throw new WeftInputException("--batch must be positive, got " + batch + ".");
     if (microBatch <= 0) throw new WeftInputException("--micro-batch must be positive, got " + microBatch + ".");
     Parallelism p = parallel.validate();
+    if (commTimeout.toSeconds() < 1) throw new WeftInputException("--comm-timeout must be >= 1 second.");
     model.checkTensorParallel(p.tp());
     if (batch % p.dp() != 0) {
       throw new WeftInputException("--batch " + batch + " cannot be split evenly over --dp " + p.dp()

@@ -1,5 +1,6 @@
 package dev.weft.train;
 
+import dev.weft.parallel.Parallelism;
 import dev.weft.WeftInputException;
 import dev.weft.comm.Backend;
 import dev.weft.comm.CommException;
@@ -63,9 +64,9 @@ public final class Trainer {
   }
 
   private Result runLayout() {
-    TrainConfig.Parallelism p = cfg.parallel();
-    Duration timeout = Duration.ofSeconds(p.commTimeoutSec());
-    if (p.devices().equals("tcp")) {
+    Parallelism p = cfg.parallel();
+    Duration timeout = cfg.commTimeout();
+    if (cfg.devices() == dev.weft.comm.Devices.TCP) {
       int rank = envInt("RANK", 0);
       PrintStream log = rank == 0 ? out : quiet();
       Corpus corpus = Corpus.load(cfg.data(), log, tokenizer);

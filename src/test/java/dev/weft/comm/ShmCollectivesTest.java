@@ -150,7 +150,9 @@ class ShmCollectivesTest {
     })).isInstanceOf(CommException.class)
         .hasMessageContaining("allReduce")
         .hasMessageContaining("global rank 1");
-    assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(5));
+    // Well inside the 20 s timeout: the survivors notice the dead sockets, not the timeout (the bound leaves
+    // room for a machine loaded by other builds).
+    assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(12));
     assertThat(leftoverFiles()).isZero();
   }
 }

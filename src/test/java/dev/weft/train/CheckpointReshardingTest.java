@@ -1,5 +1,6 @@
 package dev.weft.train;
 
+import dev.weft.parallel.Parallelism;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.weft.model.ModelSpec;
@@ -32,20 +33,18 @@ class CheckpointReshardingTest {
   @BeforeAll
   static void oneDeviceUninterrupted() throws IOException {
     data = TestCorpus.letters(dir);
-    whole = new Trainer(config(TrainConfig.Parallelism.single(), 0, null, null), QUIET).run();
+    whole = new Trainer(config(Parallelism.SINGLE, 0, null, null), QUIET).run();
   }
 
-  static TrainConfig config(TrainConfig.Parallelism p, int stopAfter, Path save, Path resume) {
-    return new TrainConfig(MODEL, 8, stopAfter, 8, 2, 3e-3, 0.1, 2, 0.1, 1.0, 7, 0, 2, 1, "vector",
-        DeviceMemory.UNLIMITED, data, null, save, 0, resume, null, p);
+  static TrainConfig config(Parallelism p, int stopAfter, Path save, Path resume) {
+    return TrainConfig.builder(MODEL).steps(8).stopAfter(stopAfter).batch(8).microBatch(2).lr(3e-3).warmup(2).seed(7).evalEvery(0).evalBatches(2).threads(1).data(data).save(save).resume(resume).parallel(p).build();
   }
 
   /** dp, tp, pp, cp, sp, zero as in a CSV row. */
-  static TrainConfig.Parallelism layout(String spec) {
+  static Parallelism layout(String spec) {
     String[] f = spec.trim().split(" ");
     int dp = Integer.parseInt(f[0]), tp = Integer.parseInt(f[1]), pp = Integer.parseInt(f[2]), cp = Integer.parseInt(f[3]);
-    return new TrainConfig.Parallelism(dp, tp, pp, cp, f[4].equals("sp"), Integer.parseInt(f[5]), "1f1b", 1, "ring",
-        "local", 60);
+    return Parallelism.builder().dp(dp).tp(tp).pp(pp).cp(cp).sp(f[4].equals("sp")).zero(Integer.parseInt(f[5])).build();
   }
 
   @ParameterizedTest(name = "saved under [{0}], resumed under [{1}]")

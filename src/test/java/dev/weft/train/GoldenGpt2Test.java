@@ -1,5 +1,6 @@
 package dev.weft.train;
 
+import dev.weft.parallel.Parallelism;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -36,46 +37,45 @@ class GoldenGpt2Test {
 
   @TempDir Path dir;
 
-  static Map<String, TrainConfig.Parallelism> trainLayouts() {
-    Map<String, TrainConfig.Parallelism> m = new LinkedHashMap<>();
-    m.put("single", TrainConfig.Parallelism.single());
-    m.put("dp2-zero0", TrainConfig.Parallelism.dataParallel(2, 0));
-    m.put("dp2-zero1", TrainConfig.Parallelism.dataParallel(2, 1));
-    m.put("dp2-zero2", TrainConfig.Parallelism.dataParallel(2, 2));
-    m.put("dp2-zero3", TrainConfig.Parallelism.dataParallel(2, 3));
-    m.put("tp2", new TrainConfig.Parallelism(1, 2, false, 0, "local", 60));
-    m.put("tp2-sp", new TrainConfig.Parallelism(1, 2, true, 0, "local", 60));
-    m.put("tp4-sp", new TrainConfig.Parallelism(1, 4, true, 0, "local", 60));
+  static Map<String, Parallelism> trainLayouts() {
+    Map<String, Parallelism> m = new LinkedHashMap<>();
+    m.put("single", Parallelism.SINGLE);
+    m.put("dp2-zero0", Parallelism.builder().dp(2).build());
+    m.put("dp2-zero1", Parallelism.builder().dp(2).zero(1).build());
+    m.put("dp2-zero2", Parallelism.builder().dp(2).zero(2).build());
+    m.put("dp2-zero3", Parallelism.builder().dp(2).zero(3).build());
+    m.put("tp2", Parallelism.builder().tp(2).build());
+    m.put("tp2-sp", Parallelism.builder().tp(2).sp(true).build());
+    m.put("tp4-sp", Parallelism.builder().tp(4).sp(true).build());
     for (String s : new String[] {"naive", "gpipe", "1f1b", "zb"}) {
-      m.put("pp2-" + s, new TrainConfig.Parallelism(1, 1, 2, false, 0, s, 1, "local", 60));
+      m.put("pp2-" + s, Parallelism.builder().pp(2).schedule(s).build());
     }
-    m.put("pp2-interleaved-v2", new TrainConfig.Parallelism(1, 1, 2, false, 0, "interleaved", 2, "local", 60));
-    m.put("cp2-ring", TrainConfig.Parallelism.context(1, 1, 2, "ring", 0));
-    m.put("cp2-alltoall", TrainConfig.Parallelism.context(1, 1, 2, "alltoall", 0));
-    m.put("recompute", TrainConfig.Parallelism.single().withRecompute(true));
-    m.put("tp2-sp-recompute", new TrainConfig.Parallelism(1, 2, true, 0, "local", 60).withRecompute(true));
-    m.put("dp2-tp2-sp-zero1", new TrainConfig.Parallelism(2, 2, true, 1, "local", 60));
-    m.put("pp2-cp2", new TrainConfig.Parallelism(1, 1, 2, 2, false, 0, "1f1b", 1, "ring", "local", 60));
-    m.put("dp2-pp2-zero3", new TrainConfig.Parallelism(2, 1, 2, false, 3, "1f1b", 1, "local", 60));
+    m.put("pp2-interleaved-v2", Parallelism.builder().pp(2).schedule("interleaved").virtualStages(2).build());
+    m.put("cp2-ring", Parallelism.builder().cp(2).build());
+    m.put("cp2-alltoall", Parallelism.builder().cp(2).cpMethod("alltoall").build());
+    m.put("recompute", Parallelism.SINGLE.withRecompute(true));
+    m.put("tp2-sp-recompute", Parallelism.builder().tp(2).sp(true).build().withRecompute(true));
+    m.put("dp2-tp2-sp-zero1", Parallelism.builder().dp(2).tp(2).sp(true).zero(1).build());
+    m.put("pp2-cp2", Parallelism.builder().pp(2).cp(2).build());
+    m.put("dp2-pp2-zero3", Parallelism.builder().dp(2).pp(2).zero(3).build());
     return m;
   }
 
-  static Map<String, TrainConfig.Parallelism> gradLayouts() {
-    Map<String, TrainConfig.Parallelism> m = new LinkedHashMap<>();
-    m.put("single", TrainConfig.Parallelism.single());
-    m.put("tp2-sp", new TrainConfig.Parallelism(1, 2, true, 0, "local", 60));
-    m.put("cp2-ring", TrainConfig.Parallelism.context(1, 1, 2, "ring", 0));
-    m.put("cp2-alltoall", TrainConfig.Parallelism.context(1, 1, 2, "alltoall", 0));
-    m.put("dp2-zero3", TrainConfig.Parallelism.dataParallel(2, 3));
+  static Map<String, Parallelism> gradLayouts() {
+    Map<String, Parallelism> m = new LinkedHashMap<>();
+    m.put("single", Parallelism.SINGLE);
+    m.put("tp2-sp", Parallelism.builder().tp(2).sp(true).build());
+    m.put("cp2-ring", Parallelism.builder().cp(2).build());
+    m.put("cp2-alltoall", Parallelism.builder().cp(2).cpMethod("alltoall").build());
+    m.put("dp2-zero3", Parallelism.builder().dp(2).zero(3).build());
     return m;
   }
 
-  static TrainConfig config(Path data, TrainConfig.Parallelism p, int microBatch) {
-    return new TrainConfig(MODEL, 10, 0, 8, microBatch, 3e-3, 0.1, 3, 0.1, 1.0, 5, 0, 0, 1, "vector",
-        dev.weft.tensor.DeviceMemory.UNLIMITED, data, null, null, 0, null, null, p);
+  static TrainConfig config(Path data, Parallelism p, int microBatch) {
+    return TrainConfig.builder(MODEL).steps(10).batch(8).microBatch(microBatch).lr(3e-3).warmup(3).seed(5).evalEvery(0).evalBatches(0).threads(1).data(data).parallel(p).build();
   }
 
-  static int microBatch(TrainConfig.Parallelism p) {
+  static int microBatch(Parallelism p) {
     return p.pp() > 1 ? 2 : 8 / p.dp() / 2;
   }
 

@@ -1,5 +1,6 @@
 package dev.weft.train;
 
+import dev.weft.parallel.Parallelism;
 import dev.weft.model.ModelSpec;
 import dev.weft.models.Families;
 import dev.weft.models.gpt2.GPT2Config;
@@ -40,23 +41,22 @@ public final class ParityRun {
   }
 
   /** The run under layout {@code p} with micro-batches of {@code microBatch} sequences. */
-  public TrainConfig config(TrainConfig.Parallelism p, int microBatch) {
-    return new TrainConfig(model, 20, 0, batch, microBatch, 3e-3, 0.1, 3, 0.1, 1.0, 5, 0, evalBatches, 1, "vector",
-        DeviceMemory.UNLIMITED, data, null, null, 0, null, null, p);
+  public TrainConfig config(Parallelism p, int microBatch) {
+    return TrainConfig.builder(model).steps(20).batch(batch).microBatch(microBatch).lr(3e-3).warmup(3).seed(5).evalEvery(0).evalBatches(evalBatches).threads(1).data(data).parallel(p).build();
   }
 
-  public Trainer.Result train(TrainConfig.Parallelism p, int microBatch) {
+  public Trainer.Result train(Parallelism p, int microBatch) {
     return new Trainer(config(p, microBatch), QUIET).run();
   }
 
   /** One device, the whole batch in one micro-batch. */
   public synchronized Trainer.Result serial() {
-    if (serial == null) serial = train(TrainConfig.Parallelism.single(), batch);
+    if (serial == null) serial = train(Parallelism.SINGLE, batch);
     return serial;
   }
 
   /** Training under {@code p} equals one device's ({@link TestCorpus#assertTrainsAlike}); returns the run. */
-  public Trainer.Result assertTrainsLikeOneDevice(TrainConfig.Parallelism p, int microBatch) {
+  public Trainer.Result assertTrainsLikeOneDevice(Parallelism p, int microBatch) {
     Trainer.Result r = train(p, microBatch);
     TestCorpus.assertTrainsAlike(r, serial());
     return r;
@@ -66,7 +66,7 @@ public final class ParityRun {
    * One forward and backward under {@code p} of {@code b} sequences equals one device's
    * ({@link TestCorpus#assertSameGradients}).
    */
-  public void assertGradientsLikeOneDevice(TrainConfig.Parallelism p, int b) {
+  public void assertGradientsLikeOneDevice(Parallelism p, int b) {
     Gradients.Result one = serialGrads(b);
     int T = model.context();
     TestCorpus.assertSameGradients(layout, Gradients.compute(layout, weights, tokens, b, T, p, 1, "vector"), one);
@@ -77,7 +77,7 @@ public final class ParityRun {
       layout = new ParameterLayout(model);
       weights = TestCorpus.perturbedWeights(layout);
       tokens = TestCorpus.randomTokens(b, model.context(), model.vocab());
-      serialGrads = Gradients.compute(layout, weights, tokens, b, model.context(), TrainConfig.Parallelism.single(), 1,
+      serialGrads = Gradients.compute(layout, weights, tokens, b, model.context(), Parallelism.SINGLE, 1,
           "vector");
       gradsBatch = b;
     }

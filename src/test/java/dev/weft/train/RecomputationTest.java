@@ -1,5 +1,6 @@
 package dev.weft.train;
 
+import dev.weft.parallel.Parallelism;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -35,10 +36,10 @@ class RecomputationTest {
     run = new ParityRun(MODEL, dir, 8, 2);
   }
 
-  static TrainConfig.Parallelism layout(int dp, int tp, int pp, int cp, boolean sp, int zero, String schedule,
+  static Parallelism layout(int dp, int tp, int pp, int cp, boolean sp, int zero, String schedule,
                                         String cpAttention) {
     int v = schedule.equals("interleaved") ? 2 : 1;
-    return new TrainConfig.Parallelism(dp, tp, pp, cp, sp, zero, schedule, v, cpAttention, "local", 60);
+    return Parallelism.builder().dp(dp).tp(tp).pp(pp).cp(cp).sp(sp).zero(zero).schedule(schedule).virtualStages(v).cpMethod(cpAttention).build();
   }
 
   @ParameterizedTest(name = "dp={0} tp={1} pp={2} cp={3} sp={4} zero={5} {6} {7}")
@@ -50,7 +51,7 @@ class RecomputationTest {
     ParameterLayout full = new ParameterLayout(MODEL);
     float[] weights = TestCorpus.perturbedWeights(full);
     int[] tokens = TestCorpus.randomTokens(4, 16, MODEL.vocab());
-    TrainConfig.Parallelism stored = layout(dp, tp, pp, cp, sp, zero, schedule, cpAttention);
+    Parallelism stored = layout(dp, tp, pp, cp, sp, zero, schedule, cpAttention);
     Gradients.Result a = Gradients.compute(full, weights, tokens, 4, 16, stored, 1, "vector");
     Gradients.Result b = Gradients.compute(full, weights, tokens, 4, 16, stored.withRecompute(true), 1, "vector");
     assertThat(b.loss()).isEqualTo(a.loss());
@@ -68,7 +69,7 @@ class RecomputationTest {
 
   @Test
   void savesTheActivationMemoryItCounts() {
-    TrainConfig.Parallelism one = TrainConfig.Parallelism.single();
+    Parallelism one = Parallelism.SINGLE;
     Trainer.Result stored = run.serial();
     Trainer.Result recomputed = run.train(one.withRecompute(true), 8);
     for (Trainer.Result r : List.of(stored, recomputed)) {

@@ -1,5 +1,6 @@
 package dev.weft.train;
 
+import dev.weft.parallel.Parallelism;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.weft.model.ModelSpec;
@@ -34,8 +35,7 @@ class TrainerTest {
   }
 
   static TrainConfig config(Path data, int steps, int stopAfter, Path save, Path resume) {
-    return new TrainConfig(SMALL, steps, stopAfter, 4, 2, 3e-3, 0.1, 2, 0.1, 1.0, 42, 0, 2, 2, "vector",
-        DeviceMemory.UNLIMITED, data, null, save, 0, resume, null, TrainConfig.Parallelism.single());
+    return TrainConfig.builder(SMALL).steps(steps).stopAfter(stopAfter).batch(4).microBatch(2).lr(3e-3).warmup(2).seed(42).evalEvery(0).evalBatches(2).threads(2).data(data).save(save).resume(resume).parallel(Parallelism.SINGLE).build();
   }
 
   @Test

@@ -18,12 +18,14 @@ public final class Schedules {
 
   private Schedules() {}
 
-  /** The schedule {@code name} for p ranks, m micro-batches and v chunks per rank. */
+  /** The schedule named {@code name} for p ranks, m micro-batches and v chunks per rank. */
   public static Schedule generate(String name, int p, int m, int v) {
-    String n = name == null ? "" : name.trim().toLowerCase(java.util.Locale.ROOT);
-    if (!NAMES.contains(n)) {
-      throw new WeftInputException("Unknown pipeline schedule '" + name + "'. Choose one of " + NAMES + ".");
-    }
+    return generate(PipelineSchedule.parse(name), p, m, v);
+  }
+
+  /** The schedule {@code kind} for p ranks, m micro-batches and v chunks per rank. */
+  public static Schedule generate(PipelineSchedule kind, int p, int m, int v) {
+    String n = kind.cliName();
     checkShape(n, p, m, v);
     return switch (n) {
       case "naive" -> NaiveSchedule.generate(p, m);
@@ -34,9 +36,9 @@ public final class Schedules {
     };
   }
 
-  /** The schedule {@code name} for the plan's p and v, after checking the plan fits. */
-  public static Schedule generate(String name, int m, StagePlan plan) {
-    return generate(name, plan.p(), m, plan.v());
+  /** The schedule {@code kind} for the plan's p and v, after checking the plan fits. */
+  public static Schedule generate(PipelineSchedule kind, int m, StagePlan plan) {
+    return generate(kind, plan.p(), m, plan.v());
   }
 
   /** Throws {@link WeftInputException} when (p, m, v) does not suit the schedule {@code name}. */

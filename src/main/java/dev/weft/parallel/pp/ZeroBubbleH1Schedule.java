@@ -1,5 +1,6 @@
 package dev.weft.parallel.pp;
 
+import dev.weft.parallel.Parallelism;
 import static dev.weft.parallel.pp.Action.Kind.BACKWARD_INPUT;
 import static dev.weft.parallel.pp.Action.Kind.BACKWARD_WEIGHT;
 import static dev.weft.parallel.pp.Action.Kind.FORWARD;

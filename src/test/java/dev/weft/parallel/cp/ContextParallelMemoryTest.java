@@ -1,5 +1,6 @@
 package dev.weft.parallel.cp;
 
+import dev.weft.parallel.Parallelism;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -49,7 +50,6 @@ class ContextParallelMemoryTest {
   }
 
   static TrainConfig config(Path data, int cp, long capacity) {
-    return new TrainConfig(MODEL, 2, 0, 1, 1, 1e-3, 0.1, 0, 0.1, 1.0, 1, 0, 0, 1, "vector", capacity, data, null, null,
-        0, null, null, TrainConfig.Parallelism.context(1, 1, cp, "ring", 0));
+    return TrainConfig.builder(MODEL).steps(2).batch(1).microBatch(1).lr(1e-3).warmup(0).seed(1).evalEvery(0).evalBatches(0).threads(1).deviceMemory(capacity).data(data).parallel(Parallelism.builder().cp(cp).build()).build();
   }
 }

@@ -1,5 +1,6 @@
 package dev.weft.parallel.cp;
 
+import dev.weft.parallel.Parallelism;
 import dev.weft.model.ModelSpec;
 import dev.weft.models.Families;
 import dev.weft.models.gpt2.GPT2Config;
@@ -32,20 +33,20 @@ class ContextParallelParityTest {
   @CsvSource({"2,ring,1,1,0", "4,ring,1,1,0", "2,alltoall,1,1,0", "4,alltoall,1,1,0", "2,ring,2,1,1", "2,alltoall,2,1,3",
       "2,ring,1,2,0", "2,alltoall,1,2,0"})
   void gatheredGradientsEqualOneDevice(int cp, String method, int dp, int tp, int zero) {
-    run.assertGradientsLikeOneDevice(TrainConfig.Parallelism.context(dp, tp, cp, method, zero), 4);
+    run.assertGradientsLikeOneDevice(Parallelism.builder().dp(dp).tp(tp).cp(cp).zero(zero).cpMethod(method).build(), 4);
   }
 
   @ParameterizedTest(name = "cp={0} {1} dp={2} tp={3}")
   @CsvSource({"2,ring,1,1", "4,ring,1,1", "2,alltoall,1,1", "4,alltoall,1,1", "2,ring,2,1", "2,ring,1,2"})
   void trainsTheSameModelAsOneDevice(int cp, String method, int dp, int tp) {
-    run.assertTrainsLikeOneDevice(TrainConfig.Parallelism.context(dp, tp, cp, method, 0), 4 / dp);
+    run.assertTrainsLikeOneDevice(Parallelism.builder().dp(dp).tp(tp).cp(cp).cpMethod(method).build(), 4 / dp);
   }
 
   /** Megatron sequence parallelism in the tensor-parallel group of context-parallel ranks: rows split twice. */
   @ParameterizedTest(name = "cp=2 {0} tp=2 sp")
   @CsvSource({"ring", "alltoall"})
   void sequenceParallelTensorGroupsOfContextParallelRanksMatchOneDevice(String method) {
-    TrainConfig.Parallelism p = new TrainConfig.Parallelism(1, 2, 1, 2, true, 0, "1f1b", 1, method, "local", 60);
+    Parallelism p = Parallelism.builder().tp(2).cp(2).sp(true).cpMethod(method).build();
     run.assertGradientsLikeOneDevice(p, 4);
     run.assertTrainsLikeOneDevice(p, 4);
   }

@@ -1,5 +1,6 @@
 package dev.weft.parallel.dp;
 
+import dev.weft.parallel.Parallelism;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.weft.decoder.Decoder;
@@ -36,14 +37,14 @@ class DataParallelGradientsTest {
     for (int i = 0; i < weights.length; i++) weights[i] += (float) (0.01 * r.nextGaussian());
     tokens = new int[B * (T + 1)];
     for (int i = 0; i < tokens.length; i++) tokens[i] = r.nextInt(256);
-    serial = Gradients.compute(layout, weights, tokens, B, T, TrainConfig.Parallelism.single(), 1, "vector");
+    serial = Gradients.compute(layout, weights, tokens, B, T, Parallelism.SINGLE, 1, "vector");
   }
 
   @ParameterizedTest(name = "dp={0} zero={1}")
   @CsvSource({"2,0", "2,1", "2,2", "2,3", "4,0", "4,1", "4,2", "4,3"})
   void gatheredGradientsEqualOneDevice(int dp, int zero) {
     Gradients.Result g = Gradients.compute(layout, weights, tokens, B, T,
-        new TrainConfig.Parallelism(dp, 1, false, zero, "local", 60), 1, "vector");
+        Parallelism.builder().dp(dp).zero(zero).build(), 1, "vector");
     assertThat(Math.abs(g.loss() - (double) serial.loss()) / serial.loss()).isLessThan(1e-5);
     for (ParameterLayout.Param p : layout.params()) {
       double d = 0, n = 0;

@@ -1,5 +1,6 @@
 package dev.weft.parallel.dp;
 
+import dev.weft.parallel.Parallelism;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.weft.model.ModelSpec;
@@ -48,7 +49,7 @@ class DataParallelParityTest {
   @ParameterizedTest(name = "dp={0} zero={1} micro-batches={2}")
   @MethodSource("layouts")
   void trainsTheSameModelAsOneDevice(int dp, int zero, int microBatches) {
-    Trainer.Result par = run.assertTrainsLikeOneDevice(new TrainConfig.Parallelism(dp, 1, false, zero, "local", 60),
+    Trainer.Result par = run.assertTrainsLikeOneDevice(Parallelism.builder().dp(dp).zero(zero).build(),
         BATCH / dp / microBatches);
     assertThat(par.steps()).hasSize(STEPS);
     // The run really trained: parameters moved well beyond the tolerance.

@@ -1,5 +1,6 @@
 package dev.weft.parallel.dp;
 
+import dev.weft.parallel.Parallelism;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -76,7 +77,6 @@ class ZeroMemoryTest {
   }
 
   static TrainConfig config(ModelSpec m, Path data, long capacity, int dp, int zero) {
-    return new TrainConfig(m, 3, 0, 4, 1, 1e-3, 0.1, 0, 0.1, 1.0, 1, 0, 0, 1, "vector", capacity, data, null, null, 0,
-        null, null, new TrainConfig.Parallelism(dp, 1, false, zero, "local", 30));
+    return TrainConfig.builder(m).steps(3).batch(4).microBatch(1).lr(1e-3).warmup(0).seed(1).evalEvery(0).evalBatches(0).threads(1).deviceMemory(capacity).data(data).parallel(Parallelism.builder().dp(dp).zero(zero).build()).build();
   }
 }

@@ -1,5 +1,6 @@
 package dev.weft.parallel.pp;
 
+import dev.weft.parallel.Parallelism;
 import dev.weft.model.ModelSpec;
 import dev.weft.models.Families;
 import dev.weft.models.gpt2.GPT2Config;
@@ -34,7 +35,7 @@ class PipelineParityTest {
       "1f1b,2,2,1", "1f1b,2,1,2"})
   void gatheredGradientsEqualOneDevice(String schedule, int pp, int dp, int tp) {
     int v = schedule.equals("interleaved") ? 2 : 1;
-    assertGradientsEqualOneDevice(new TrainConfig.Parallelism(dp, tp, pp, false, 0, schedule, v, "local", 60));
+    assertGradientsEqualOneDevice(Parallelism.builder().dp(dp).tp(tp).pp(pp).schedule(schedule).virtualStages(v).build());
   }
 
   @ParameterizedTest(name = "grads {0} pp={1} cp={2} {3} dp={4} tp={5}")
@@ -42,17 +43,17 @@ class PipelineParityTest {
       "1f1b,2,2,ring,1,2"})
   void contextParallelStagesGatherTheGradientsOfOneDevice(String schedule, int pp, int cp, String method, int dp, int tp) {
     int v = schedule.equals("interleaved") ? 2 : 1;
-    assertGradientsEqualOneDevice(new TrainConfig.Parallelism(dp, tp, pp, cp, false, 0, schedule, v, method, "local", 60));
+    assertGradientsEqualOneDevice(Parallelism.builder().dp(dp).tp(tp).pp(pp).cp(cp).schedule(schedule).virtualStages(v).cpMethod(method).build());
   }
 
   @ParameterizedTest(name = "grads {0} pp=2 dp=2 zero={1}")
   @CsvSource({"1f1b,2", "1f1b,3", "zb,3", "interleaved,3"})
   void zeroShardedPipelinesGatherTheGradientsOfOneDevice(String schedule, int zero) {
     int v = schedule.equals("interleaved") ? 2 : 1;
-    assertGradientsEqualOneDevice(new TrainConfig.Parallelism(2, 1, 2, false, zero, schedule, v, "local", 60));
+    assertGradientsEqualOneDevice(Parallelism.builder().dp(2).pp(2).zero(zero).schedule(schedule).virtualStages(v).build());
   }
 
-  private static void assertGradientsEqualOneDevice(TrainConfig.Parallelism par) {
+  private static void assertGradientsEqualOneDevice(Parallelism par) {
     run.assertGradientsLikeOneDevice(par, 4);
   }
 
@@ -62,14 +63,14 @@ class PipelineParityTest {
   void contextParallelStagesTrainTheSameModelAsOneDevice(String schedule, int pp, int m, int cp, String method, int dp,
                                                          int tp) {
     int v = schedule.equals("interleaved") ? 2 : 1;
-    assertTrainsLikeOneDevice(new TrainConfig.Parallelism(dp, tp, pp, cp, false, 0, schedule, v, method, "local", 60),
+    assertTrainsLikeOneDevice(Parallelism.builder().dp(dp).tp(tp).pp(pp).cp(cp).schedule(schedule).virtualStages(v).cpMethod(method).build(),
         BATCH / dp / m);
   }
 
   @ParameterizedTest(name = "split {0}")
   @CsvSource({"'3,2,2,1'", "params", "flops"})
   void unevenStageSplitsTrainTheSameModel(String split) {
-    TrainConfig.Parallelism p = new TrainConfig.Parallelism(1, 1, 4, 1, false, 0, "1f1b", 1, "ring", "local", 60, split);
+    Parallelism p = Parallelism.builder().pp(4).stageSplit(dev.weft.parallel.pp.StageSplit.parse(split)).build();
     run.assertTrainsLikeOneDevice(p, 2);
   }
 
@@ -82,10 +83,10 @@ class PipelineParityTest {
       "1f1b,2,2,1,2,1,1", "1f1b,2,4,1,1,2,0",
       "1f1b,2,2,1,2,1,2", "gpipe,2,2,1,2,1,3", "interleaved,2,2,2,2,1,3", "zb,2,2,1,2,1,3", "1f1b,2,2,1,2,2,3"})
   void trainsTheSameModelAsOneDevice(String schedule, int pp, int m, int v, int dp, int tp, int zero) {
-    assertTrainsLikeOneDevice(new TrainConfig.Parallelism(dp, tp, pp, false, zero, schedule, v, "local", 60), BATCH / dp / m);
+    assertTrainsLikeOneDevice(Parallelism.builder().dp(dp).tp(tp).pp(pp).zero(zero).schedule(schedule).virtualStages(v).build(), BATCH / dp / m);
   }
 
-  private static void assertTrainsLikeOneDevice(TrainConfig.Parallelism p, int microBatch) {
+  private static void assertTrainsLikeOneDevice(Parallelism p, int microBatch) {
     run.assertTrainsLikeOneDevice(p, microBatch);
   }
 }

@@ -199,8 +199,8 @@ class ScheduleInvariantsTest {
         .hasMessageContaining("Choose one of");
     assertThatThrownBy(() -> Schedules.generate("gpipe", 4, 0, 1)).isInstanceOf(WeftInputException.class)
         .hasMessageContaining("at least 1");
-    assertThat(Schedules.generate("1f1b", 8, StagePlan.balanced(12, 4, 1)).p()).isEqualTo(4);
-    assertThatThrownBy(() -> Schedules.generate("interleaved", 8, StagePlan.balanced(6, 4, 2)))
+    assertThat(Schedules.generate(PipelineSchedule.ONE_F_ONE_B, 8, StagePlan.balanced(12, 4, 1)).p()).isEqualTo(4);
+    assertThatThrownBy(() -> Schedules.generate(PipelineSchedule.INTERLEAVED, 8, StagePlan.balanced(6, 4, 2)))
         .isInstanceOf(WeftInputException.class).hasMessageContaining("fewer than pp=4 stages x 2 virtual stages");
   }
 

@@ -1,5 +1,6 @@
 package dev.weft.parallel.tp;
 
+import dev.weft.parallel.Parallelism;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.weft.decoder.Activations;
@@ -62,8 +63,7 @@ class TensorParallelMemoryTest {
   }
 
   static long peak(Path data, boolean sp) {
-    TrainConfig cfg = new TrainConfig(MODEL, 2, 0, 4, 4, 1e-3, 0.1, 0, 0.1, 1.0, 1, 0, 0, 1, "vector",
-        DeviceMemory.UNLIMITED, data, null, null, 0, null, null, new TrainConfig.Parallelism(1, 2, sp, 0, "local", 30));
+    TrainConfig cfg = TrainConfig.builder(MODEL).steps(2).batch(4).microBatch(4).lr(1e-3).warmup(0).seed(1).evalEvery(0).evalBatches(0).threads(1).data(data).parallel(Parallelism.builder().tp(2).sp(sp).build()).build();
     return new Trainer(cfg, new PrintStream(OutputStream.nullOutputStream())).run().peakBytes();
   }
 }

@@ -1,5 +1,6 @@
 package dev.weft.parallel.tp;
 
+import dev.weft.parallel.Parallelism;
 import dev.weft.model.ModelSpec;
 import dev.weft.models.Families;
 import dev.weft.models.gpt2.GPT2Config;
@@ -32,12 +33,12 @@ class TensorParallelParityTest {
   @CsvSource({"1,2,false,0", "1,2,true,0", "1,4,false,0", "1,4,true,0", "2,2,false,0", "2,2,true,1", "2,2,false,2",
       "2,2,true,3"})
   void gatheredGradientsEqualOneDevice(int dp, int tp, boolean sp, int zero) {
-    run.assertGradientsLikeOneDevice(new TrainConfig.Parallelism(dp, tp, sp, zero, "local", 60), 4);
+    run.assertGradientsLikeOneDevice(Parallelism.builder().dp(dp).tp(tp).sp(sp).zero(zero).build(), 4);
   }
 
   @ParameterizedTest(name = "dp={0} tp={1} sp={2} zero={3}")
   @CsvSource({"1,2,false,0", "1,2,true,0", "1,4,false,0", "1,4,true,0", "2,2,false,0", "2,2,true,3"})
   void trainsTheSameModelAsOneDevice(int dp, int tp, boolean sp, int zero) {
-    run.assertTrainsLikeOneDevice(new TrainConfig.Parallelism(dp, tp, sp, zero, "local", 60), 8 / dp / 2);
+    run.assertTrainsLikeOneDevice(Parallelism.builder().dp(dp).tp(tp).sp(sp).zero(zero).build(), 8 / dp / 2);
   }
 }
