@@ -475,9 +475,13 @@ public final class Decoder implements AutoCloseable {
           pf.at(layout.offset(n.finalW)), act.lnfRstd, R, C);
     }
     store.releaseParams(fr);
-    reduceReplicatedGrads(gf, n.finalW, n.finalB);
-    // An untied head's gradient is in this region: it is done only once the head's weight pass has run.
-    if (spec.tied() || !deferWeights) store.gradsDone(fr);
+    // An untied head's gradient is in this region: it is done only once the head's weight pass has run. The
+    // replicated gradients are summed over TP just before the region is declared done (a deferred region may
+    // accumulate several micro-batches' input passes first).
+    if (spec.tied() || !deferWeights) {
+      reduceReplicatedGrads(gf, n.finalW, n.finalB);
+      store.gradsDone(fr);
+    }
   }
 
   /** d head_local += dlogits^T lnf (the logits' weight gradient). */
@@ -496,7 +500,10 @@ public final class Decoder implements AutoCloseable {
 
   /** After a deferred {@link #headWeightBackward} of an untied head: the final region's gradients are done. */
   public void headWeightsDone() {
-    if (!spec.tied()) store.gradsDone(layout.finalRegion());
+    if (spec.tied()) return;
+    int fr = layout.finalRegion();
+    reduceReplicatedGrads(store.grads(fr), n.finalW, n.finalB);
+    store.gradsDone(fr);
   }
 
   /**
@@ -562,8 +569,10 @@ public final class Decoder implements AutoCloseable {
           sh.qkvWidth);
       normBackward(act.dres, g, gs, l, n.norm1W, n.norm1B, dlnRows, x, p, s, act.ln1Mean[l], act.ln1Rstd[l], R, C);
       store.releaseParams(r);
-      reduceReplicatedBlockGrads(gs, l);
-      if (d == null) store.gradsDone(r);
+      if (d == null) {
+        reduceReplicatedBlockGrads(gs, l);
+        store.gradsDone(r);
+      }
     }
   }
 
@@ -590,12 +599,22 @@ public final class Decoder implements AutoCloseable {
       Linear.backwardWeight(cx, g, at(gs, l, n.qkvW), n.qkvLayout, null, 0, d.dQkv,
           gatheredInput(act, act.ln1[l], R, C), N, C, sh.qkvWidth);
       d.close();
+      reduceReplicatedBlockGrads(gs, l);
       store.gradsDone(r);
     }
   }
 
   /** Embedding backward from {@code act.dres} (= d encoded): token rows of the inputs and learned positions. */
   public void embedBackward(Activations act) {
+    embedBackward(act, true);
+  }
+
+  /**
+   * As above; {@code sumPositionsNow} false leaves the sequence-parallel sum of the learned positions'
+   * gradient over the TP group for {@link #sumEmbeddingGradsOverTp} (a pipeline keeps the embeddings' gradient
+   * accumulating over all its micro-batches, so the sum must run once, at the end of the step).
+   */
+  public void embedBackward(Activations act, boolean sumPositionsNow) {
     int B = act.B, T = act.T, C = spec.dModel();
     int N = B * T;
     int R = tp.rows(N);
@@ -623,7 +642,13 @@ public final class Decoder implements AutoCloseable {
       }
       VocabParallel.embedBackward(g, wte, dEmb, act.inputs, layout.vocabStart(), layout.localVocab(), N, C);
     }
-    if (wpeName != null) reduceReplicatedGrads(gw, wpeName);
+    if (wpeName != null && sumPositionsNow) reduceReplicatedGrads(gw, wpeName);
+  }
+
+  /** The deferred sum of {@link #embedBackward(Activations, boolean)}: learned positions over the TP group. */
+  public void sumEmbeddingGradsOverTp() {
+    String wpe = spec.positionEmbedding();
+    if (tp.sp() && layout.hasEmbedding() && wpe != null) sumOverTp(store.grads(0), layout.get(wpe));
   }
 
   /** The embeddings' gradients (region 0) are complete for this micro-batch. */
@@ -651,6 +676,26 @@ public final class Decoder implements AutoCloseable {
   private void reduceReplicatedBlockGrads(Segment g, int l) {
     if (!tp.sp() || !store.reduceGradsNow()) return;
     for (String suffix : replicatedInBlock) sumOverTp(g, layout.param(l, suffix));
+  }
+
+  /**
+   * Sums, over the tensor-parallel group, the gradients every rank computed from its own rows under sequence
+   * parallelism (norms, learned positions, row-parallel biases) for every region this rank holds: what a store
+   * that defers its reduction to the end of a step (a pipeline at ZeRO 0-1, whose micro-batches all run with
+   * {@code reduceGradsNow()} false) needs once, after the last micro-batch and before the data-parallel sync.
+   */
+  public void sumReplicatedGradsOverTp() {
+    if (!tp.sp()) return;
+    for (int l = 0; l < spec.layers(); l++) {
+      if (!layout.hasLayer(l)) continue;
+      Segment g = store.grads(ParameterLayout.blockRegion(l));
+      for (String suffix : replicatedInBlock) sumOverTp(g, layout.param(l, suffix));
+    }
+    if (layout.hasHead()) {
+      Segment g = store.grads(layout.finalRegion());
+      for (String name : new String[] {n.finalW, n.finalB}) if (name != null) sumOverTp(g, layout.get(name));
+    }
+    sumEmbeddingGradsOverTp();
   }
 
   private void sumOverTp(Segment g, ParameterLayout.Param p) {

@@ -123,7 +123,7 @@ public final class DecoderStageModel implements StageModel, AutoCloseable {
     }
     model.blocksBackward(act, first, end, deferWeights);
     if (plan.hasEmbedding(stage)) {
-      model.embedBackward(act);
+      model.embedBackward(act, false);
     } else {
       System.arraycopy(act.dres, 0, gradInput, 0, gradInput.length);
     }
@@ -141,6 +141,11 @@ public final class DecoderStageModel implements StageModel, AutoCloseable {
       model.blocksWeightBackward(act, first, first + plan.layers(stage));
     }
     act.close();
+  }
+
+  /** The model this rank's chunks belong to. */
+  public Decoder model() {
+    return model;
   }
 
   /** The rank's shared workspace (allocated at the first use). */

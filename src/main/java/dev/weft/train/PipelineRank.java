@@ -114,6 +114,10 @@ final class PipelineRank {
             s.endNanos());
       }
     }
+    // Sequence parallelism: ZeRO 0-1 reduce nothing during the step, so every replicated gradient is summed over
+    // TP now; at ZeRO 2-3 blocks and head were summed per micro-batch, the embeddings (resident all step) now.
+    if (weights.stage() <= 1) stages.model().sumReplicatedGradsOverTp();
+    else stages.model().sumEmbeddingGradsOverTp();
     if (embedding != null && p > 1) weights.allReduceRegionGrads(embedding, 0);
     weights.syncAllRegions();
     float[] loss = {(float) stages.meanLoss()};

@@ -67,6 +67,19 @@ class PipelineParityTest {
         BATCH / dp / m);
   }
 
+  /**
+   * Sequence-parallel stages: the replicated parameters' gradients (LayerNorms, row-parallel biases) are
+   * summed over the tensor-parallel group once the step's micro-batches are done (ZeRO 0-1 defer every
+   * reduction to then), or per micro-batch (ZeRO 2-3).
+   */
+  @ParameterizedTest(name = "pp=2 tp=2 sp dp={0} zero={1} {2}")
+  @CsvSource({"1,0,1f1b", "1,0,interleaved", "2,1,gpipe", "2,3,zb"})
+  void sequenceParallelStagesTrainTheSameModelAsOneDevice(int dp, int zero, String schedule) {
+    int v = schedule.equals("interleaved") ? 2 : 1;
+    assertTrainsLikeOneDevice(Parallelism.builder().dp(dp).tp(2).sp(true).zero(zero).pp(2).schedule(schedule)
+        .virtualStages(v).build(), 2);
+  }
+
   @ParameterizedTest(name = "split {0}")
   @CsvSource({"'3,2,2,1'", "params", "flops"})
   void unevenStageSplitsTrainTheSameModel(String split) {
