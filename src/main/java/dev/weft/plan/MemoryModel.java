@@ -35,8 +35,8 @@ import dev.weft.models.gpt2.GPT2Config;
  * LayerNorm input) + 4sbV/t (fp32 logits for the loss), with SP the h-sized terms /t.
  *
  * <p><b>Activations, Weft runtime model</b> ({@link ActivationModel#WEFT_RUNTIME}, fp32, what
- * {@link dev.weft.model.Activations} allocates; at t = p = c = 1 equal to
- * {@link dev.weft.model.Activations#bytesFor}). With N = b s / c local tokens, floats per layer per
+ * {@link dev.weft.decoder.Activations} allocates; at t = p = c = 1 equal to
+ * {@link dev.weft.decoder.ActivationShapes#totalFloats}). With N = b s / c local tokens, floats per layer per
  * micro-batch: ln1, ln2, res2, res3 4NC (replicated under TP, /t with SP); atty NC/t, qkv 3NC/t,
  * fch + fchGelu 8NC/t (sharded by TP); LayerNorm means and rstds 4N (/t with SP); attention's
  * log-sum-exps NH N / t (attention is blockwise: no T x T scores). Sum: 16NC + 4N + NH N at t = 1. Outside layers per micro-batch: first
@@ -197,7 +197,7 @@ public final class MemoryModel {
   /**
    * Weft runtime: all activation bytes of one device of a pipeline stage holding {@code layers}
    * layers with {@code inFlight} micro-batches stashed. At t = p = c = 1, inFlight = 1, no recompute,
-   * this is exactly {@link dev.weft.model.Activations#bytesFor}.
+   * this is exactly {@link dev.weft.decoder.ActivationShapes#totalFloats}.
    */
   public static long runtimeActivationBytes(ModelSpec m, int microBatch, int seq, int paddedVocab, int layers,
                                             int t, boolean sp, int cp, Recompute r, double inFlight,
@@ -350,7 +350,7 @@ public final class MemoryModel {
   }
 
   /**
-   * Stage-0 micro-batch activations in flight in chunk units: one {@link dev.weft.model.Activations} per
+   * Stage-0 micro-batch activations in flight in chunk units: one {@link dev.weft.decoder.Activations} per
    * (chunk, micro-batch) forward not yet backward. GPipe all m v; 1F1B and ZB-H1 min(p - i, m); interleaved
    * (Megatron's warm-up) v (p - i) + p - 1, at most m v.
    */
