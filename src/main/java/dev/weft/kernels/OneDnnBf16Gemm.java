@@ -18,7 +18,7 @@ public final class OneDnnBf16Gemm implements Bf16Gemm {
   private final OneDnnThreading threading;
 
   public OneDnnBf16Gemm() {
-    this(OneDnnThreading.SPLIT);
+    this(OneDnnThreading.OPENMP);
   }
 
   /** Loads oneDNN if needed; throws an {@link IllegalStateException} saying why when it cannot. */
@@ -29,7 +29,7 @@ public final class OneDnnBf16Gemm implements Bf16Gemm {
 
   @Override
   public String name() {
-    return threading == OneDnnThreading.SPLIT ? "onednn" : "onednn-omp";
+    return threading == OneDnnThreading.OPENMP ? "onednn" : "onednn-split";
   }
 
   @Override

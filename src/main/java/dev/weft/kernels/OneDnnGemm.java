@@ -11,7 +11,7 @@ public final class OneDnnGemm implements Gemm {
   private final OneDnnThreading threading;
 
   public OneDnnGemm() {
-    this(OneDnnThreading.SPLIT);
+    this(OneDnnThreading.OPENMP);
   }
 
   /** Loads oneDNN if needed; throws an {@link IllegalStateException} saying why when it cannot. */
@@ -22,7 +22,7 @@ public final class OneDnnGemm implements Gemm {
 
   @Override
   public String name() {
-    return threading == OneDnnThreading.SPLIT ? "onednn" : "onednn-omp";
+    return threading == OneDnnThreading.OPENMP ? "onednn" : "onednn-split";
   }
 
   @Override

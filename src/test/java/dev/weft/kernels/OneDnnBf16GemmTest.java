@@ -24,25 +24,31 @@ class OneDnnBf16GemmTest extends Bf16GemmContract {
   }
 
   @Test
-  void openMpThreadingMatchesTheReferenceAndRunsOnTheDeviceThreadCount() {
-    Bf16Gemm g = new OneDnnBf16Gemm(OneDnnThreading.OPENMP);
-    assertThat(g.name()).isEqualTo("onednn-omp");
-    for (int threads : new int[] {2, 1}) {
-      try (Compute cx = new Compute(threads, new VectorGemm())) {
-        for (int t = 0; t < 4; t++) {
-          Bf16GemmConformance.check(g, cx, (t & 1) != 0, (t & 2) != 0, 70, 65, 90, t % 2, Kind.BF16, Kind.FP32,
-              300 + t);
-        }
-        assertThat(OneDnn.callerThreads()).isEqualTo(threads);
+  void splitThreadingMatchesTheReferenceToo() {
+    Bf16Gemm g = new OneDnnBf16Gemm(OneDnnThreading.SPLIT);
+    assertThat(g.name()).isEqualTo("onednn-split");
+    try (Compute cx = new Compute(2, new VectorGemm())) {
+      for (int t = 0; t < 4; t++) {
+        Bf16GemmConformance.check(g, cx, (t & 1) != 0, (t & 2) != 0, 70, 65, 90, t % 2, Kind.BF16, Kind.FP32,
+            300 + t);
       }
+      Bf16GemmConformance.check(g, cx, false, false, 200, 100, 80, 0f, Kind.BF16, Kind.BF16, 5);
+      assertThat(OneDnn.callerThreads()).as("the split path keeps OpenMP single-threaded").isEqualTo(1);
     }
   }
 
   @Test
-  void splitThreadingLeavesEveryCallingThreadSingleThreadedInOpenMp() {
-    try (Compute cx = new Compute(2, new VectorGemm())) {
-      Bf16GemmConformance.check(new OneDnnBf16Gemm(), cx, false, false, 200, 100, 80, 0f, Kind.BF16, Kind.BF16, 5);
-      assertThat(OneDnn.callerThreads()).isEqualTo(1);
+  void eachCallRunsOnItsDeviceThreadCount() {
+    Bf16Gemm g = new OneDnnBf16Gemm();
+    assertThat(g.name()).isEqualTo("onednn");
+    for (int threads : new int[] {2, 1}) {
+      try (Compute cx = new Compute(threads, new VectorGemm())) {
+        for (int t = 0; t < 4; t++) {
+          Bf16GemmConformance.check(g, cx, (t & 1) != 0, (t & 2) != 0, 70, 65, 90, t % 2, Kind.BF16, Kind.FP32,
+              400 + t);
+        }
+        assertThat(OneDnn.callerThreads()).isEqualTo(threads);
+      }
     }
   }
 }
