@@ -1,9 +1,16 @@
 package dev.weft.bench;
 
 import dev.weft.WeftInputException;
+import dev.weft.kernels.Bf16;
+import dev.weft.kernels.Bf16Gemm;
 import dev.weft.kernels.BlasGemm;
 import dev.weft.kernels.Compute;
 import dev.weft.kernels.Gemm;
+import dev.weft.kernels.OneDnn;
+import dev.weft.kernels.OneDnnBf16Gemm;
+import dev.weft.kernels.OneDnnGemm;
+import dev.weft.kernels.OneDnnThreading;
+import dev.weft.kernels.VectorGemm;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -27,11 +34,19 @@ import picocli.CommandLine.Option;
  * arrays and native memory), "openblas-native" is the library alone on native buffers. OpenBLAS picks its
  * kernels per CPU unless the environment variable OPENBLAS_CORETYPE forces a set (the header line says
  * which); a forced older set (e.g. Haswell, AVX2, on an AVX-512 machine) halves its throughput.
+ *
+ * <p>Mixed precision: {@code --bf16 onednn,java} adds rows for the {@link Bf16Gemm} implementations
+ * (bf16 x bf16 inputs, fp32 accumulation and output, timed on bf16 copies of the same inputs, interleaved
+ * with the fp32 ones) and the same-run ratio bf16/vector per shape. {@code --shapes c384} adds the
+ * products of a 6-layer d=384 model with 2048 tokens (attention qkv 384 -> 1152 and MLP 384 -> 1536,
+ * forward, input gradient and weight gradient). oneDNN's bf16 GEMM is only timed on CPUs with bf16
+ * dot-product instructions: elsewhere it runs reference loops three orders of magnitude slower, and the
+ * run says so instead.
  */
 @Command(name = "gemm", mixinStandardHelpOptions = true,
     description = "Measure fp32 GEMM throughput (GFLOP/s) of the vector, openblas and scalar kernels on the "
         + "GPT-2 linear-layer shapes (forward NN, input-gradient NT, weight-gradient TN), and the ratio "
-        + "vector/openblas per shape.")
+        + "vector/openblas per shape; with --bf16, also bf16 GEMMs and the ratio bf16/vector per shape.")
 public final class GemmBenchCommand implements Callable<Integer> {
   /** Target fraction of OpenBLAS's throughput for the pure-Java kernel. */
   public static final double TARGET_RATIO = 0.85;
@@ -61,6 +76,29 @@ public final class GemmBenchCommand implements Callable<Integer> {
       new Shape("input-grad", false, true, 2048, 768, 3072, 0f),
       new Shape("weight-grad", true, false, 768, 3072, 2048, 1f));
 
+  /** A 6-layer d=384 model (qkv 384 -> 1152, MLP 384 -> 1536) with 2048 tokens per step. */
+  public static final List<Shape> C384_SHAPES = List.of(
+      new Shape("qkv-fwd", false, false, 2048, 1152, 384, 0f),
+      new Shape("qkv-igrad", false, true, 2048, 384, 1152, 0f),
+      new Shape("qkv-wgrad", true, false, 384, 1152, 2048, 1f),
+      new Shape("fc-fwd", false, false, 2048, 1536, 384, 0f),
+      new Shape("fc-igrad", false, true, 2048, 384, 1536, 0f),
+      new Shape("fc-wgrad", true, false, 384, 1536, 2048, 1f));
+
+  /**
+   * One implementation under test: an fp32 {@link Gemm}, or a {@link Bf16Gemm} timed on bf16 copies of
+   * the same inputs (exactly one of the two is set). {@code label} names its rows.
+   */
+  public record Impl(String label, Gemm fp32, Bf16Gemm bf16) {
+    public static Impl of(Gemm g) {
+      return new Impl(g.name(), g, null);
+    }
+
+    public static Impl of(Bf16Gemm g) {
+      return new Impl("bf16-" + g.name(), null, g);
+    }
+  }
+
   @Option(names = "--threads", defaultValue = "2", description = "Compute threads (default: ${DEFAULT-VALUE}).")
   int threads;
 
@@ -74,19 +112,42 @@ public final class GemmBenchCommand implements Callable<Integer> {
 
   @Option(names = "--impl", split = ",", defaultValue = "vector,openblas",
       description = "Implementations to measure: vector, openblas, scalar (run on shapes scaled down 4x per "
-          + "dimension), openblas-native (OpenBLAS on native memory, no copies). Default: ${DEFAULT-VALUE}.")
+          + "dimension), openblas-native (OpenBLAS on native memory, no copies), onednn (oneDNN sgemm on its OpenMP "
+          + "threads), onednn-split (oneDNN sgemm, C cut over the device's threads). Default: ${DEFAULT-VALUE}.")
   List<String> impls;
+
+  @Option(names = "--bf16", split = ",",
+      description = "bf16 GEMMs to measure beside the fp32 ones (bf16 inputs, fp32 accumulation): onednn "
+          + "(native; oneDNN's OpenMP threads), onednn-split (native; C cut over the device's threads), java "
+          + "(pure Java), best (what Weft picks here). Default: none.")
+  List<String> bf16Impls = new ArrayList<>();
+
+  @Option(names = "--shapes", split = ",", defaultValue = "gpt2",
+      description = "Shape sets: gpt2 (d=768, 2048 tokens), c384 (6-layer d=384 model, 2048 tokens). "
+          + "Default: ${DEFAULT-VALUE}.")
+  List<String> shapeSets;
 
   @Override
   public Integer call() {
     if (threads < 1) throw new WeftInputException("--threads must be >= 1, got " + threads);
     if (seconds <= 0 && iterations <= 0) throw new WeftInputException("--seconds must be > 0 (or give --iterations)");
-    List<Gemm> timed = new ArrayList<>();
+    List<Shape> shapes = shapes(shapeSets);
+    List<Impl> timed = new ArrayList<>();
     for (String impl : impls) {
-      if (!impl.equals("scalar") && !impl.equals("openblas-native")) timed.add(Gemm.byName(impl));
+      if (!impl.equals("scalar") && !impl.equals("openblas-native")) timed.add(Impl.of(fp32ByName(impl)));
     }
-    System.out.printf(Locale.ROOT, "fp32 GEMM throughput, %d thread(s), median of timed repetitions%s%n", threads,
+    List<String> bf16Notes = new ArrayList<>();
+    for (String name : bf16Impls) {
+      Bf16Gemm g = bf16ByName(name, bf16Notes);
+      if (g != null) timed.add(Impl.of(g));
+    }
+    System.out.printf(Locale.ROOT, "%s GEMM throughput, %d thread(s), median of timed repetitions%s%n",
+        bf16Impls.isEmpty() ? "fp32" : "fp32 and bf16", threads,
         timed.size() > 1 ? " (implementations interleaved in blocks of 3 calls)" : "");
+    if (!bf16Impls.isEmpty()) {
+      System.out.println(Bf16Gemm.describeBest());
+      for (String note : bf16Notes) System.out.println(note);
+    }
     if (impls.stream().anyMatch(i -> i.startsWith("openblas"))) {
       String env = System.getenv("OPENBLAS_CORETYPE");
       System.out.printf("OpenBLAS kernels: %s%s%n", BlasGemm.coreName(), env == null
@@ -97,9 +158,11 @@ public final class GemmBenchCommand implements Callable<Integer> {
     System.out.printf(Locale.ROOT, "%-12s %-3s %5s %5s %5s %4s  %-16s %9s%n",
         "shape", "op", "m", "n", "k", "beta", "impl", "GFLOP/s");
     List<Result> results = new ArrayList<>();
-    for (Shape s : TRANSFORMER_SHAPES) {
-      double[] gf = measureInterleaved(timed, threads, s, seconds, iterations);
-      for (int i = 0; i < timed.size(); i++) results.add(new Result(timed.get(i).name(), threads, s, gf[i]));
+    List<String> rows = new ArrayList<>(impls);
+    for (Impl impl : timed) if (impl.bf16() != null) rows.add(impl.label());
+    for (Shape s : shapes) {
+      double[] gf = measureImpls(timed, threads, s, seconds, iterations);
+      for (int i = 0; i < timed.size(); i++) results.add(new Result(timed.get(i).label(), threads, s, gf[i]));
       if (impls.contains("openblas-native")) {
         double sec = BlasGemm.medianNativeSeconds(threads, s.transA(), s.transB(), s.m(), s.n(), s.k(), s.beta(),
             Math.max(3, iterations > 0 ? iterations : 7));
@@ -110,7 +173,7 @@ public final class GemmBenchCommand implements Callable<Integer> {
         results.add(new Result("scalar", threads, small,
             measureGflops(Gemm.byName("scalar"), threads, small, seconds, iterations)));
       }
-      for (String impl : impls) {
+      for (String impl : rows) {
         Result r = results.stream().filter(x -> x.impl().equals(impl) && x.shape().name().equals(s.name()))
             .findFirst().orElseThrow();
         Shape run = r.shape();
@@ -120,7 +183,7 @@ public final class GemmBenchCommand implements Callable<Integer> {
     }
     if (impls.contains("vector") && (impls.contains("openblas") || impls.contains("openblas-native"))) {
       System.out.println();
-      for (Shape s : TRANSFORMER_SHAPES) {
+      for (Shape s : shapes) {
         double v = find(results, "vector", s);
         for (String ref : List.of("openblas", "openblas-native")) {
           if (!impls.contains(ref)) continue;
@@ -130,7 +193,54 @@ public final class GemmBenchCommand implements Callable<Integer> {
         }
       }
     }
+    List<String> bf16Rows = rows.subList(impls.size(), rows.size());
+    if (impls.contains("vector") && !bf16Rows.isEmpty()) {
+      System.out.println();
+      for (Shape s : shapes) {
+        double v = find(results, "vector", s);
+        for (String b : bf16Rows) {
+          System.out.printf(Locale.ROOT, "%-12s %s/vector = %5.2f  (same run)%n", s.name(), b, find(results, b, s) / v);
+        }
+      }
+    }
     return 0;
+  }
+
+  /** {@link Gemm#byName}, plus "onednn-split": oneDNN's fp32 GEMM with C cut over the device's threads. */
+  static Gemm fp32ByName(String name) {
+    return name.equals("onednn-split") ? new OneDnnGemm(OneDnnThreading.SPLIT) : Gemm.byName(name);
+  }
+
+  /** The shapes of the named sets, in order; unknown names are a {@link WeftInputException}. */
+  static List<Shape> shapes(List<String> sets) {
+    List<Shape> out = new ArrayList<>();
+    for (String set : sets) {
+      switch (set) {
+        case "gpt2" -> out.addAll(TRANSFORMER_SHAPES);
+        case "c384" -> out.addAll(C384_SHAPES);
+        default -> throw new WeftInputException("unknown shape set \"" + set + "\" for --shapes; valid choices "
+            + "are: gpt2, c384 (comma-separated)");
+      }
+    }
+    return out;
+  }
+
+  /**
+   * The bf16 GEMM called {@code name} for timing, or null with a note saying why it is skipped: oneDNN's
+   * bf16 GEMM on a CPU without bf16 dot products (reference loops, ~0.1 GFLOP/s) or without the library.
+   */
+  static Bf16Gemm bf16ByName(String name, List<String> notes) {
+    boolean nativeImpl = name.equals("onednn") || name.equals("onednn-split");
+    if (!nativeImpl) return Bf16Gemm.byName(name);
+    OneDnn.Status st = OneDnn.status();
+    if (!st.nativeBf16()) {
+      notes.add("bf16-" + name + ": skipped, " + (st.loaded()
+          ? "this CPU has no bf16 dot-product instructions (oneDNN " + st.version() + " sees " + st.isaName()
+            + " and would run reference loops, about 0.1 GFLOP/s)"
+          : "oneDNN did not load: " + st.failure()));
+      return null;
+    }
+    return new OneDnnBf16Gemm(name.equals("onednn") ? OneDnnThreading.OPENMP : OneDnnThreading.SPLIT);
   }
 
   /**
@@ -140,22 +250,33 @@ public final class GemmBenchCommand implements Callable<Integer> {
    */
   public static double[] measureInterleaved(List<Gemm> gemms, int threads, Shape shape, double seconds,
                                             int iterations) {
+    return measureImpls(gemms.stream().map(Impl::of).toList(), threads, shape, seconds, iterations);
+  }
+
+  /**
+   * {@link #measureInterleaved} for fp32 and bf16 implementations alike: the bf16 ones multiply bf16
+   * copies of the same random inputs into the same fp32 C.
+   */
+  public static double[] measureImpls(List<Impl> impls, int threads, Shape shape, double seconds, int iterations) {
     int m = shape.m(), n = shape.n(), k = shape.k();
-    int lda = shape.transA() ? m : k, ldb = shape.transB() ? k : n;
     Random rnd = new Random(42);
     float[] a = new float[m * k], b = new float[k * n], c = new float[m * n];
     for (int i = 0; i < a.length; i++) a[i] = rnd.nextFloat() - 0.5f;
     for (int i = 0; i < b.length; i++) b[i] = rnd.nextFloat() - 0.5f;
-    int count = gemms.size();
+    short[] a16 = new short[a.length], b16 = new short[b.length];
+    Bf16.fromFloat(a, 0, a16, 0, a.length);
+    Bf16.fromFloat(b, 0, b16, 0, b.length);
+    Operands data = new Operands(shape, a, b, a16, b16, c);
+    int count = impls.size();
     Compute[] cxs = new Compute[count];
     try {
-      for (int i = 0; i < count; i++) cxs[i] = new Compute(threads, gemms.get(i));
       for (int i = 0; i < count; i++) {
-        Gemm g = gemms.get(i);
+        Impl impl = impls.get(i);
+        cxs[i] = new Compute(threads, impl.fp32() != null ? impl.fp32() : new VectorGemm());
+      }
+      for (int i = 0; i < count; i++) {
         long warmEnd = System.nanoTime() + (long) (Math.max(seconds, 0.2) * 0.5e9);
-        for (int w = 0; w < 3 || System.nanoTime() < warmEnd; w++) {
-          g.gemm(cxs[i], shape.transA(), shape.transB(), m, n, k, a, 0, lda, b, 0, ldb, shape.beta(), c, 0, n);
-        }
+        for (int w = 0; w < 3 || System.nanoTime() < warmEnd; w++) data.run(impls.get(i), cxs[i]);
       }
       List<List<Double>> times = new ArrayList<>();
       for (int i = 0; i < count; i++) times.add(new ArrayList<>());
@@ -167,14 +288,12 @@ public final class GemmBenchCommand implements Callable<Integer> {
         for (int i = 0; i < count; i++) {
           if (count > 1) {
             settle();
-            gemms.get(i).gemm(cxs[i], shape.transA(), shape.transB(), m, n, k, a, 0, lda, b, 0, ldb,
-                shape.beta(), c, 0, n);
+            data.run(impls.get(i), cxs[i]);
           }
           int block = iterations > 0 ? Math.min(BLOCK, iterations - times.get(i).size()) : BLOCK;
           for (int rep = 0; rep < block; rep++) {
             long t0 = System.nanoTime();
-            gemms.get(i).gemm(cxs[i], shape.transA(), shape.transB(), m, n, k, a, 0, lda, b, 0, ldb,
-                shape.beta(), c, 0, n);
+            data.run(impls.get(i), cxs[i]);
             times.get(i).add((System.nanoTime() - t0) * 1e-9);
           }
         }
@@ -187,6 +306,19 @@ public final class GemmBenchCommand implements Callable<Integer> {
       return out;
     } finally {
       for (Compute cx : cxs) if (cx != null) cx.close();
+    }
+  }
+
+  /** The inputs of one shape, in fp32 and as bf16 copies, and C. */
+  private record Operands(Shape shape, float[] a, float[] b, short[] a16, short[] b16, float[] c) {
+    void run(Impl impl, Compute cx) {
+      int m = shape.m(), n = shape.n(), k = shape.k();
+      int lda = shape.transA() ? m : k, ldb = shape.transB() ? k : n;
+      if (impl.fp32() != null) {
+        impl.fp32().gemm(cx, shape.transA(), shape.transB(), m, n, k, a, 0, lda, b, 0, ldb, shape.beta(), c, 0, n);
+      } else {
+        impl.bf16().gemm(cx, shape.transA(), shape.transB(), m, n, k, a16, 0, lda, b16, 0, ldb, shape.beta(), c, 0, n);
+      }
     }
   }
 

@@ -25,16 +25,17 @@ public interface Gemm {
   }
 
   /**
-   * The implementation called {@code name}: "vector" (the default, pure Java), "scalar" (reference loops)
-   * or "openblas" (native, optional). Unknown names are a {@link WeftInputException}.
+   * The implementation called {@code name}: "vector" (the default, pure Java), "scalar" (reference loops),
+   * "openblas" or "onednn" (native, optional). Unknown names are a {@link WeftInputException}.
    */
   static Gemm byName(String name) {
     return switch (name) {
       case "vector" -> new VectorGemm();
       case "scalar" -> new ScalarGemm();
       case "openblas" -> new BlasGemm();
+      case "onednn" -> new OneDnnGemm();
       default -> throw new WeftInputException("unknown GEMM implementation \"" + name
-          + "\"; valid choices are: vector (default), scalar, openblas");
+          + "\"; valid choices are: vector (default), scalar, openblas, onednn");
     };
   }
 }
