@@ -98,9 +98,11 @@ final class RankProcess {
       try (BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
         String line;
         while ((line = r.readLine()) != null) {
-          synchronized (tail) {
-            if (tail.size() == TAIL_LINES) tail.removeFirst();
-            tail.addLast(line);
+          if (!line.startsWith("WARNING: Using incubator modules")) {
+            synchronized (tail) {
+              if (tail.size() == TAIL_LINES) tail.removeFirst();
+              tail.addLast(line);
+            }
           }
           out.line(stderr, line);
         }

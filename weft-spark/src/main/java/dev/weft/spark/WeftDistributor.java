@@ -138,7 +138,7 @@ public final class WeftDistributor {
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         throw new WeftSparkException(1, "interrupted while waiting for executors", e);
-      } catch (RuntimeException e) {
+      } catch (Exception e) { // SparkException is a checked exception that Scala code throws undeclared
         RankFailure f = RankFailure.find(e);
         if (f != null && f.isBadInput()) throw new WeftSparkException(2, f.detail(), e);
         String why = f != null ? f.detail() : sparkReason(e);

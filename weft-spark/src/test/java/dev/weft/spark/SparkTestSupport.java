@@ -44,6 +44,29 @@ final class SparkTestSupport {
         .as("rank processes left behind").isEmpty();
   }
 
+  /**
+   * True once process {@code pid} has exited: gone, or a zombie. An orphan that exits stays a zombie until the
+   * machine's init reaps it, which is slow on some machines, and ProcessHandle counts zombies as alive.
+   */
+  static boolean exited(long pid) {
+    try {
+      String stat = java.nio.file.Files.readString(java.nio.file.Path.of("/proc", Long.toString(pid), "stat"));
+      return stat.substring(stat.lastIndexOf(')') + 2).startsWith("Z");
+    } catch (java.io.IOException gone) {
+      return true;
+    }
+  }
+
+  /** Waits up to {@code timeout} for process {@code pid} to exit; true when it has. */
+  static boolean awaitExit(long pid, Duration timeout) throws InterruptedException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (!exited(pid)) {
+      if (System.nanoTime() > deadline) return false;
+      Thread.sleep(50);
+    }
+    return true;
+  }
+
   static List<ProcessHandle> withMarker(String marker) {
     return ProcessHandle.allProcesses()
         .filter(p -> p.isAlive() && p.info().commandLine().map(c -> c.contains(marker)).orElse(false)).toList();
