@@ -120,7 +120,7 @@ public final class WeftDistributor {
     long t0 = System.nanoTime();
     SparkSupport.checkBarrierSupport(sc);
     SparkSupport.checkNoDynamicAllocation(sc.getConf());
-    RankArgs first = prepare(RankArgs.of(command, List.of(args)));
+    RankArgs first = prepare(RankArgs.of(command, List.of(args)), sc.getConf().getInt("spark.task.cpus", 1));
     RankArgs restart = first.command().equals("train") ? first.with("--resume", "auto") : first;
     if (!sc.getConf().contains("spark.barrier.sync.timeout")) {
       err.println("weft spark: spark.barrier.sync.timeout is Spark's default, 365 days: a rank that never reaches the"
@@ -174,8 +174,8 @@ public final class WeftDistributor {
     }
   }
 
-  /** Checks the command against the job and makes it ready for the ranks (see the class comment). */
-  RankArgs prepare(RankArgs a) {
+  /** Checks the command against the job and makes it ready for ranks of {@code taskCpus} cores (see the class comment). */
+  RankArgs prepare(RankArgs a, int taskCpus) {
     if (numRanks < 1) throw new WeftSparkException(2, "The job needs at least one rank, got " + numRanks + ".");
     if (!a.isRankCommand()) return a;
     String devices = a.value("--devices").orElse("tcp");
@@ -193,7 +193,7 @@ public final class WeftDistributor {
           + numRanks + ", or start " + a.layoutRanks() + ".");
     }
     RankArgs r = a.with("--devices", "tcp");
-    if (!r.has("--threads")) r = r.with("--threads", Integer.toString(sc.getConf().getInt("spark.task.cpus", 1)));
+    if (!r.has("--threads")) r = r.with("--threads", Integer.toString(taskCpus));
     r = r.withAbsolutePaths(Path.of("").toAbsolutePath());
     if (maxRestarts > 0 && r.command().equals("train")) {
       if (!r.has("--save")) {
