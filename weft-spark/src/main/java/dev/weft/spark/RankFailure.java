@@ -12,7 +12,7 @@ import java.util.regex.Pattern;
 public final class RankFailure extends RuntimeException {
   private static final long serialVersionUID = 1L;
   private static final Pattern IN_TEXT = Pattern.compile(
-      Pattern.quote(RankFailure.class.getName()) + ": (SETUP|START|EXIT) (-?\\d+) \\| (.*?)(?:\\n\\s+at |\\z)",
+      Pattern.quote(RankFailure.class.getName()) + ": (SETUP|START|EXIT) (-?\\d+) \\| (.*?)(?:\\n\\s+at |\\nDriver stacktrace|\\z)",
       Pattern.DOTALL);
 
   /** What went wrong. */
@@ -30,7 +30,8 @@ public final class RankFailure extends RuntimeException {
   private final String detail;
 
   public RankFailure(Kind kind, int exitCode, String detail) {
-    super(kind + " " + exitCode + " | " + detail);
+    // No stack trace: where in the task it was thrown says nothing to the user, and Spark logs it once per task.
+    super(kind + " " + exitCode + " | " + detail, null, false, false);
     this.kind = kind;
     this.exitCode = exitCode;
     this.detail = detail;

@@ -56,12 +56,21 @@ final class RankTask extends AbstractFunction1<Iterator<Integer>, Iterator<Strin
     int rank = ctx.partitionId();
     String[] hosts = hosts(ctx.getTaskInfos());
     List<String> problems = checkHere(spec.paths());
-    int port = rank == 0 ? freePort() : 0;
-    String[] gathered = ctx.allGather(port + "\n" + String.join("\n", problems));
-    String setupError = describeProblems(gathered, hosts);
-    if (setupError != null) throw new RankFailure(RankFailure.Kind.SETUP, 2, setupError);
-    int masterPort = Integer.parseInt(gathered[0].split("\n", 2)[0]);
+    Path probe = problems.isEmpty() ? writeProbe(rank, hosts) : null;
+    try {
+      int port = rank == 0 ? freePort() : 0;
+      String[] gathered = ctx.allGather(port + "\n" + String.join("\n", problems));
+      String setupError = describeProblems(gathered, hosts);
+      if (setupError == null && probe != null) setupError = unshared(probe.getParent(), rank, hosts);
+      if (setupError != null) throw new RankFailure(RankFailure.Kind.SETUP, 2, setupError);
+      int masterPort = Integer.parseInt(gathered[0].split("\n", 2)[0]);
+      return runRank(ctx, rank, hosts, masterPort);
+    } finally {
+      if (probe != null) deleteQuietly(probe);
+    }
+  }
 
+  private String runRank(BarrierTaskContext ctx, int rank, String[] hosts, int masterPort) {
     Map<String, String> env = environment(rank, hosts, masterPort, spec.jobToken());
     long t0 = System.nanoTime();
     try (DriverLog.Client out = new DriverLog.Client(spec.log(), rank)) {
@@ -168,6 +177,54 @@ final class RankTask extends AbstractFunction1<Iterator<Integer>, Iterator<Strin
     boolean consecutive = rs.get(rs.size() - 1) - rs.get(0) == rs.size() - 1;
     if (consecutive) return "ranks " + rs.get(0) + "-" + rs.get(rs.size() - 1);
     return "ranks " + String.join(", ", rs.stream().map(String::valueOf).toList());
+  }
+
+  /**
+   * With ranks on several hosts, every task leaves a probe file beside the checkpoint folder (--save) before the
+   * rendezvous, and looks for the other hosts' probes after it: a folder on each host's own disk passes the checks
+   * of every host alone, but a restart placed on other hosts would not find its checkpoints. Null when there is
+   * nothing to probe (no --save, or one host).
+   */
+  private Path writeProbe(int rank, String[] hosts) {
+    if (Arrays.stream(hosts).distinct().count() < 2) return null;
+    for (RankArgs.PathCheck c : spec.paths()) {
+      if (!c.option().equals("--save")) continue;
+      Path folder = Path.of(c.path()).toAbsolutePath().getParent();
+      try {
+        Files.createDirectories(folder);
+        return Files.writeString(folder.resolve(probeName(spec.jobToken(), rank)), hosts[rank]);
+      } catch (IOException e) {
+        return null; // the checks said it is writable; Weft will report what went wrong
+      }
+    }
+    return null;
+  }
+
+  static String probeName(String token, int rank) {
+    return ".weft-spark-probe-" + token.substring(0, Math.min(12, token.length())) + "-" + rank;
+  }
+
+  /** The probes of ranks on other hosts that {@code folder} does not show, as a message; null when it shows them all. */
+  String unshared(Path folder, int rank, String[] hosts) {
+    List<Integer> unseen = new ArrayList<>();
+    for (int r = 0; r < hosts.length; r++) {
+      if (!hosts[r].equals(hosts[rank]) && !Files.exists(folder.resolve(probeName(spec.jobToken(), r)))) unseen.add(r);
+    }
+    if (unseen.isEmpty()) return null;
+    String save = spec.paths().stream().filter(c -> c.option().equals("--save")).findFirst().map(RankArgs.PathCheck::path).orElse("?");
+    return "--save " + save + " is not on a filesystem the executors share: rank " + rank + " on host " + hosts[rank]
+        + " does not see the files that " + ranks(unseen) + " on host" + (unseen.stream().map(r -> hosts[r]).distinct().count() > 1
+        ? "s " : " ") + String.join(", ", unseen.stream().map(r -> hosts[r]).distinct().toList()) + " wrote in " + folder
+        + ", so a restart on other hosts would not find the checkpoints. Put --save on a filesystem that every executor"
+        + " host mounts at the same path (NFS, a shared volume).";
+  }
+
+  private static void deleteQuietly(Path p) {
+    try {
+      Files.deleteIfExists(p);
+    } catch (IOException ignored) {
+      // a stray probe file is harmless
+    }
   }
 
   /** The files this host cannot read (inputs) or create (outputs). */

@@ -36,6 +36,10 @@ public final class WeftSparkMain implements Callable<Integer> {
   @Option(names = "--rank-jvm-arg", paramLabel = "FLAG", description = "A JVM flag for every rank, e.g. -Xmx4g (repeatable).")
   List<String> rankJvmArgs = new ArrayList<>();
 
+  @Option(names = "--spark-log-level", defaultValue = "WARN", paramLabel = "LEVEL",
+      description = "Spark's own log level on the driver (default WARN, so that the ranks' lines stand out; INFO for Spark's detail).")
+  String sparkLogLevel;
+
   @Parameters(arity = "1..*", paramLabel = "COMMAND", description = "The weft command and its options, e.g. train --dp 2 --tp 2.")
   List<String> command = new ArrayList<>();
 
@@ -84,7 +88,8 @@ public final class WeftSparkMain implements Callable<Integer> {
     String[] args = command.subList(1, command.size()).toArray(String[]::new);
     int n = ranks != null ? ranks : RankArgs.of(cmd, List.of(args)).layoutRanks();
     SparkContext sc = given != null ? given
-        : SparkContext.getOrCreate(WeftDistributor.configure(new SparkConf().setIfMissing("spark.app.name", "weft " + cmd)));
+        : SparkContext.getOrCreate(WeftDistributor.configure(new SparkConf().setIfMissing("spark.app.name", "weft " + cmd)
+            .setIfMissing("spark.log.level", sparkLogLevel)));
     try {
       WeftDistributor.Result r = new WeftDistributor(sc, n).maxRestarts(maxRestarts)
           .slotWait(Duration.ofSeconds(slotWaitSeconds)).rankJvmArgs(rankJvmArgs).output(out, err).run(cmd, args);

@@ -50,4 +50,21 @@ class RankTaskTest {
     assertThat(RankTask.ranks(List.of(0, 1, 2, 3))).isEqualTo("ranks 0-3");
     assertThat(RankTask.ranks(List.of(0, 2))).isEqualTo("ranks 0, 2");
   }
+
+  /** A --save folder on each host's own disk: the probes the other host's ranks left are not there. */
+  @Test
+  void aCheckpointFolderThatTheHostsDoNotShareIsNamed(@TempDir Path dir) throws Exception {
+    String token = "0123456789abcdef";
+    RankTask task = new RankTask(new RankTask.Spec(1, List.of("train"), "Main", List.of(), List.of(), token, null,
+        List.of(new RankArgs.PathCheck("--save", dir.resolve("run").toString(), true))));
+    String[] hosts = {"a", "a", "b", "b"};
+    Files.writeString(dir.resolve(RankTask.probeName(token, 0)), "a");
+    Files.writeString(dir.resolve(RankTask.probeName(token, 1)), "a");
+    assertThat(task.unshared(dir, 0, hosts)).startsWith("--save " + dir.resolve("run") + " is not on a filesystem the"
+        + " executors share: rank 0 on host a does not see the files that ranks 2-3 on host b wrote in " + dir);
+    Files.writeString(dir.resolve(RankTask.probeName(token, 2)), "b");
+    Files.writeString(dir.resolve(RankTask.probeName(token, 3)), "b");
+    assertThat(task.unshared(dir, 0, hosts)).isNull();
+    assertThat(task.unshared(dir, 3, hosts)).isNull();
+  }
 }
