@@ -221,6 +221,10 @@ public final class WeftDistributor {
       return "an executor runs a Java older than 25, which weft-spark and Weft's ranks need: run the executors on a"
           + " JDK 25 (JAVA_HOME in spark-env.sh, spark.executorEnv.JAVA_HOME, or the container image's JDK).";
     }
+    // Spark's framing of a failed barrier stage says nothing the user can act on; what follows it does.
+    m = m.replaceFirst("^Job aborted due to stage failure: ", "")
+        .replaceFirst("^Could not recover from a failed barrier ResultStage\\. Most recent failure reason: ", "")
+        .replaceFirst("^Stage failed because barrier task .+? finished unsuccessfully\\.\\s*", "");
     StringBuilder b = new StringBuilder();
     for (String line : m.split("\n")) {
       if (line.startsWith("\tat ") || line.startsWith("Driver stacktrace")) break;

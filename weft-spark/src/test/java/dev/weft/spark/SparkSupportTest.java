@@ -52,9 +52,11 @@ class SparkSupportTest {
 
   @Test
   void sparkFailuresAreShortenedAndAnOldExecutorJavaIsNamed() {
-    assertThat(WeftDistributor.sparkReason(new RuntimeException("Job aborted: ExecutorLostFailure (executor 1 exited)\n"
-        + "Reason: Command exited with code 137\n\tat org.apache.spark.Foo\nDriver stacktrace:")))
-        .isEqualTo("Job aborted: ExecutorLostFailure (executor 1 exited) Reason: Command exited with code 137");
+    assertThat(WeftDistributor.sparkReason(new RuntimeException("Job aborted due to stage failure: Could not recover from a"
+        + " failed barrier ResultStage. Most recent failure reason: Stage failed because barrier task ResultTask(0, 0) finished"
+        + " unsuccessfully.\nExecutorLostFailure (executor 1 exited caused by one of the running tasks) Reason: Command exited"
+        + " with code 137\n\tat org.apache.spark.Foo\nDriver stacktrace:")))
+        .isEqualTo("ExecutorLostFailure (executor 1 exited caused by one of the running tasks) Reason: Command exited with code 137");
     assertThat(WeftDistributor.sparkReason(new RuntimeException("java.lang.UnsupportedClassVersionError: dev/weft/spark/RankTask")))
         .contains("run the executors on a JDK 25");
   }
