@@ -24,7 +24,7 @@ public final class Main implements Runnable {
 
   @Override
   public void run() {
-    throw new CommandLine.ParameterException(spec.commandLine(), "choose a command, e.g. 'weft train' (see weft --help)");
+    throw new CommandLine.ParameterException(spec.commandLine(), "choose a command, e.g. 'weft train'");
   }
 
   public static void main(String[] args) {

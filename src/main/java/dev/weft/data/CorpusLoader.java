@@ -388,8 +388,7 @@ final class CorpusLoader {
   }
 
   static String count(long n, String noun) {
-    String plural = noun.endsWith("y") ? noun.substring(0, noun.length() - 1) + "ies" : noun + "s";
-    return String.format(Locale.ROOT, "%,d %s", n, n == 1 ? noun : plural);
+    return dev.weft.Counts.of(n, noun);
   }
 
   private static String mb(long bytes) {
