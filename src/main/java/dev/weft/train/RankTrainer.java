@@ -95,9 +95,9 @@ final class RankTrainer {
           weights.initialize(cfg.seed());
         }
         out.printf("model: %s%nlayout: %d device%s (%s), %s | batch %d x %d tokens, %d micro-batch%s of %d per replica"
-                + " | %d steps, lr %.2e | %d compute thread%s per device, %s matmul%n",
+                + " | %d step%s, lr %.2e | %d compute thread%s per device, %s matmul%n",
             mc, world, world == 1 ? "" : "s", backend.describeTransport(all.globalRanks()), par, cfg.batch(), T,
-            cfg.accumulationSteps(), cfg.accumulationSteps() == 1 ? "" : "es", cfg.microBatch(), cfg.steps(), cfg.lr(),
+            cfg.accumulationSteps(), cfg.accumulationSteps() == 1 ? "" : "es", cfg.microBatch(), cfg.steps(), cfg.steps() == 1 ? "" : "s", cfg.lr(),
             threads, threads == 1 ? "" : "s", cx.gemmImpl().name());
 
         boolean canValidate = sampler.canValidate(T);
@@ -171,13 +171,14 @@ final class RankTrainer {
           if (report) progress.step(m);
           if (cfg.save() != null && cfg.saveEvery() > 0 && step % cfg.saveEvery() == 0 && step != cfg.lastStep()) {
             save(layout, tp, pipe, weights, opt, step, report);
+            progress.line("saved checkpoint step " + step + " to " + cfg.save());
           }
         }
         progress.finish();
         double seconds = (System.nanoTime() - runStart) / 1e9;
         if (cfg.save() != null) {
           save(layout, tp, pipe, weights, opt, cfg.lastStep(), report);
-          out.printf("saved checkpoint to %s%n", cfg.save());
+          out.printf("saved checkpoint step %d to %s%n", cfg.lastStep(), cfg.save());
         }
         float[] finalParams = full(layout, tp, pipe, weights.gatherFull());
         long stateByHand = stateBytesByHand(layout.total(), par.dp() * par.cp(), par.zero());
