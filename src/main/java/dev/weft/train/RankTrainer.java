@@ -112,11 +112,13 @@ final class RankTrainer {
         float scale = 1f / (cfg.batch() * (float) T);
         double lastVal = Double.NaN;
         long runStart = System.nanoTime();
+        CommMeter meter = new CommMeter(dp, tp.group(), cpc.group()).with(pipe == null ? List.of() : pipe.groups());
         long tokensRun = 0;
         for (int step = startStep; step <= cfg.lastStep(); step++) {
           long t0 = System.nanoTime();
-          long commBefore = commNanos(dp, tp);
-          long bytesBefore = commBytes(dp, tp);
+          long commBefore = meter.nanos();
+          long bytesBefore = meter.bytes();
+          long exposedBefore = meter.exposedNanos();
           int[] tokens = sampler.trainRows(step, replica * rows, rows, T);
           weights.zeroGrad();
           double replicaLoss;
@@ -157,15 +159,15 @@ final class RankTrainer {
             val = evaluate(model, act, pipe, sampler, T, dp, replica * rows);
             lastVal = val;
           }
-          double exposedMs = weights.takeExposedCommNanos() / 1e6;
+          long exposedNanos = meter.exposedNanos() - exposedBefore;
           // Gather per-device peaks and summed communication onto every rank (exactly, in float pieces).
           long[] peaks = new long[world];
-          long[] sums = exchange(all, rank, memory.peak(), peaks, commNanos(dp, tp) - commBefore,
-              commBytes(dp, tp) - bytesBefore, Math.round(exposedMs * 1e6));
+          long[] sums = exchange(all, rank, memory.peak(), peaks, meter.nanos() - commBefore,
+              meter.bytes() - bytesBefore, exposedNanos);
           long peakMax = 0;
           for (long pk : peaks) peakMax = Math.max(peakMax, pk);
           StepMetrics m = new StepMetrics(step, lossBuf[0], lr, norm, tokensPerStep, ms, tokensPerStep / (ms / 1e3),
-              peakMax, peaks, sums[0] / 1e6, sums[1], val, sums[2] / 1e6 / world);
+              peakMax, peaks, sums[0] / 1e6, sums[1], val, sums[2] / 1e6);
           history.add(m);
           if (metrics != null) metrics.write(m);
           if (report) progress.step(m);
@@ -244,16 +246,6 @@ final class RankTrainer {
     float[] buf = {(float) sum};
     dp.allReduce(buf, 0, 1, ReduceOp.SUM);
     return buf[0] / ((double) cfg.evalBatches() * k * cfg.parallel().dp() * cfg.parallel().cp());
-  }
-
-  /** Time in data- and tensor-parallel communication so far on this rank. */
-  private static long commNanos(Communicator dp, TensorParallel tp) {
-    double ms = dp.stats().totalMillis() + (tp.group() == null ? 0 : tp.group().stats().totalMillis());
-    return Math.round(ms * 1e6);
-  }
-
-  private static long commBytes(Communicator dp, TensorParallel tp) {
-    return dp.stats().totalBytes() + (tp.group() == null ? 0 : tp.group().stats().totalBytes());
   }
 
   /**
