@@ -157,7 +157,8 @@ public final class TrainCommand implements Callable<Integer> {
     Gpt2Tokenizer tok = Gpt2Tokenizer.find(from);
     int vocab = cfg.model().vocab();
     String option = cfg.resume() != null ? "--resume" : "--checkpoint";
-    if (tok == null && vocab > 256) {
+    boolean prepared = cfg.data() != null && dev.weft.data.TokenFile.isTokenFile(cfg.data()); // tokens as they are
+    if (tok == null && vocab > 256 && !prepared) {
       throw new dev.weft.WeftInputException("the model of " + option + " " + from + " has a vocabulary of " + vocab
           + " tokens, but its folder has no " + Gpt2Tokenizer.VOCAB + " and " + Gpt2Tokenizer.MERGES + ": without "
           + "them Weft would feed it bytes (tokens 0..255) and train nonsense. Copy vocab.json and merges.txt from "

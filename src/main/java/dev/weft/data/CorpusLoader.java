@@ -86,6 +86,7 @@ final class CorpusLoader {
           + "or give another path.");
     }
     if (Files.isDirectory(data)) return loadFolder(data, log);
+    if (TokenFile.isTokenFile(data)) return TokenFile.open(data);
     if (isZip(data)) {
       int[] skipped = new int[1];
       List<Doc> docs = listZip(data, n -> true, true, skipped);

@@ -69,6 +69,7 @@ public final class Trainer {
       int rank = envInt("RANK", 0);
       PrintStream log = rank == 0 ? out : quiet();
       Corpus corpus = Corpus.load(cfg.data(), log, tokenizer);
+      TrainingData.check(corpus, cfg, log);
       try (TcpBackend backend = TcpBackend.connect(TcpBackend.Config.fromEnv(System.getenv(), timeout))) {
         if (backend.worldSize() != p.worldSize()) {
           throw new WeftInputException("the layout needs " + p.worldSize() + " ranks (--dp " + p.dp()
@@ -92,6 +93,7 @@ public final class Trainer {
       }
     }
     Corpus corpus = Corpus.load(cfg.data(), out, tokenizer);
+    TrainingData.check(corpus, cfg, out);
     int world = p.worldSize();
     Result[] results = new Result[world];
     Tracer tracer = traceFile == null ? null : new Tracer();

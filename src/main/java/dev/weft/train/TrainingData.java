@@ -1,0 +1,28 @@
+package dev.weft.train;
+
+import dev.weft.WeftInputException;
+import dev.weft.data.Corpus;
+import dev.weft.data.DataCheck;
+import java.io.PrintStream;
+
+/**
+ * Checks the loaded corpus against the run before training starts: its tokens must fit the model's
+ * vocabulary (an error naming the fix), and a user's data that is tiny or not text gets one warning line
+ * ({@link DataCheck}) while training goes on.
+ */
+final class TrainingData {
+  private TrainingData() {}
+
+  static void check(Corpus corpus, TrainConfig cfg, PrintStream log) {
+    int modelVocab = cfg.model().vocab();
+    if (corpus.vocabSize() > modelVocab) {
+      throw new WeftInputException("--data " + cfg.data() + " holds tokens of a vocabulary of " + corpus.vocabSize()
+          + " (" + corpus.tokenizer() + "), but the model's vocabulary has " + modelVocab + " tokens, so some ids "
+          + "would have no embedding. Give --vocab " + corpus.vocabSize() + " (or a preset with that vocabulary), or "
+          + "prepare the data with the model's tokenizer.");
+    }
+    if (cfg.data() == null) return;
+    long batchTokens = (long) cfg.batch() * (cfg.model().context() + 1);
+    DataCheck.warning("--data " + cfg.data(), corpus, batchTokens).ifPresent(log::println);
+  }
+}
