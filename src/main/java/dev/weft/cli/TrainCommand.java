@@ -109,6 +109,18 @@ public final class TrainCommand implements Callable<Integer> {
   @Option(names = "--no-mfu", description = "Skip measuring the matmul peak for the MFU figure in the summary.")
   boolean noMfu;
 
+  @Option(names = "--sample-every", paramLabel = "N", description = "Print a sample of the model every N steps (and at the end), continuing --prompt; the weights are gathered to rank 0 under any layout.")
+  Integer sampleEvery;
+
+  @Option(names = "--prompt", description = "Text the samples of --sample-every continue (default '${DEFAULT-VALUE}').", defaultValue = "public class ")
+  String prompt;
+
+  @Option(names = "--sample-tokens", paramLabel = "K", description = "Tokens per sample (default ${DEFAULT-VALUE}).", defaultValue = "64")
+  int sampleTokens;
+
+  @Option(names = "--sample-temperature", description = "Softmax temperature of the samples; 0 = greedy (default ${DEFAULT-VALUE}).", defaultValue = "0.8")
+  double sampleTemperature;
+
   @Override
   public Integer call() {
     PrintStream out = System.out;
@@ -117,7 +129,10 @@ public final class TrainCommand implements Callable<Integer> {
     else if (!layoutMode.equalsIgnoreCase("manual")) {
       throw new dev.weft.WeftInputException("--layout must be manual or auto, got '" + layoutMode + "'.");
     }
-    Trainer.Result r = new Trainer(cfg, out).withTrace(trace).withTokenizer(tokenizer(cfg)).run();
+    Gpt2Tokenizer tok = tokenizer(cfg);
+    dev.weft.train.SampleSpec samples = sampleEvery == null ? null
+        : new dev.weft.train.SampleSpec(sampleEvery, prompt, sampleTokens, sampleTemperature, tok).validate(cfg.model());
+    Trainer.Result r = new Trainer(cfg, out).withTrace(trace).withTokenizer(tok).withSamples(samples).run();
     boolean reporter = !cfg.parallel().devices().equals("tcp") || "0".equals(System.getenv().getOrDefault("RANK", "0").trim());
     if (reporter) Summary.print(out, cfg, r, !noMfu);
     return 0;

@@ -39,6 +39,7 @@ final class RankTrainer {
   private final PrintStream out;
   private final int threads;
   private final Tracer tracer;
+  private SampleSpec samples;
 
   RankTrainer(TrainConfig cfg, Backend backend, Corpus corpus, PrintStream out, int threads, Tracer tracer) {
     this.tracer = tracer;
@@ -47,6 +48,12 @@ final class RankTrainer {
     this.corpus = corpus;
     this.out = out;
     this.threads = threads;
+  }
+
+  /** Also print a sample of the model every so many steps ({@link TrainingSampler}); null: none. */
+  RankTrainer withSamples(SampleSpec spec) {
+    this.samples = spec;
+    return this;
   }
 
   Trainer.Result run() {
@@ -112,6 +119,7 @@ final class RankTrainer {
         float scale = 1f / (cfg.batch() * (float) T);
         double lastVal = Double.NaN;
         long runStart = System.nanoTime();
+        TrainingSampler samplePrinter = samples == null ? null : new TrainingSampler(samples, cfg, threads, report);
         CommMeter meter = new CommMeter(dp, tp.group(), cpc.group()).with(pipe == null ? List.of() : pipe.groups());
         long tokensRun = 0;
         for (int step = startStep; step <= cfg.lastStep(); step++) {
@@ -174,6 +182,9 @@ final class RankTrainer {
           if (cfg.save() != null && cfg.saveEvery() > 0 && step % cfg.saveEvery() == 0 && step != cfg.lastStep()) {
             save(layout, tp, pipe, weights, opt, step, report);
             progress.line("saved checkpoint step " + step + " to " + cfg.save());
+          }
+          if (samplePrinter != null && samplePrinter.due(step, cfg.lastStep())) {
+            samplePrinter.sample(step, full(layout, tp, pipe, weights.gatherFull()), progress, all);
           }
         }
         progress.finish();

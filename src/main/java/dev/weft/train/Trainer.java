@@ -36,6 +36,7 @@ public final class Trainer {
   private final PrintStream out;
   private Path traceFile;
   private Gpt2Tokenizer tokenizer;
+  private SampleSpec samples;
 
   public Trainer(TrainConfig cfg, PrintStream out) {
     this.cfg = cfg.validate();
@@ -51,6 +52,12 @@ public final class Trainer {
   /** Encode the corpus with this GPT-2 tokenizer (null: bytes are the tokens, the default). */
   public Trainer withTokenizer(Gpt2Tokenizer tokenizerOrNull) {
     this.tokenizer = tokenizerOrNull;
+    return this;
+  }
+
+  /** Also print a sample of the model every so many steps (null: none). */
+  public Trainer withSamples(SampleSpec specOrNull) {
+    this.samples = specOrNull;
     return this;
   }
 
@@ -80,7 +87,7 @@ public final class Trainer {
         Tracer tracer = traceFile == null ? null : new Tracer();
         Result r;
         try {
-          r = new RankTrainer(cfg, backend, corpus, log, threadsPerRank(localRanks), tracer).run();
+          r = new RankTrainer(cfg, backend, corpus, log, threadsPerRank(localRanks), tracer).withSamples(samples).run();
         } catch (RuntimeException | Error e) {
           backend.noteFailure(e); // closing then tells the other ranks which rank failed
           throw e;
@@ -100,7 +107,8 @@ public final class Trainer {
     try {
       LocalCluster.run(world, timeout, (Backend backend) -> {
         int r = backend.rank();
-        results[r] = new RankTrainer(cfg, backend, corpus, r == 0 ? out : quiet(), threadsPerRank(world), tracer).run();
+        results[r] = new RankTrainer(cfg, backend, corpus, r == 0 ? out : quiet(), threadsPerRank(world), tracer)
+            .withSamples(samples).run();
       });
     } catch (RuntimeException | Error e) {
       throw e;
