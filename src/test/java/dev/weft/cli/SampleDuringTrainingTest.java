@@ -24,7 +24,7 @@ class SampleDuringTrainingTest {
   /** A short run that samples every {@code every} steps. */
   static String[] train(String every, String... extra) {
     String[] base = {"train", "--layers", "2", "--d-model", "16", "--heads", "2", "--context", "16", "--no-mfu",
-        "--threads", "1", "--eval-batches", "0", "--data", data.toString(), "--steps", "4", "--batch", "4",
+        "--threads", "1", "--eval-batches", "0", "--data", data.toString(), "--steps", "2", "--batch", "4",
         "--sample-every", every, "--sample-tokens", "12", "--sample-temperature", "0"};
     return PrepareCommandTest.concat(base, extra);
   }
@@ -36,15 +36,15 @@ class SampleDuringTrainingTest {
 
   @Test
   void everyLayoutPrintsTheOneDeviceSample() {
-    PrepareCommandTest.Run one = PrepareCommandTest.run(train("2", "--prompt", "public "));
+    PrepareCommandTest.Run one = PrepareCommandTest.run(train("1", "--prompt", "public "));
     assertThat(one.code()).as(one.err()).isZero();
     List<String> want = samples(one.out());
     assertThat(want).hasSize(4);
-    assertThat(want.get(0)).isEqualTo("sample at step 2 (12 tokens, greedy):");
+    assertThat(want.get(0)).isEqualTo("sample at step 1 (12 tokens, greedy):");
     assertThat(want.get(1)).startsWith("| public ").hasSizeGreaterThan("| public ".length());
-    assertThat(want.get(2)).startsWith("sample at step 4 ");
+    assertThat(want.get(2)).startsWith("sample at step 2 ");
     for (String layout : new String[] {"--tp 2 --pp 2 --micro-batch 1", "--dp 2 --zero 3"}) {
-      PrepareCommandTest.Run r = PrepareCommandTest.run(train("2", PrepareCommandTest.concat(new String[] {"--prompt", "public "},
+      PrepareCommandTest.Run r = PrepareCommandTest.run(train("1", PrepareCommandTest.concat(new String[] {"--prompt", "public "},
           layout.split(" "))));
       assertThat(r.code()).as(layout + r.err()).isZero();
       assertThat(samples(r.out())).as(layout).isEqualTo(want);
@@ -56,10 +56,10 @@ class SampleDuringTrainingTest {
     PrepareCommandTest.Run zero = PrepareCommandTest.run(train("0"));
     assertThat(zero.code()).isEqualTo(2);
     assertThat(zero.err()).contains("--sample-every must be >= 1");
-    PrepareCommandTest.Run bpe = PrepareCommandTest.run(train("2", "--vocab", "300"));
+    PrepareCommandTest.Run bpe = PrepareCommandTest.run(train("1", "--vocab", "300"));
     assertThat(bpe.code()).isEqualTo(2);
     assertThat(bpe.err()).contains("has no tokenizer");
-    PrepareCommandTest.Run empty = PrepareCommandTest.run(train("2", "--prompt", ""));
+    PrepareCommandTest.Run empty = PrepareCommandTest.run(train("1", "--prompt", ""));
     assertThat(empty.code()).isEqualTo(2);
     assertThat(empty.err()).contains("--prompt must not be empty");
   }
