@@ -144,6 +144,17 @@ public final class Corpus {
     return tokenizer;
   }
 
+  /** The largest token id in the corpus (one pass over it). */
+  public int maxToken() {
+    int max = -1;
+    if (bytes != null) {
+      for (byte b : bytes) max = Math.max(max, b & 0xFF);
+    } else {
+      for (long i = 0; i < size; i++) max = Math.max(max, token(i));
+    }
+    return max;
+  }
+
   /** True when the tokens are read in place from a file that {@code weft prepare} wrote. */
   public boolean isPrepared() {
     return mapped != null;
