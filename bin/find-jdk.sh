@@ -1,4 +1,5 @@
-# Sourced by the launcher scripts: sets WEFT_JAVA_HOME to a JDK 25, or exits with a clear message.
+# Sourced by the launcher scripts: sets (and exports) WEFT_JAVA_HOME and JAVA_HOME to a JDK 25, or exits with a
+# clear message.
 # Looks at JAVA_HOME first, then the Temurin path these machines use.
 weft_jdk_version() {
   "$1/bin/java" -version 2>&1 | head -1 | sed -E 's/.*version "([0-9]+).*/\1/'
@@ -16,4 +17,5 @@ if [ -z "$WEFT_JAVA_HOME" ]; then
   echo "      /usr/lib/jvm/temurin-25-jdk-amd64) and try again. JAVA_HOME is now '${JAVA_HOME:-unset}'." >&2
   exit 1
 fi
+export WEFT_JAVA_HOME
 export JAVA_HOME="$WEFT_JAVA_HOME"

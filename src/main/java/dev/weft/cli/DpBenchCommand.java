@@ -19,8 +19,9 @@ import picocli.CommandLine.Option;
 
 /**
  * {@code weft bench dp}: data-parallel training of a preset (default mini) on the local backend, measuring
- * (1) how much of the gradient communication is exposed, i.e. the time a rank waits on gradient buckets
- * after its last backward kernel, against the total time the buckets' collectives took, and (2) the step
+ * (1) how much of the data-parallel communication is exposed, i.e. the part of the collectives' run time a
+ * rank spends blocked waiting for them (mostly the gradient buckets after its last backward kernel),
+ * against the total time they ran (both per rank, the metrics' sums over ranks divided by dp), and (2) the step
  * time at ZeRO-3 against ZeRO-0 on the same model, layout and machine, in the same run.
  */
 @Command(name = "dp", mixinStandardHelpOptions = true,
@@ -70,7 +71,7 @@ public final class DpBenchCommand implements Callable<Integer> {
     List<StepMetrics> s = r.steps().subList(1, r.steps().size());
     double[] ms = s.stream().mapToDouble(StepMetrics::stepMs).sorted().toArray();
     double comm = s.stream().mapToDouble(m -> m.commMs() / dp).average().orElse(0);
-    double exposed = s.stream().mapToDouble(StepMetrics::exposedCommMs).average().orElse(0);
+    double exposed = s.stream().mapToDouble(m -> m.exposedCommMs() / dp).average().orElse(0);
     return new Run(zero, ms[ms.length / 2], comm, exposed);
   }
 }

@@ -99,8 +99,8 @@ public final class GradsCommand implements Callable<Integer> {
         w.add(p.name(), Arrays.copyOfRange(g.grads(), p.offset(), p.offset() + p.size()), p.shape());
       }
       w.write(out);
-      System.out.printf(Locale.ROOT, "loss %.6f over %d x %d tokens; gradients of %d parameters written to %s%n",
-          g.loss(), B, T, params.params().size(), out);
+      System.out.printf(Locale.ROOT, "loss %.6f over %d x %d tokens; gradients of %s written to %s%n",
+          g.loss(), B, T, dev.weft.Counts.of(params.params().size(), "parameter"), out);
     }
     return 0;
   }

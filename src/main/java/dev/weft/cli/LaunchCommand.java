@@ -16,6 +16,7 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -24,9 +25,16 @@ import picocli.CommandLine.Parameters;
  * {@code weft launch}: starts the ranks of one node as child processes of this JVM's java and
  * classpath, each running a weft command with the variables torchrun sets (MASTER_ADDR, MASTER_PORT,
  * RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE) and a job token (WEFT_JOB_TOKEN) that the tcp
- * backend presents on every connection. Each output line is prefixed with {@code [rank i] }. If a
- * rank exits non-zero the others get 2 s to report and exit, are then stopped, and launch exits 1
- * naming that rank; SIGINT/SIGTERM stop all children (shutdown hook).
+ * backend presents on every connection. Each output line is prefixed with {@code [rank i] }; the one line
+ * the JVM prints at start-up about the incubator module ({@link BootStderr#INCUBATOR_WARNING}) is dropped.
+ * If a rank exits non-zero the others get 2 s to report and exit, are then stopped, and launch exits
+ * naming the failed ranks: 2 when every rank that failed by itself exited 2 (bad input), 1 otherwise.
+ * SIGINT/SIGTERM stop all children (shutdown hook).
+ *
+ * <p>Before starting anything it checks the command: a weft command that would not join the ranks into
+ * one job (a {@code train} or {@code grads} without {@code --devices tcp}, or a command with no tcp
+ * backend at all) would run as N independent copies of the whole job, so it is refused with the fix, as
+ * is a layout whose device count differs from the job's WORLD_SIZE.
  */
 @Command(name = "launch", mixinStandardHelpOptions = true,
     description = "Start ranks of a weft command as processes on this node (tcp backend), e.g. "
@@ -80,6 +88,7 @@ public final class LaunchCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     validate();
     int worldSize = nnodes * nprocPerNode;
+    if (mainClass.equals(Main.class.getName())) checkJoinsOneJob(command, worldSize);
     int port = masterPort != 0 ? masterPort : nnodes == 1 ? freePort() : 29500;
     String token = jobToken();
     List<Process> children = new ArrayList<>();
@@ -103,8 +112,8 @@ public final class LaunchCommand implements Callable<Integer> {
         synchronized (children) {
           children.add(p);
         }
-        pumps.add(pump(p.getInputStream(), out, "[rank " + rank + "] "));
-        pumps.add(pump(p.getErrorStream(), err, "[rank " + rank + "] "));
+        pumps.add(pump(p.getInputStream(), out, "[rank " + rank + "] ", false));
+        pumps.add(pump(p.getErrorStream(), err, "[rank " + rank + "] ", true));
       }
       int failedRank = -1;
       int failedCode = 0;
@@ -112,6 +121,7 @@ public final class LaunchCommand implements Callable<Integer> {
       boolean stopped = false;
       int running = children.size();
       boolean[] done = new boolean[children.size()];
+      boolean[] stoppedByUs = new boolean[children.size()];
       while (running > 0) {
         // Among ranks found dead in the same check, blame the one a signal killed (the others most likely
         // exited because they lost it), else the lowest rank.
@@ -138,15 +148,13 @@ public final class LaunchCommand implements Callable<Integer> {
         // Give the others a moment to notice and report the failure themselves, then stop them.
         if (failedRank >= 0 && !stopped && System.nanoTime() - failedAt > GRACE_NANOS) {
           stopped = true;
+          for (int i = 0; i < children.size(); i++) stoppedByUs[i] = !done[i];
           stopAll(children);
         }
         if (running > 0) Thread.sleep(20);
       }
       for (Thread t : pumps) t.join(2000);
-      if (failedRank >= 0) {
-        err.println("weft launch: failed: rank " + failedRank + " exited with code " + failedCode + describeSignal(failedCode));
-        return 1;
-      }
+      if (failedRank >= 0) return reportFailure(children, stoppedByUs);
       return 0;
     } finally {
       stopAll(children);
@@ -166,6 +174,71 @@ public final class LaunchCommand implements Callable<Integer> {
     }
     if (masterPort < 0 || masterPort > 65535) throw new WeftInputException("--master-port " + masterPort + " is not a TCP port.");
     if (command.isEmpty()) throw new WeftInputException("Give the command the ranks run after '--', e.g. 'weft launch --nproc-per-node 2 -- train'.");
+  }
+
+  /**
+   * Names every rank that failed by itself (not stopped by launch) with its exit code; returns 2 when all
+   * of them exited 2 (bad input: the message each printed says what to fix), 1 otherwise.
+   */
+  private int reportFailure(List<Process> children, boolean[] stoppedByUs) {
+    StringBuilder failed = new StringBuilder();
+    boolean allBadInput = true;
+    int count = 0;
+    for (int i = 0; i < children.size(); i++) {
+      int code = children.get(i).exitValue();
+      if (code == 0 || stoppedByUs[i]) continue;
+      allBadInput &= code == 2;
+      count++;
+      if (!failed.isEmpty()) failed.append(", ");
+      failed.append("rank ").append(nodeRank * nprocPerNode + i).append(" exited with code ").append(code)
+          .append(code == 2 ? " (bad input)" : describeSignal(code));
+    }
+    err.println("weft launch: failed: " + failed + (count == 1 ? "" : " (" + count + " ranks)"));
+    return allBadInput ? 2 : 1;
+  }
+
+  /**
+   * Refuses, before any process starts, a weft command that would not make the ranks one job: a command
+   * without a tcp backend, a train/grads without --devices tcp, or a layout of another size than the job.
+   */
+  static void checkJoinsOneJob(List<String> command, int worldSize) {
+    String name = command.get(0);
+    CommandLine root = Main.commandLine();
+    CommandLine sub = root.getSubcommands().get(name);
+    if (sub == null) {
+      throw new WeftInputException("'" + name + "' after '--' is not a weft command; give the command each rank runs, "
+          + "e.g. 'weft launch --nproc-per-node " + worldSize + " -- train --devices tcp --dp " + worldSize + "'.");
+    }
+    CommandLine.ParseResult parsed;
+    try {
+      parsed = root.parseArgs(command.toArray(String[]::new)).subcommand();
+    } catch (CommandLine.ParameterException e) {
+      throw new WeftInputException("the command after '--' is not valid: " + e.getMessage() + " (see 'weft " + name
+          + " --help').");
+    }
+    if (parsed.isUsageHelpRequested() || parsed.isVersionHelpRequested() || parsed.subcommand() != null) return;
+    String copies = "launching it would start " + worldSize + " independent copies of the whole run (each rank "
+        + "alone, though RANK and WORLD_SIZE are set)";
+    if (!sub.getCommandSpec().optionsMap().containsKey("--devices")) {
+      throw new WeftInputException("'weft " + name + "' runs in one process and has no tcp backend, so " + copies
+          + ". Run 'weft " + name + " ...' directly, without launch.");
+    }
+    String devices = parsed.matchedOptionValue("--devices", "local");
+    if (!"tcp".equalsIgnoreCase(devices)) {
+      throw new WeftInputException("'weft " + name + "' without --devices tcp keeps its ranks as threads of each "
+          + "process, so " + copies + ". Add --devices tcp to make the processes the ranks of one job ('weft launch "
+          + "--nproc-per-node " + worldSize + " -- " + name + " --devices tcp ...'), or drop launch and run the "
+          + "ranks as threads: 'weft " + name + " " + String.join(" ", command.subList(1, command.size())) + "'.");
+    }
+    int layout = 1;
+    for (String axis : new String[] {"--dp", "--tp", "--pp", "--cp"}) {
+      if (sub.getCommandSpec().optionsMap().containsKey(axis)) layout *= parsed.matchedOptionValue(axis, 1);
+    }
+    if (layout != worldSize) {
+      throw new WeftInputException("the layout of '" + name + "' (--dp x --tp x --pp x --cp) has " + layout + " device"
+          + (layout == 1 ? "" : "s") + " but the job has " + worldSize + " ranks (--nnodes x --nproc-per-node); make "
+          + "them equal, e.g. 'weft launch --nproc-per-node " + layout + " -- " + String.join(" ", command) + "'.");
+    }
   }
 
   private String jobToken() {
@@ -198,11 +271,17 @@ public final class LaunchCommand implements Callable<Integer> {
     return code > 128 && code < 160 ? " (killed by signal " + (code - 128) + ")" : "";
   }
 
-  private static Thread pump(InputStream in, PrintStream to, String prefix) {
+  /** Copies a child's lines to {@code to} with the prefix; on stderr without the JVM's incubator warning. */
+  private static Thread pump(InputStream in, PrintStream to, String prefix, boolean stderr) {
     Thread t = new Thread(() -> {
       try (BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
         String line;
+        boolean dropWarning = stderr;
         while ((line = r.readLine()) != null) {
+          if (dropWarning && line.equals(BootStderr.INCUBATOR_WARNING)) {
+            dropWarning = false; // printed once, at start-up, before main
+            continue;
+          }
           synchronized (to) {
             to.println(prefix + line);
           }

@@ -12,8 +12,8 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "weft", mixinStandardHelpOptions = true, version = "weft 0.1.0",
     description = "Train GPT-2 across many devices: data, tensor, pipeline and sequence parallelism.",
-    subcommands = {TrainCommand.class, GradsCommand.class, SampleCommand.class, PlanCommand.class, LaunchCommand.class,
-        BenchCommand.class, ReportCommand.class},
+    subcommands = {TrainCommand.class, PrepareCommand.class, GradsCommand.class, SampleCommand.class, PlanCommand.class,
+        LaunchCommand.class, BenchCommand.class, ReportCommand.class},
     sortOptions = false)
 public final class Main implements Runnable {
   @Option(names = "--verbose", description = "Print stack traces of errors.", scope = CommandLine.ScopeType.INHERIT)
@@ -24,10 +24,11 @@ public final class Main implements Runnable {
 
   @Override
   public void run() {
-    throw new CommandLine.ParameterException(spec.commandLine(), "choose a command, e.g. 'weft train' (see weft --help)");
+    throw new CommandLine.ParameterException(spec.commandLine(), "choose a command, e.g. 'weft train'");
   }
 
   public static void main(String[] args) {
+    BootStderr.restore();
     System.exit(execute(args));
   }
 

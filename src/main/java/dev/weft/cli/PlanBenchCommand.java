@@ -70,7 +70,7 @@ public final class PlanBenchCommand implements Callable<Integer> {
     }
     out.println();
     out.print(RuntimeComparison.table(rows));
-    out.printf(Locale.ROOT, "%d steps per layout, median after the first; %.0f s in all%n", steps,
+    out.printf(Locale.ROOT, "%s per layout, median after the first; %.0f s in all%n", dev.weft.Counts.of(steps, "step"),
         (System.nanoTime() - t0) / 1e9);
     return 0;
   }

@@ -122,7 +122,7 @@ public final class PlanCommand implements Callable<Integer> {
     out.println(job.model() + ", global batch " + job.globalBatch() + " x " + job.model().context() + " tokens, "
         + job.precision().cliName() + ", on " + devices + " x " + cluster.name() + " (" + cluster.devicesPerNode()
         + " per node, " + Units.bytes(cluster.usableMemoryBytes()) + " usable each)");
-    out.printf(Locale.ROOT, "%d layouts evaluated, %d fit, in %.2f s%n%n", plan.evaluated(), plan.feasibleCount(),
+    out.printf(Locale.ROOT, "%s evaluated, %d fit, in %.2f s%n%n", dev.weft.Counts.of(plan.evaluated(), "layout"), plan.feasibleCount(),
         plan.searchSeconds());
     out.print(table(plan.ranked().subList(0, Math.min(top, plan.ranked().size()))));
     if (explain) {

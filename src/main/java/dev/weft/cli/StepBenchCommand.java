@@ -55,8 +55,8 @@ public final class StepBenchCommand implements Callable<Integer> {
     MatmulPeak.Result peak = MatmulPeak.measure(th);
     long act = r.activationBytes();
     long sum = r.stateBytes() + act;
-    out.printf(Locale.ROOT, "model        %s, batch %d x %d, %d threads, %s matmul%n", mc, batch, mc.context(), th, matmul);
-    out.printf(Locale.ROOT, "step time    median %.1f ms over %d steps (all: %s)%n", median, ms.length, Arrays.toString(
+    out.printf(Locale.ROOT, "model        %s, batch %d x %d, %s, %s matmul%n", mc, batch, mc.context(), dev.weft.Counts.of(th, "thread"), matmul);
+    out.printf(Locale.ROOT, "step time    median %.1f ms over %s (all: %s)%n", median, dev.weft.Counts.of(ms.length, "step"), Arrays.toString(
         Arrays.stream(ms).map(x -> Math.round(x)).toArray()));
     out.printf(Locale.ROOT, "throughput   %,.0f tokens/s, %.1f GFLOP/s of model FLOPs (%.3g GFLOP per step)%n",
         batch * mc.context() / (median / 1e3), gflops, r.flopsPerStep() / 1e9);

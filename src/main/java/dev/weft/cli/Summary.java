@@ -30,8 +30,8 @@ final class Summary {
     }
     double tokPerS = tokens / (ms / 1e3);
     double achievedGflops = r.flopsPerStep() * (steps.size() - from) / (ms / 1e3) / 1e9;
-    out.printf(Locale.ROOT, "summary: %d steps, %,d tokens in %.1f s; %,.0f tokens/s; %.1f GFLOP/s of model FLOPs%n",
-        steps.size(), r.tokens(), r.seconds(), tokPerS, achievedGflops);
+    out.printf(Locale.ROOT, "summary: %s, %,d tokens in %.1f s; %,.0f tokens/s; %.1f GFLOP/s of model FLOPs%n",
+        dev.weft.Counts.of(steps.size(), "step"), r.tokens(), r.seconds(), tokPerS, achievedGflops);
     out.printf(Locale.ROOT, "         final loss %.4f%s%n", last.loss(),
         Double.isNaN(r.finalValLoss()) ? "" : String.format(Locale.ROOT, ", validation loss %.4f", r.finalValLoss()));
     long act = r.activationBytes();
@@ -49,8 +49,8 @@ final class Summary {
       int th = cfg.threads() > 0 ? cfg.threads() * cfg.parallel().worldSize() : Runtime.getRuntime().availableProcessors();
       MatmulPeak.Result peak = MatmulPeak.measure(th);
       out.printf(Locale.ROOT, "MFU:     %.1f%% (%.1f GFLOP/s of model FLOPs over the machine's measured fp32 matmul peak "
-              + "%.1f GFLOP/s, %s, %d threads)%n",
-          100 * achievedGflops / peak.gflops(), achievedGflops, peak.gflops(), peak.impl(), th);
+              + "%.1f GFLOP/s, %s, %s)%n",
+          100 * achievedGflops / peak.gflops(), achievedGflops, peak.gflops(), peak.impl(), dev.weft.Counts.of(th, "thread"));
     }
   }
 

@@ -103,6 +103,18 @@ public final class TrainCommand implements Callable<Integer> {
   @Option(names = "--no-mfu", description = "Skip measuring the matmul peak for the MFU figure in the summary.")
   boolean noMfu;
 
+  @Option(names = "--sample-every", paramLabel = "N", description = "Print a sample of the model every N steps (and at the end), continuing --prompt; the weights are gathered to rank 0 under any layout.")
+  Integer sampleEvery;
+
+  @Option(names = "--prompt", description = "Text the samples of --sample-every continue (default '${DEFAULT-VALUE}').", defaultValue = "public class ")
+  String prompt;
+
+  @Option(names = "--sample-tokens", paramLabel = "K", description = "Tokens per sample (default ${DEFAULT-VALUE}).", defaultValue = "64")
+  int sampleTokens;
+
+  @Option(names = "--sample-temperature", description = "Softmax temperature of the samples; 0 = greedy (default ${DEFAULT-VALUE}).", defaultValue = "0.8")
+  double sampleTemperature;
+
   @Override
   public Integer call() {
     PrintStream out = System.out;
@@ -111,7 +123,10 @@ public final class TrainCommand implements Callable<Integer> {
     else if (!layoutMode.equalsIgnoreCase("manual")) {
       throw new dev.weft.WeftInputException("--layout must be manual or auto, got '" + layoutMode + "'.");
     }
-    Trainer.Result r = new Trainer(cfg, out).withTrace(trace).withTokenizer(tokenizer(cfg)).run();
+    Gpt2Tokenizer tok = tokenizer(cfg);
+    dev.weft.train.SampleSpec samples = sampleEvery == null ? null
+        : new dev.weft.train.SampleSpec(sampleEvery, prompt, sampleTokens, sampleTemperature, tok).validate(cfg.model());
+    Trainer.Result r = new Trainer(cfg, out).withTrace(trace).withTokenizer(tok).withSamples(samples).run();
     boolean reporter = cfg.devices() != Devices.TCP || "0".equals(System.getenv().getOrDefault("RANK", "0").trim());
     if (reporter) Summary.print(out, cfg, r, !noMfu);
     return 0;
@@ -154,7 +169,8 @@ public final class TrainCommand implements Callable<Integer> {
     Gpt2Tokenizer tok = Gpt2Tokenizer.find(from);
     int vocab = cfg.model().vocab();
     String option = cfg.resume() != null ? "--resume" : "--checkpoint";
-    if (tok == null && vocab > 256) {
+    boolean prepared = cfg.data() != null && dev.weft.data.TokenFile.isTokenFile(cfg.data()); // tokens as they are
+    if (tok == null && vocab > 256 && !prepared) {
       throw new dev.weft.WeftInputException("the model of " + option + " " + from + " has a vocabulary of " + vocab
           + " tokens, but its folder has no " + Gpt2Tokenizer.VOCAB + " and " + Gpt2Tokenizer.MERGES + ": without "
           + "them Weft would feed it bytes (tokens 0..255) and train nonsense. Copy vocab.json and merges.txt from "

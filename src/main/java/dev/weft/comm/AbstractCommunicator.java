@@ -128,7 +128,7 @@ public abstract class AbstractCommunicator implements Communicator {
 
   @Override
   public void send(float[] buf, int off, int len, int peer, int tag) {
-    run(CommOp.SEND, sendOp(buf, off, len, peer, tag));
+    run(CommOp.SEND, sendOp(buf, off, len, peer, tag), null);
   }
 
   @Override
@@ -301,15 +301,27 @@ public abstract class AbstractCommunicator implements Communicator {
     if (pending.get() > 0) {
       async(kind, op).await();
     } else {
-      run(kind, op);
+      run(kind, op, null);
     }
   }
 
-  private void run(CommOp kind, Op op) {
+  /**
+   * Runs {@code op} and records it: in the caller's thread ({@code async} null: a blocking op, all of it
+   * exposed), or on the comm thread for {@code async}, noting when it ran so that await can tell how much of
+   * it the caller waited for.
+   */
+  private void run(CommOp kind, Op op, FutureHandle async) {
     long t0 = System.nanoTime();
     try {
       long bytes = op.run();
-      stats.record(kind, bytes, System.nanoTime() - t0);
+      long t1 = System.nanoTime();
+      stats.record(kind, bytes, t1 - t0);
+      if (async == null) {
+        stats.recordExposed(t1 - t0);
+      } else {
+        async.ranFrom = t0;
+        async.ranTo = t1;
+      }
     } catch (TransportException e) {
       throw new CommException(kind.label() + " on " + describe() + " failed"
           + (e.peer() >= 0 ? " (peer: global rank " + e.peer() + ")" : "") + ": " + e.getMessage(), e);
@@ -322,11 +334,11 @@ public abstract class AbstractCommunicator implements Communicator {
   private Handle async(CommOp kind, Op op) {
     ExecutorService ex = commThread();
     pending.incrementAndGet();
-    Future<?> f;
+    FutureHandle h = new FutureHandle(kind);
     try {
-      f = ex.submit(() -> {
+      h.future = ex.submit(() -> {
         try {
-          run(kind, op);
+          run(kind, op, h);
         } finally {
           pending.decrementAndGet();
         }
@@ -335,7 +347,7 @@ public abstract class AbstractCommunicator implements Communicator {
       pending.decrementAndGet();
       throw new CommException(kind.label() + " on " + describe() + ": communicator is closed", e);
     }
-    return new FutureHandle(f, kind);
+    return h;
   }
 
   private synchronized ExecutorService commThread() {
@@ -357,20 +369,31 @@ public abstract class AbstractCommunicator implements Communicator {
     if (commThread != null) commThread.shutdown();
   }
 
-  /** A handle on an op running on the comm thread. */
+  /**
+   * A handle on an op running on the comm thread. The op's run interval [ranFrom, ranTo] is written by the
+   * comm thread before the future completes, so it is visible after {@code future.get()}; the first await
+   * records as exposed the part of that interval after the wait began.
+   */
   private final class FutureHandle implements Handle {
-    private final Future<?> future;
+    private volatile Future<?> future;
     private final CommOp kind;
+    long ranFrom;
+    long ranTo;
+    private boolean exposedRecorded;
 
-    FutureHandle(Future<?> future, CommOp kind) {
-      this.future = future;
+    FutureHandle(CommOp kind) {
       this.kind = kind;
     }
 
     @Override
     public void await() {
+      long waitFrom = System.nanoTime();
       try {
         future.get(); // bounded: the op's own waits each time out
+        if (!exposedRecorded) {
+          exposedRecorded = true;
+          stats.recordExposed(Math.max(0, ranTo - Math.max(ranFrom, waitFrom)));
+        }
       } catch (ExecutionException e) {
         Throwable c = e.getCause();
         if (c instanceof RuntimeException re) throw re;

@@ -5,10 +5,12 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * Per-communicator accounting for metrics ({@code comm_ms}, {@code comm_bytes}): for each kind of
- * operation, how many ran, the bytes this rank moved (sent over the wire for tcp; copied from peers'
- * memory for local), and the wall time spent in them (for async ops, time on the comm thread, which
- * may overlap compute). Thread-safe; the trainer reads it and resets it every step.
+ * Per-communicator accounting for metrics ({@code comm_ms}, {@code comm_bytes}, {@code exposed_comm_ms}):
+ * for each kind of operation, how many ran, the bytes this rank moved (sent over the wire for tcp; copied
+ * from peers' memory for local), and the wall time they ran (for async ops, time on the comm thread, which
+ * may overlap compute); and the exposed time: the part of that run time during which the calling thread
+ * was blocked waiting for it (all of a blocking op; of an async op, what ran after {@code await} began).
+ * Exposed time is part of run time, so it never exceeds it. Thread-safe; the trainer reads the totals.
  */
 public final class CommStats {
   /** Totals for one kind of operation. */
@@ -19,11 +21,17 @@ public final class CommStats {
   private final long[] count = new long[CommOp.values().length];
   private final long[] bytes = new long[CommOp.values().length];
   private final long[] nanos = new long[CommOp.values().length];
+  private long exposedNanos;
 
   public synchronized void record(CommOp op, long movedBytes, long elapsedNanos) {
     count[op.ordinal()]++;
     bytes[op.ordinal()] += movedBytes;
     nanos[op.ordinal()] += elapsedNanos;
+  }
+
+  /** Adds time the caller waited while an op ran (at most that op's recorded run time). */
+  public synchronized void recordExposed(long waitedNanos) {
+    exposedNanos += waitedNanos;
   }
 
   public synchronized Entry get(CommOp op) {
@@ -49,7 +57,13 @@ public final class CommStats {
     return s / 1e6;
   }
 
+  /** Of {@link #totalMillis}, the part the calling thread spent blocked waiting for it. */
+  public synchronized double exposedMillis() {
+    return exposedNanos / 1e6;
+  }
+
   public synchronized void reset() {
+    exposedNanos = 0;
     java.util.Arrays.fill(count, 0);
     java.util.Arrays.fill(bytes, 0);
     java.util.Arrays.fill(nanos, 0);

@@ -86,6 +86,7 @@ final class CorpusLoader {
           + "or give another path.");
     }
     if (Files.isDirectory(data)) return loadFolder(data, log);
+    if (TokenFile.isTokenFile(data)) return TokenFile.open(data);
     if (isZip(data)) {
       int[] skipped = new int[1];
       List<Doc> docs = listZip(data, n -> true, true, skipped);
@@ -388,8 +389,7 @@ final class CorpusLoader {
   }
 
   static String count(long n, String noun) {
-    String plural = noun.endsWith("y") ? noun.substring(0, noun.length() - 1) + "ies" : noun + "s";
-    return String.format(Locale.ROOT, "%,d %s", n, n == 1 ? noun : plural);
+    return dev.weft.Counts.of(n, noun);
   }
 
   private static String mb(long bytes) {

@@ -171,6 +171,11 @@ final class PipelineRank {
    * Full flat tensors from every stage's (full-size, own regions filled) arrays: summed over the PP group,
    * with the last stage's copy of the embeddings left out (the first stage's counts).
    */
+  /** The groups this rank's pipeline communicates in (for the metrics). */
+  java.util.List<Communicator> groups() {
+    return java.util.Arrays.asList(pp, ppEval, embedding);
+  }
+
   /** Frees the stages' stash and workspace. */
   void close() {
     if (stages != null) stages.close();

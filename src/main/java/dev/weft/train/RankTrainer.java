@@ -41,6 +41,7 @@ final class RankTrainer {
   private final PrintStream out;
   private final int threads;
   private final Tracer tracer;
+  private SampleSpec samples;
 
   RankTrainer(TrainConfig cfg, Backend backend, Corpus corpus, PrintStream out, int threads, Tracer tracer) {
     this.tracer = tracer;
@@ -49,6 +50,12 @@ final class RankTrainer {
     this.corpus = corpus;
     this.out = out;
     this.threads = threads;
+  }
+
+  /** Also print a sample of the model every so many steps ({@link TrainingSampler}); null: none. */
+  RankTrainer withSamples(SampleSpec spec) {
+    this.samples = spec;
+    return this;
   }
 
   Trainer.Result run() {
@@ -97,9 +104,9 @@ final class RankTrainer {
           weights.initialize(cfg.seed());
         }
         out.printf("model: %s%nlayout: %d device%s (%s), %s | batch %d x %d tokens, %d micro-batch%s of %d per replica"
-                + " | %d steps, lr %.2e | %d compute thread%s per device, %s matmul%n",
+                + " | %d step%s, lr %.2e | %d compute thread%s per device, %s matmul%n",
             mc, world, world == 1 ? "" : "s", backend.describeTransport(all.globalRanks()), par, cfg.batch(), T,
-            cfg.accumulationSteps(), cfg.accumulationSteps() == 1 ? "" : "es", cfg.microBatch(), cfg.steps(), cfg.lr(),
+            cfg.accumulationSteps(), cfg.accumulationSteps() == 1 ? "" : "es", cfg.microBatch(), cfg.steps(), cfg.steps() == 1 ? "" : "s", cfg.lr(),
             threads, threads == 1 ? "" : "s", cx.gemmImpl().name());
 
         boolean canValidate = sampler.canValidate(T);
@@ -114,11 +121,14 @@ final class RankTrainer {
         float scale = 1f / (cfg.batch() * (float) T);
         double lastVal = Double.NaN;
         long runStart = System.nanoTime();
+        TrainingSampler samplePrinter = samples == null ? null : new TrainingSampler(samples, cfg, threads, report);
+        CommMeter meter = new CommMeter(dp, tp.group(), cpc.group()).with(pipe == null ? List.of() : pipe.groups());
         long tokensRun = 0;
         for (int step = startStep; step <= cfg.lastStep(); step++) {
           long t0 = System.nanoTime();
-          long commBefore = commNanos(dp, tp);
-          long bytesBefore = commBytes(dp, tp);
+          long commBefore = meter.nanos();
+          long bytesBefore = meter.bytes();
+          long exposedBefore = meter.exposedNanos();
           int[] tokens = sampler.trainRows(step, replica * rows, rows, T);
           weights.zeroGrad();
           double replicaLoss;
@@ -159,27 +169,31 @@ final class RankTrainer {
             val = evaluate(model, act, pipe, sampler, T, dp, replica * rows);
             lastVal = val;
           }
-          double exposedMs = weights.takeExposedCommNanos() / 1e6;
+          long exposedNanos = meter.exposedNanos() - exposedBefore;
           // Gather per-device peaks and summed communication onto every rank (exactly, in float pieces).
           long[] peaks = new long[world];
-          long[] sums = exchange(all, rank, memory.peak(), peaks, commNanos(dp, tp) - commBefore,
-              commBytes(dp, tp) - bytesBefore, Math.round(exposedMs * 1e6));
+          long[] sums = exchange(all, rank, memory.peak(), peaks, meter.nanos() - commBefore,
+              meter.bytes() - bytesBefore, exposedNanos);
           long peakMax = 0;
           for (long pk : peaks) peakMax = Math.max(peakMax, pk);
           StepMetrics m = new StepMetrics(step, lossBuf[0], lr, norm, tokensPerStep, ms, tokensPerStep / (ms / 1e3),
-              peakMax, peaks, sums[0] / 1e6, sums[1], val, sums[2] / 1e6 / world);
+              peakMax, peaks, sums[0] / 1e6, sums[1], val, sums[2] / 1e6);
           history.add(m);
           if (metrics != null) metrics.write(m);
           if (report) progress.step(m);
           if (cfg.save() != null && cfg.saveEvery() > 0 && step % cfg.saveEvery() == 0 && step != cfg.lastStep()) {
             save(layout, tp, pipe, weights, opt, step, report);
+            progress.line("saved checkpoint step " + step + " to " + cfg.save());
+          }
+          if (samplePrinter != null && samplePrinter.due(step, cfg.lastStep())) {
+            samplePrinter.sample(step, full(layout, tp, pipe, weights.gatherFull()), progress, all);
           }
         }
         progress.finish();
         double seconds = (System.nanoTime() - runStart) / 1e9;
         if (cfg.save() != null) {
           save(layout, tp, pipe, weights, opt, cfg.lastStep(), report);
-          out.printf("saved checkpoint to %s%n", cfg.save());
+          out.printf("saved checkpoint step %d to %s%n", cfg.lastStep(), cfg.save());
         }
         float[] finalParams = full(layout, tp, pipe, weights.gatherFull());
         long stateByHand = stateBytesByHand(layout.total(), par.dp() * par.cp(), par.zero());
@@ -244,16 +258,6 @@ final class RankTrainer {
     float[] buf = {(float) sum};
     dp.allReduce(buf, 0, 1, ReduceOp.SUM);
     return buf[0] / ((double) cfg.evalBatches() * k * cfg.parallel().dp() * cfg.parallel().cp());
-  }
-
-  /** Time in data- and tensor-parallel communication so far on this rank. */
-  private static long commNanos(Communicator dp, TensorParallel tp) {
-    double ms = dp.stats().totalMillis() + (tp.group() == null ? 0 : tp.group().stats().totalMillis());
-    return Math.round(ms * 1e6);
-  }
-
-  private static long commBytes(Communicator dp, TensorParallel tp) {
-    return dp.stats().totalBytes() + (tp.group() == null ? 0 : tp.group().stats().totalBytes());
   }
 
   /**

@@ -37,6 +37,7 @@ public final class Trainer {
   private final PrintStream out;
   private Path traceFile;
   private Gpt2Tokenizer tokenizer;
+  private SampleSpec samples;
 
   public Trainer(TrainConfig cfg, PrintStream out) {
     this.cfg = cfg.validate();
@@ -55,6 +56,12 @@ public final class Trainer {
     return this;
   }
 
+  /** Also print a sample of the model every so many steps (null: none). */
+  public Trainer withSamples(SampleSpec specOrNull) {
+    this.samples = specOrNull;
+    return this;
+  }
+
   public Result run() {
     try {
       return runLayout();
@@ -70,6 +77,7 @@ public final class Trainer {
       int rank = envInt("RANK", 0);
       PrintStream log = rank == 0 ? out : quiet();
       Corpus corpus = Corpus.load(cfg.data(), log, tokenizer);
+      TrainingData.check(corpus, cfg, log);
       try (TcpBackend backend = TcpBackend.connect(TcpBackend.Config.fromEnv(System.getenv(), timeout))) {
         if (backend.worldSize() != p.worldSize()) {
           throw new WeftInputException("the layout needs " + p.worldSize() + " ranks (--dp " + p.dp()
@@ -80,7 +88,7 @@ public final class Trainer {
         Tracer tracer = traceFile == null ? null : new Tracer();
         Result r;
         try {
-          r = new RankTrainer(cfg, backend, corpus, log, threadsPerRank(localRanks), tracer).run();
+          r = new RankTrainer(cfg, backend, corpus, log, threadsPerRank(localRanks), tracer).withSamples(samples).run();
         } catch (RuntimeException | Error e) {
           backend.noteFailure(e); // closing then tells the other ranks which rank failed
           throw e;
@@ -93,13 +101,15 @@ public final class Trainer {
       }
     }
     Corpus corpus = Corpus.load(cfg.data(), out, tokenizer);
+    TrainingData.check(corpus, cfg, out);
     int world = p.worldSize();
     Result[] results = new Result[world];
     Tracer tracer = traceFile == null ? null : new Tracer();
     try {
       LocalCluster.run(world, timeout, (Backend backend) -> {
         int r = backend.rank();
-        results[r] = new RankTrainer(cfg, backend, corpus, r == 0 ? out : quiet(), threadsPerRank(world), tracer).run();
+        results[r] = new RankTrainer(cfg, backend, corpus, r == 0 ? out : quiet(), threadsPerRank(world), tracer)
+            .withSamples(samples).run();
       });
     } catch (RuntimeException | Error e) {
       throw e;

@@ -111,8 +111,9 @@ public final class CpBenchCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     PrintStream out = System.out;
     CpLayout.check(T, cp, CpLayout.Kind.BALANCED);
-    out.printf(Locale.ROOT, "ring attention forward+backward, B=%d C=%d NH=%d T=%d, cp=%d on the local backend, %d compute"
-        + " thread(s) per rank; medians of %d iterations after 1 warm-up%n", B, C, NH, T, cp, threads, iters);
+    out.printf(Locale.ROOT, "ring attention forward+backward, B=%d C=%d NH=%d T=%d, cp=%d on the local backend, %s"
+        + " per rank; medians of %s after 1 warm-up%n", B, C, NH, T, cp, dev.weft.Counts.of(threads, "compute thread"),
+        dev.weft.Counts.of(iters, "iteration"));
     Result bal = measure(B, T, C, NH, cp, CpLayout.Kind.BALANCED, 1, iters, threads);
     print(out, "balanced layout (chunks i, 2cp-1-i)", bal);
     Result con = measure(B, T, C, NH, cp, CpLayout.Kind.CONTIGUOUS, 1, iters, threads);
