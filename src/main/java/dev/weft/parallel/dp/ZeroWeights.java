@@ -58,7 +58,6 @@ public final class ZeroWeights implements WeightStore {
   private final Map<Integer, Gathered> gathered = new HashMap<>();
   private final Map<Integer, Tensor> regionGrads = new HashMap<>();
   private boolean syncThisMicroBatch = true;
-  private long exposedCommNanos;
 
   /** A ZeRO-3 region materialised by an all-gather. */
   private static final class Gathered {
@@ -201,16 +200,7 @@ public final class ZeroWeights implements WeightStore {
 
   /** Waits for every gradient reduction started during backward. */
   public void finishBackward() {
-    long t0 = System.nanoTime();
     drain(0);
-    exposedCommNanos += System.nanoTime() - t0;
-  }
-
-  /** Time spent waiting for gradient communication after backward (the exposed part), then reset. */
-  public long takeExposedCommNanos() {
-    long n = exposedCommNanos;
-    exposedCommNanos = 0;
-    return n;
   }
 
   /** The gradient this rank owns, as (array, offset) per piece: full buffer (stage 0-1) or the shard. */
@@ -257,9 +247,7 @@ public final class ZeroWeights implements WeightStore {
       g = startGather(region);
     }
     if (!g.ready) {
-      long t0 = System.nanoTime();
       g.handle.await();
-      exposedCommNanos += System.nanoTime() - t0;
       pool.give(g.send);
       g.ready = true;
     }
