@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.weft.WeftInputException;
 import dev.weft.model.GPT2Config;
+import dev.weft.plan.AttentionKernel;
 import dev.weft.plan.Calibration;
 import dev.weft.plan.Candidate;
 import dev.weft.plan.ClusterSpec;
@@ -12,6 +13,7 @@ import dev.weft.plan.CpAlgorithm;
 import dev.weft.plan.DeviceSpec;
 import dev.weft.plan.Explainer;
 import dev.weft.plan.Job;
+import dev.weft.plan.ModelShape;
 import dev.weft.plan.LocalMachine;
 import dev.weft.plan.Plan;
 import dev.weft.plan.PlanModels;
@@ -20,6 +22,7 @@ import dev.weft.plan.Precision;
 import dev.weft.plan.PublishedResults;
 import dev.weft.plan.Recompute;
 import dev.weft.plan.Schedule;
+import dev.weft.plan.Software;
 import dev.weft.plan.Units;
 import java.io.PrintStream;
 import java.nio.file.Path;
@@ -46,6 +49,11 @@ public final class PlanCommand implements Callable<Integer> {
   @Option(names = "--heads", description = "Attention heads.") Integer heads;
   @Option(names = "--vocab", description = "Vocabulary size.") Integer vocab;
   @Option(names = "--context", description = "Sequence length T.") Integer context;
+  @Option(names = "--kv-heads", description = "Key/value heads (grouped-query attention; default: the preset's, or "
+      + "--heads).") Integer kvHeads;
+  @Option(names = "--ffn", description = "MLP width (default: the preset's, or 4 x --d-model).") Integer ffn;
+  @Option(names = "--attention", description = "Attention kernel: flash (default) or materialized (s x s scores "
+      + "in memory, Megatron-LM 2021-22).") String attention;
 
   @Option(names = "--global-batch", description = "Sequences per optimizer step.") Integer globalBatch;
   @Option(names = "--devices", description = "Number of devices.") Integer devices;
@@ -102,7 +110,7 @@ public final class PlanCommand implements Callable<Integer> {
       return 0;
     }
     if (validatePublished) {
-      out.print(PublishedResults.table(PublishedResults.compareAll(ClusterSpec.a100_80gb())));
+      out.print(PublishedResults.table(PublishedResults.compareAll()));
       return 0;
     }
     Job job = job();
@@ -117,7 +125,7 @@ public final class PlanCommand implements Callable<Integer> {
       out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(list));
       return 0;
     }
-    out.println(job.model() + ", global batch " + job.globalBatch() + " x " + job.model().context() + " tokens, "
+    out.println(job.shape() + ", global batch " + job.globalBatch() + " x " + job.shape().seq() + " tokens, "
         + job.precision().cliName() + ", on " + devices + " x " + cluster.name() + " (" + cluster.devicesPerNode()
         + " per node, " + Units.bytes(cluster.usableMemoryBytes()) + " usable each)");
     out.printf(Locale.ROOT, "%d layouts evaluated, %d fit, in %.2f s%n%n", plan.evaluated(), plan.feasibleCount(),
@@ -145,17 +153,22 @@ public final class PlanCommand implements Callable<Integer> {
   }
 
   Job job() {
-    GPT2Config base = preset != null ? PlanModels.preset(preset) : null;
+    ModelShape base = preset != null ? PlanModels.preset(preset) : null;
     if (base == null && (layers == null || dModel == null || heads == null || vocab == null || context == null)) {
       throw new WeftInputException("give a model: --model PRESET (" + PlanModels.NAMES
           + ") or all of --layers, --d-model, --heads, --vocab, --context.");
     }
-    GPT2Config m = new GPT2Config(
-        layers != null ? layers : base.layers(), dModel != null ? dModel : base.dModel(),
-        heads != null ? heads : base.heads(), context != null ? context : base.context(),
-        vocab != null ? vocab : base.vocab());
+    if (base == null) base = ModelShape.of(new GPT2Config(layers, dModel, heads, context, vocab));
+    int h = dModel != null ? dModel : base.hidden();
+    ModelShape m = new ModelShape(base.name(), layers != null ? layers : base.layers(), h,
+        heads != null ? heads : base.heads(), kvHeads != null ? kvHeads : heads != null && base.kvHeads() == base.heads()
+        ? heads : base.kvHeads(), ffn != null ? ffn : base.gated() ? base.ffn() : dModel != null ? 4 * h : base.ffn(),
+        base.gated(), vocab != null ? vocab : base.vocab(), context != null ? context : base.seq(),
+        base.tiedEmbeddings(), base.learnedPositions(), base.biases(), base.dropout());
     if (globalBatch == null) throw new WeftInputException("--global-batch is required (sequences per optimizer step).");
-    return new Job(m, globalBatch, Precision.parse(precision));
+    Software sw = Software.DEFAULT;
+    if (attention != null) sw = sw.withAttention(AttentionKernel.parse(attention));
+    return new Job(m, globalBatch, Precision.parse(precision), sw);
   }
 
   ClusterSpec cluster() {
@@ -167,7 +180,9 @@ public final class PlanCommand implements Callable<Integer> {
       throw new WeftInputException("--device and --device-file both given; choose one.");
     }
     if (deviceFile != null) return clusterOf(DeviceSpec.load(deviceFile), g);
-    if (device == null) throw new WeftInputException("give --device a100-80gb|h100-80gb|local or --device-file FILE.");
+    if (device == null) {
+      throw new WeftInputException("give --device " + ClusterSpec.PRESETS + ", local, or --device-file FILE.");
+    }
     if (device.equalsIgnoreCase("local")) return clusterOf(Calibration.loadOrDefault(null), g);
     return ClusterSpec.preset(device, g);
   }

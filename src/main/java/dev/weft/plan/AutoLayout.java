@@ -65,6 +65,7 @@ public final class AutoLayout {
   /** Whether Weft's runtime can train {@code l} (class comment); ends with TrainConfig's own validation. */
   public static boolean runtimeSupports(GPT2Config m, int batch, Layout l) {
     if (l.recompute() == Recompute.SELECTIVE) return false; // attention is blockwise: nothing selective to drop
+    if (l.cp() > 1 && l.cpAlgorithm() == CpAlgorithm.ALL_GATHER) return false; // the runtime has ring and all-to-all
     if (l.recompute() == Recompute.FULL && l.pp() > 1 && l.schedule() == Schedule.ZB_H1) return false;
     if (l.sp() && l.tp() == 1) return false;
     if (m.heads() % l.tp() != 0) return false;
@@ -78,6 +79,7 @@ public final class AutoLayout {
     }
     if (l.sp() && ((long) l.microBatch() * (T / l.cp())) % l.tp() != 0) return false;
     if (l.schedule() == Schedule.INTERLEAVED && l.microBatches(batch) % l.pp() != 0) return false;
+    if (l.schedule() == Schedule.INTERLEAVED && m.layers() < l.pp() * l.virtualStages()) return false; // a layer per chunk
     try {
       RuntimeComparison.Case c = new RuntimeComparison.Case(m, batch, l);
       c.trainConfig(1, null).validate();

@@ -1,19 +1,40 @@
 package dev.weft.plan;
 
+import dev.weft.WeftInputException;
 import dev.weft.model.GPT2Config;
 
 /**
- * What is to be trained: the model shape, the global batch (sequences of {@code model.context()}
- * tokens per optimizer step) and the precision. Tokens per step = globalBatch * context.
+ * What is to be trained: the model's shape ({@link ModelShape}), the global batch (sequences of
+ * {@code shape.seq()} tokens per optimizer step), the precision, and the software it runs on
+ * ({@link Software}). Tokens per step = globalBatch * seq.
  */
-public record Job(GPT2Config model, int globalBatch, Precision precision) {
+public record Job(ModelShape shape, int globalBatch, Precision precision, Software software) {
   public Job {
     if (globalBatch <= 0) {
-      throw new dev.weft.WeftInputException("--global-batch must be positive, got " + globalBatch + ".");
+      throw new WeftInputException("--global-batch must be positive, got " + globalBatch + ".");
     }
+    if (software == null) software = Software.DEFAULT;
+  }
+
+  public Job(ModelShape shape, int globalBatch, Precision precision) {
+    this(shape, globalBatch, precision, Software.DEFAULT);
+  }
+
+  /** A GPT-2 model (Weft's own runtime models), on the default software. */
+  public Job(GPT2Config model, int globalBatch, Precision precision) {
+    this(ModelShape.of(model), globalBatch, precision, Software.DEFAULT);
+  }
+
+  /** The GPT2Config of a GPT-2 job, for the runtime memory model (refused, with the reason, for other shapes). */
+  public GPT2Config model() {
+    return shape.toGpt2();
+  }
+
+  public Job withSoftware(Software s) {
+    return new Job(shape, globalBatch, precision, s);
   }
 
   public long tokensPerStep() {
-    return (long) globalBatch * model.context();
+    return (long) globalBatch * shape.seq();
   }
 }

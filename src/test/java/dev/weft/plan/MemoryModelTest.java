@@ -30,7 +30,7 @@ class MemoryModelTest {
 
   @Test
   void stageParamsSumToTheModelOnOneDevice() {
-    for (GPT2Config c : new GPT2Config[] {GPT2Config.preset("nano"), GPT2Config.preset("small"), PlanModels.preset("1t")}) {
+    for (GPT2Config c : new GPT2Config[] {GPT2Config.preset("nano"), GPT2Config.preset("small"), PlanModels.gpt2("1t")}) {
       assertThat(MemoryModel.stageParams(c, 1, 1, 1, 0)).isEqualTo(c.parameterCount());
     }
   }
@@ -87,7 +87,7 @@ class MemoryModelTest {
 
   @Test
   void tensorParallelismAndZeroShrinkModelStates() {
-    GPT2Config c = PlanModels.preset("1.7b");
+    GPT2Config c = PlanModels.gpt2("1.7b");
     Job job = new Job(c, 64, Precision.BF16);
     long one = MemoryModel.estimate(job, Layout.single(1)).modelStates();
     Layout tp8 = new Layout(1, 8, 1, 1, 0, true, 1, Schedule.NONE, 1, Recompute.NONE, CpAlgorithm.RING);
