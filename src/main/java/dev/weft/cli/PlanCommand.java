@@ -101,7 +101,8 @@ public final class PlanCommand implements Callable<Integer> {
     PrintStream out = System.out;
     if (calibrate) {
       Path file = calibrationOut != null ? calibrationOut : Calibration.defaultFile();
-      out.println("calibrating this machine (about 20 s; run it on an otherwise idle machine for stable figures)...");
+      out.println("calibrating this machine (about a minute; each figure is the best of several alternating rounds, "
+          + "yet an idle machine gives the steadiest)...");
       long t0 = System.nanoTime();
       DeviceSpec spec = Calibration.measure(out, calibrateTcp);
       Calibration.save(spec, file);

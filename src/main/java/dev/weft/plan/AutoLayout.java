@@ -10,7 +10,8 @@ import java.nio.file.Path;
  * machine's local ranks, with the planner's explanation. The search is {@link Planner}'s on
  * {@link LocalMachine#cluster} (ranks sharing the machine's cores; memory per rank a share of the heap),
  * restricted to what the runtime supports ({@link #runtimeSupports}): fp32, full recomputation or none (not
- * with the zero-bubble schedule; selective has nothing to drop, attention being blockwise); ring CP needs context % (2 cp) == 0, all-to-all context % cp == 0 and
+ * with the zero-bubble schedule; selective has nothing to drop, attention being blockwise); ring or all-to-all
+ * CP (not all-gather); ring CP needs context % (2 cp) == 0, all-to-all context % cp == 0 and
  * (heads / tp) % cp == 0; SP only with tp > 1 and then micro-batch x context / cp divisible by tp; tp
  * divides the heads (and 4 C); the micro-batch divides batch / dp; interleaving needs m % pp == 0 (the
  * planner's rules); and, last, the runtime's own {@link TrainConfig#validate()} must accept it.

@@ -7,7 +7,8 @@ import dev.weft.model.GPT2Config;
  * Symbols: L layers, h = C width, a heads, s = T context, V vocab, b micro-batch, t = tp, p = pp,
  * c = cp, d = dp, v virtual stages, m micro-batches per step.
  *
- * <p><b>Parameters on a device.</b> A layer has 12h^2 + 13h parameters; TP splits the column- and
+ * <p><b>Parameters on a device</b> ({@link ModelShape} for any shape: grouped-query attention, gated MLPs, untied
+ * heads; GPT-2 here). A layer has 12h^2 + 13h parameters; TP splits the column- and
  * row-parallel weights and the column biases (12h^2 + 7h) and replicates the rest (6h: two LayerNorms,
  * two row biases) (Shoeybi et al. 2019, "Megatron-LM", section 3). A device of stage i holds
  * ceil(L/(p v)) v layers; the first stage also holds the vocabulary-parallel token embedding Vh/t and
@@ -19,8 +20,8 @@ import dev.weft.model.GPT2Config;
  * Figure 1): stage 0: (w+g+o) Phi; stage 1: (w+g) Phi + o Phi/n; stage 2: w Phi + (g+o) Phi/n;
  * stage 3: (w+g+o) Phi/n. In fp32 (4+4+8): 16P, 8P + 8P/n, 4P + 12P/n, 16P/n.
  *
- * <p><b>Activations, paper model</b> ({@link ActivationModel#KORTHIKANTI}, 16-bit activations with
- * 1-byte dropout masks; Korthikanti et al. 2022, section 4, equations 1-5 and Table 2), bytes per layer
+ * <p><b>Activations, paper model</b> ({@link ActivationModel#KORTHIKANTI}, {@link #activationLayerBytes} for any
+ * shape and attention kernel; 16-bit activations with 1-byte dropout masks; Korthikanti et al. 2022, section 4, equations 1-5 and Table 2), bytes per layer
  * per micro-batch: no parallelism sbh(34 + 5as/h); TP sbh(10 + 24/t + 5as/(ht)); TP + SP
  * (sbh/t)(34 + 5as/h); selective recomputation 34sbh/t with SP, sbh(10 + 24/t) without; full
  * recomputation 2sbh (2sbh/t with SP: the stored layer input is sequence-sharded). Context parallelism

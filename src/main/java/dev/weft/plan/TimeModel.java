@@ -48,10 +48,12 @@ import dev.weft.model.GPT2Config;
  * {@link Software#gradBytes} per gradient: ZeRO 0 all-reduce of the gradients; ZeRO 1 reduce-scatter of
  * gradients + all-gather of updated weights; ZeRO 2 a reduce-scatter per micro-batch + one all-gather; ZeRO 3 per
  * micro-batch an all-gather of weights for forward, again for backward (and for the recomputed forward) and a
- * gradient reduce-scatter (Rajbhandari et al. 2020, section 7). Overlapped only when the software overlaps
- * ({@link Software#overlapDp}) and the caller asks: gradient reduction hides under the backward of the last
- * micro-batch (2/3 of its compute) and weight gathers under a forward (1/3). Optimizer: AdamW is memory-bound,
- * 28 bytes moved per owned parameter.
+ * gradient reduce-scatter (Rajbhandari et al. 2020, section 7), layer by layer (the ring latency once per layer).
+ * Overlapped only when the software overlaps ({@link Software#overlapDp}) and the caller asks: gradient
+ * reduction hides under the backward of the last micro-batch (2/3 of its compute) and weight gathers under a
+ * forward (1/3); ZeRO 3's traffic, one link for all of it, hides under the micro-batch's compute but for the
+ * first layer's gather. Inter-node groups get the NICs their members own in a node
+ * ({@link ClusterSpec#linkFor}). Optimizer: AdamW is memory-bound, 28 bytes moved per owned parameter.
  */
 public final class TimeModel {
   private TimeModel() {
