@@ -3,9 +3,8 @@ package dev.weft.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.weft.WeftInputException;
-import dev.weft.model.ModelSpec;
-import dev.weft.models.Families;
 import dev.weft.models.gpt2.GPT2Config;
+import dev.weft.plan.AttentionKernel;
 import dev.weft.plan.Calibration;
 import dev.weft.plan.Candidate;
 import dev.weft.plan.ClusterSpec;
@@ -14,6 +13,7 @@ import dev.weft.plan.CpAlgorithm;
 import dev.weft.plan.DeviceSpec;
 import dev.weft.plan.Explainer;
 import dev.weft.plan.Job;
+import dev.weft.plan.ModelShape;
 import dev.weft.plan.LocalMachine;
 import dev.weft.plan.Plan;
 import dev.weft.plan.PlanModels;
@@ -22,6 +22,7 @@ import dev.weft.plan.Precision;
 import dev.weft.plan.PublishedResults;
 import dev.weft.plan.Recompute;
 import dev.weft.plan.Schedule;
+import dev.weft.plan.Software;
 import dev.weft.plan.Units;
 import java.io.PrintStream;
 import java.nio.file.Path;
@@ -48,6 +49,11 @@ public final class PlanCommand implements Callable<Integer> {
   @Option(names = "--heads", description = "Attention heads.") Integer heads;
   @Option(names = "--vocab", description = "Vocabulary size.") Integer vocab;
   @Option(names = "--context", description = "Sequence length T.") Integer context;
+  @Option(names = "--kv-heads", description = "Key/value heads (grouped-query attention; default: the preset's, or "
+      + "--heads).") Integer kvHeads;
+  @Option(names = "--ffn", description = "MLP width (default: the preset's, or 4 x --d-model).") Integer ffn;
+  @Option(names = "--attention", description = "Attention kernel: flash (default) or materialized (s x s scores "
+      + "in memory, Megatron-LM 2021-22).") String attention;
 
   @Option(names = "--global-batch", description = "Sequences per optimizer step.") Integer globalBatch;
   @Option(names = "--devices", description = "Number of devices.") Integer devices;
@@ -95,7 +101,8 @@ public final class PlanCommand implements Callable<Integer> {
     PrintStream out = System.out;
     if (calibrate) {
       Path file = calibrationOut != null ? calibrationOut : Calibration.defaultFile();
-      out.println("calibrating this machine (about 20 s; run it on an otherwise idle machine for stable figures)...");
+      out.println("calibrating this machine (about a minute; each figure is the best of several alternating rounds, "
+          + "yet an idle machine gives the steadiest)...");
       long t0 = System.nanoTime();
       DeviceSpec spec = Calibration.measure(out, calibrateTcp);
       Calibration.save(spec, file);
@@ -104,7 +111,7 @@ public final class PlanCommand implements Callable<Integer> {
       return 0;
     }
     if (validatePublished) {
-      out.print(PublishedResults.table(PublishedResults.compareAll(ClusterSpec.a100_80gb())));
+      out.print(PublishedResults.table(PublishedResults.compareAll()));
       return 0;
     }
     Job job = job();
@@ -119,10 +126,10 @@ public final class PlanCommand implements Callable<Integer> {
       out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(list));
       return 0;
     }
-    out.println(job.model() + ", global batch " + job.globalBatch() + " x " + job.model().context() + " tokens, "
+    out.println(job.shape() + ", global batch " + job.globalBatch() + " x " + job.shape().seq() + " tokens, "
         + job.precision().cliName() + ", on " + devices + " x " + cluster.name() + " (" + cluster.devicesPerNode()
         + " per node, " + Units.bytes(cluster.usableMemoryBytes()) + " usable each)");
-    out.printf(Locale.ROOT, "%s evaluated, %d fit, in %.2f s%n%n", dev.weft.Counts.of(plan.evaluated(), "layout"), plan.feasibleCount(),
+    out.printf(Locale.ROOT, "%d layouts evaluated, %d fit, in %.2f s%n%n", plan.evaluated(), plan.feasibleCount(),
         plan.searchSeconds());
     out.print(table(plan.ranked().subList(0, Math.min(top, plan.ranked().size()))));
     if (explain) {
@@ -147,16 +154,22 @@ public final class PlanCommand implements Callable<Integer> {
   }
 
   Job job() {
-    ModelSpec base = preset != null ? PlanModels.preset(preset) : null;
+    ModelShape base = preset != null ? PlanModels.preset(preset) : null;
     if (base == null && (layers == null || dModel == null || heads == null || vocab == null || context == null)) {
       throw new WeftInputException("give a model: --model PRESET (" + PlanModels.NAMES
           + ") or all of --layers, --d-model, --heads, --vocab, --context.");
     }
-    dev.weft.model.ModelShape shape = new dev.weft.model.ModelShape(layers, dModel, heads, null, null, context, vocab);
-    ModelSpec m = base == null ? new GPT2Config(layers, dModel, heads, context, vocab).spec()
-        : base.family().apply(base, shape);
+    if (base == null) base = ModelShape.of(new GPT2Config(layers, dModel, heads, context, vocab));
+    int h = dModel != null ? dModel : base.hidden();
+    ModelShape m = new ModelShape(base.name(), layers != null ? layers : base.layers(), h,
+        heads != null ? heads : base.heads(), kvHeads != null ? kvHeads : heads != null && base.kvHeads() == base.heads()
+        ? heads : base.kvHeads(), ffn != null ? ffn : base.gated() ? base.ffn() : dModel != null ? 4 * h : base.ffn(),
+        base.gated(), vocab != null ? vocab : base.vocab(), context != null ? context : base.seq(),
+        base.tiedEmbeddings(), base.learnedPositions(), base.biases(), base.dropout());
     if (globalBatch == null) throw new WeftInputException("--global-batch is required (sequences per optimizer step).");
-    return new Job(m, globalBatch, Precision.parse(precision));
+    Software sw = Software.DEFAULT;
+    if (attention != null) sw = sw.withAttention(AttentionKernel.parse(attention));
+    return new Job(m, globalBatch, Precision.parse(precision), sw);
   }
 
   ClusterSpec cluster() {
@@ -168,7 +181,9 @@ public final class PlanCommand implements Callable<Integer> {
       throw new WeftInputException("--device and --device-file both given; choose one.");
     }
     if (deviceFile != null) return clusterOf(DeviceSpec.load(deviceFile), g);
-    if (device == null) throw new WeftInputException("give --device a100-80gb|h100-80gb|local or --device-file FILE.");
+    if (device == null) {
+      throw new WeftInputException("give --device " + ClusterSpec.PRESETS + ", local, or --device-file FILE.");
+    }
     if (device.equalsIgnoreCase("local")) return clusterOf(Calibration.loadOrDefault(null), g);
     return ClusterSpec.preset(device, g);
   }

@@ -13,7 +13,8 @@ import java.nio.file.Path;
  * machine's local ranks, with the planner's explanation. The search is {@link Planner}'s on
  * {@link LocalMachine#cluster} (ranks sharing the machine's cores; memory per rank a share of the heap),
  * restricted to what the runtime supports ({@link #runtimeSupports}): fp32, full recomputation or none (not
- * with the zero-bubble schedule; selective has nothing to drop, attention being blockwise); ring CP needs context % (2 cp) == 0, all-to-all context % cp == 0 and
+ * with the zero-bubble schedule; selective has nothing to drop, attention being blockwise); ring or all-to-all
+ * CP (not all-gather); ring CP needs context % (2 cp) == 0, all-to-all context % cp == 0 and
  * (heads / tp) % cp == 0; SP only with tp > 1 and then micro-batch x context / cp divisible by tp; tp
  * divides the heads (and 4 C); the micro-batch divides batch / dp; interleaving needs m % pp == 0 (the
  * planner's rules); and, last, the runtime's own {@link TrainConfig#validate()} must accept it.
@@ -68,6 +69,7 @@ public final class AutoLayout {
   /** Whether Weft's runtime can train {@code l} (class comment); ends with TrainConfig's own validation. */
   public static boolean runtimeSupports(ModelSpec m, int batch, Layout l) {
     if (l.recompute() == Recompute.SELECTIVE) return false; // attention is blockwise: nothing selective to drop
+    if (l.cp() > 1 && l.cpAlgorithm() == CpAlgorithm.ALL_GATHER) return false; // the runtime has ring and all-to-all
     if (l.recompute() == Recompute.FULL && l.pp() > 1 && l.schedule() == Schedule.ZB_H1) return false;
     if (l.sp() && l.tp() == 1) return false;
     if (m.heads() % l.tp() != 0) return false;
@@ -81,6 +83,7 @@ public final class AutoLayout {
     }
     if (l.sp() && ((long) l.microBatch() * (T / l.cp())) % l.tp() != 0) return false;
     if (l.schedule() == Schedule.INTERLEAVED && l.microBatches(batch) % l.pp() != 0) return false;
+    if (l.schedule() == Schedule.INTERLEAVED && m.layers() < l.pp() * l.virtualStages()) return false; // a layer per chunk
     try {
       RuntimeComparison.Case c = new RuntimeComparison.Case(m, batch, l);
       c.trainConfig(1, null).validate();

@@ -12,7 +12,8 @@ import dev.weft.models.gpt2.GPT2Config;
  * Symbols: L layers, h = C width, a heads, s = T context, V vocab, b micro-batch, t = tp, p = pp,
  * c = cp, d = dp, v virtual stages, m micro-batches per step.
  *
- * <p><b>Parameters on a device.</b> A layer has 12h^2 + 13h parameters; TP splits the column- and
+ * <p><b>Parameters on a device</b> ({@link ModelShape} for any shape: grouped-query attention, gated MLPs, untied
+ * heads; GPT-2 here). A layer has 12h^2 + 13h parameters; TP splits the column- and
  * row-parallel weights and the column biases (12h^2 + 7h) and replicates the rest (6h: two LayerNorms,
  * two row biases) (Shoeybi et al. 2019, "Megatron-LM", section 3). A device of stage i holds
  * ceil(L/(p v)) v layers; the first stage also holds the vocabulary-parallel token embedding Vh/t and
@@ -24,8 +25,8 @@ import dev.weft.models.gpt2.GPT2Config;
  * Figure 1): stage 0: (w+g+o) Phi; stage 1: (w+g) Phi + o Phi/n; stage 2: w Phi + (g+o) Phi/n;
  * stage 3: (w+g+o) Phi/n. In fp32 (4+4+8): 16P, 8P + 8P/n, 4P + 12P/n, 16P/n.
  *
- * <p><b>Activations, paper model</b> ({@link ActivationModel#KORTHIKANTI}, 16-bit activations with
- * 1-byte dropout masks; Korthikanti et al. 2022, section 4, equations 1-5 and Table 2), bytes per layer
+ * <p><b>Activations, paper model</b> ({@link ActivationModel#KORTHIKANTI}, {@link #activationLayerBytes} for any
+ * shape and attention kernel; 16-bit activations with 1-byte dropout masks; Korthikanti et al. 2022, section 4, equations 1-5 and Table 2), bytes per layer
  * per micro-batch: no parallelism sbh(34 + 5as/h); TP sbh(10 + 24/t + 5as/(ht)); TP + SP
  * (sbh/t)(34 + 5as/h); selective recomputation 34sbh/t with SP, sbh(10 + 24/t) without; full
  * recomputation 2sbh (2sbh/t with SP: the stored layer input is sequence-sharded). Context parallelism
@@ -96,18 +97,33 @@ public final class MemoryModel {
     return Math.min(layers, ceilDiv(layers, chunks) * Math.max(1, v));
   }
 
-  /** Parameters of one layer on one TP rank: (12h^2 + 7h)/t split + 6h replicated. */
+  /** Parameters of one layer on one TP rank: the split part / t + the replicated part ({@link ModelShape}). */
+  public static long layerParamsPerDevice(ModelShape ms, int tp) {
+    return ceilDiv(ms.layerSplitParams(), tp) + ms.layerReplicatedParams();
+  }
+
+  /** GPT-2: (12h^2 + 7h)/t split + 6h replicated. */
   public static long layerParamsPerDevice(long h, int tp) {
     return ceilDiv(12 * h * h + 7 * h, tp) + 6 * h;
   }
 
   /** Parameters a device of the given stage holds (see the class comment). */
   public static long stageParams(ModelSpec m, int tp, int pp, int v, int stage) {
-    long h = m.dModel();
-    long params = layersPerDevice(m.layers(), pp, v) * layerParamsPerDevice(h, tp);
-    long vocabEmbedding = ceilDiv((long) m.vocab() * h, tp);
-    if (stage == 0) params += vocabEmbedding + (long) m.context() * h;
-    if (stage == pp - 1) params += 2 * h + (pp > 1 ? vocabEmbedding : 0);
+    return stageParams(ModelShape.of(m), tp, pp, v, stage);
+  }
+
+  /**
+   * Parameters a device of the given stage holds: its layers; the first stage the vocabulary-parallel token
+   * embedding V h / t and any learned positions s h; the last the final norm and the output head V h / t (the
+   * tied copy when p > 1, the separate head when untied).
+   */
+  public static long stageParams(ModelShape ms, int tp, int pp, int v, int stage) {
+    long h = ms.hidden();
+    long params = layersPerDevice(ms.layers(), pp, v) * layerParamsPerDevice(ms, tp);
+    long vocabEmbedding = ceilDiv(ms.embeddingParams(), tp);
+    if (stage == 0) params += vocabEmbedding + ms.positionParams();
+    boolean ownHead = !ms.tiedEmbeddings() || pp > 1;
+    if (stage == pp - 1) params += ms.finalNormParams() + (ownHead ? vocabEmbedding : 0);
     return params;
   }
 
@@ -126,6 +142,32 @@ public final class MemoryModel {
   }
 
   // ---- activations: Korthikanti et al. 2022 ---------------------------------------------------------
+
+  /**
+   * Korthikanti et al. 2022's count (section 4, 16-bit activations, 1-byte dropout masks) for any
+   * {@link ModelShape}, bytes per layer per micro-batch, divided by cp. Kept whole on every TP rank (/t only with
+   * SP): the two norms' inputs 4sbh, the q,k,v and first-MLP inputs 2sbh each, dropout masks 2sbh (when the model
+   * uses dropout): 8sbh + 2sbh. Split by TP: Q 2sbh, K and V 2 sb kd each, the output projection's input 2sbh, the
+   * MLP's inside 4sbf (activation input and output) or 6sbf gated (gate, up and their product). The scores
+   * 5 a s^2 b (softmax output 2, dropout mask 1, dropout output 2; 2 a s^2 b without dropout) only when the
+   * attention kernel materializes them; FlashAttention keeps none. For GPT-2 this is 34sbh + 5as^2b, and with TP
+   * sbh(10 + 24/t + 5as/(ht)). Selective recomputation drops the scores; full keeps the layer input 2sbh (/t with
+   * SP).
+   */
+  public static double activationLayerBytes(ModelShape ms, AttentionKernel ak, long s, long b, int t, boolean sp,
+                                            int cp, Recompute r) {
+    double sb = (double) s * b, h = ms.hidden(), f = ms.ffn();
+    double replicated = sb * h * (8 + (ms.dropout() ? 2 : 0));
+    double split = sb * (4 * h + 4 * ms.kvDim()) + (ms.gated() ? 6 : 4) * sb * f;
+    double scores = ak == AttentionKernel.MATERIALIZED ? (ms.dropout() ? 5.0 : 2.0) * ms.heads() * sb * s : 0;
+    double keep = r == Recompute.NONE ? scores : 0;
+    double bytes = switch (r) {
+      case NONE, SELECTIVE -> t == 1 ? replicated + split + keep
+          : sp ? (replicated + split + keep) / t : replicated + (split + keep) / t;
+      case FULL -> sp ? 2 * sb * h / t : 2 * sb * h;
+    };
+    return bytes / cp;
+  }
 
   /** Korthikanti et al. 2022, section 4-5: bytes per layer per micro-batch (16-bit), divided by cp. */
   public static double korthikantiLayerBytes(long s, long b, long h, long a, int t, boolean sp, int cp,
@@ -246,15 +288,15 @@ public final class MemoryModel {
   /** Bytes on a device of pipeline stage {@code stage}. */
   public static Breakdown stage(Job job, Layout l, ActivationModel am, int stage) {
     if (am == ActivationModel.WEFT_RUNTIME) return runtimeStage(job, l, stage);
-    ModelSpec mc = job.model();
+    ModelShape ms = job.shape();
     Precision pr = job.precision();
     int t = l.tp(), p = l.pp(), c = l.cp(), v = l.schedule() == Schedule.INTERLEAVED ? l.virtualStages() : 1;
-    long b = l.microBatch(), s = mc.context(), h = mc.dModel(), a = mc.heads(), V = mc.vocab();
+    long b = l.microBatch(), s = ms.seq(), h = ms.hidden(), V = ms.vocab();
     int m = Math.max(1, l.microBatches(job.globalBatch()));
     boolean first = stage == 0, last = stage == p - 1;
-    int layers = layersPerDevice(mc.layers(), p, v);
+    int layers = layersPerDevice(ms.layers(), p, v);
 
-    long params = stageParams(mc, t, p, v, stage);
+    long params = stageParams(ms, t, p, v, stage);
     int shards = l.dp() * c;
     long[] wgo = modelStateBytes(params, pr, l.zero(), shards);
 
@@ -263,9 +305,10 @@ public final class MemoryModel {
     long act, outside, scratch;
     double spDiv = l.sp() ? t : 1;
     if (am == ActivationModel.KORTHIKANTI) {
-      double perLayer = korthikantiLayerBytes(s, b, h, a, t, l.sp(), c, l.recompute());
+      AttentionKernel ak = job.software().attention();
+      double perLayer = activationLayerBytes(ms, ak, s, b, t, l.sp(), c, l.recompute());
       double working = l.recompute() == Recompute.NONE ? 0
-          : korthikantiLayerBytes(s, b, h, a, t, l.sp(), c, Recompute.NONE);
+          : activationLayerBytes(ms, ak, s, b, t, l.sp(), c, Recompute.NONE);
       act = Math.round(inFlight * layers * perLayer + working);
       double out = 0;
       if (first) out += inFlight * 3.0 * s * b * h / spDiv / c;
@@ -273,6 +316,7 @@ public final class MemoryModel {
       outside = Math.round(out);
       scratch = 0;
     } else {
+      ModelSpec mc = job.model();
       long perLayer = runtimeLayerBytes(mc, b, s, t, l.sp(), c, l.recompute());
       long working = runtimeWorkingBytes(mc, b, s, t, l.sp(), c, l.recompute());
       act = Math.round(inFlight * layers * perLayer) + working;
@@ -286,9 +330,11 @@ public final class MemoryModel {
     double comm = 0;
     if (p > 1) comm += 4 * bsh / spDiv * ab;
     if (t > 1) comm += bsh * ab;
-    if (c > 1) comm += 4 * bsh / t * ab;
+    if (c > 1) {
+      comm += l.cpAlgorithm() == CpAlgorithm.ALL_GATHER ? 2.0 * b * s * ms.kvDim() / t * ab : 4 * bsh / t * ab;
+    }
     if (shards > 1) {
-      if (l.zero() >= 3) comm += 2.0 * layerParamsPerDevice(h, t) * pr.weightBytes;
+      if (l.zero() >= 3) comm += 2.0 * layerParamsPerDevice(ms, t) * pr.weightBytes;
       else comm += Math.min(2 * DDP_BUCKET_BYTES, wgo[1]);
     }
     return new Breakdown(wgo[0], wgo[1], wgo[2], act, outside, scratch, Math.round(comm), stage);

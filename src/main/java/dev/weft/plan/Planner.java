@@ -17,7 +17,9 @@ import java.util.Set;
  * heads % tp == 0 and tp <= devices per node (TP's per-layer all-reduces need NVLink; lifted when tp is
  * fixed); context % cp == 0 with at least 64 tokens per rank, all-to-all CP also needs (heads/tp) % cp
  * == 0; layers >= pp (uneven stages allowed, the busiest holds ceil(L/p)); global batch % (dp x
- * micro-batch) == 0; interleaving needs layers >= pp v and micro-batches % pp == 0.
+ * micro-batch) == 0; interleaving needs micro-batches % pp == 0 and layers + 2 >= pp v (a model chunk per
+ * virtual stage, the first and the last of which may hold only the embedding or the output layer, as Llama 3's
+ * pipeline does: Dubey et al. 2024, section 3.3.2); tp must also divide the key/value heads.
  *
  * <p>Pruning: micro-batch sizes are the divisors of the per-replica batch up to 32 (at most six,
  * powers of two first: a larger micro-batch only adds activation memory once GEMMs are large); ZeRO
@@ -101,7 +103,7 @@ public final class Planner {
 
   public Plan plan() {
     long started = System.nanoTime();
-    var model = job.model();
+    ModelShape model = job.shape();
     PriorityQueue<Candidate> best = new PriorityQueue<>(BEST_FIRST.reversed());
     PriorityQueue<Candidate> smallest = new PriorityQueue<>(SMALLEST_FIRST.reversed());
     Set<String> rejected = new LinkedHashSet<>();
@@ -110,8 +112,9 @@ public final class Planner {
 
     for (int tp : divisors(devices)) {
       if (!allowed(fixed.tp(), tp)) continue;
-      if (model.heads() % tp != 0) {
-        note(rejected, "tp=" + tp + " does not divide the " + model.heads() + " heads");
+      if (model.heads() % tp != 0 || model.kvHeads() % tp != 0) {
+        note(rejected, "tp=" + tp + " does not divide the " + model.heads() + " heads"
+            + (model.kvHeads() != model.heads() ? " and " + model.kvHeads() + " key/value heads" : ""));
         continue;
       }
       if (fixed.tp() == null && tp > G) {
@@ -120,8 +123,8 @@ public final class Planner {
       }
       for (int cp : divisors(devices / tp)) {
         if (!allowed(fixed.cp(), cp)) continue;
-        if (model.context() % cp != 0 || (cp > 1 && model.context() / cp < MIN_TOKENS_PER_CP_RANK)) {
-          note(rejected, "cp=" + cp + " does not split the context " + model.context() + " into chunks of at least "
+        if (model.seq() % cp != 0 || (cp > 1 && model.seq() / cp < MIN_TOKENS_PER_CP_RANK)) {
+          note(rejected, "cp=" + cp + " does not split the context " + model.seq() + " into chunks of at least "
               + MIN_TOKENS_PER_CP_RANK);
           continue;
         }
@@ -228,7 +231,7 @@ public final class Planner {
       note(rejected, "interleaving needs the micro-batches per replica (" + m + ") to be a multiple of pp=" + pp);
       return out;
     }
-    for (int v = 2; v <= MAX_VIRTUAL_STAGES && layers >= pp * v; v++) {
+    for (int v = 2; v <= MAX_VIRTUAL_STAGES && layers + 2 >= pp * v; v++) {
       if (allowed(fixed.virtualStages(), v)) out.add(v);
     }
     return out;

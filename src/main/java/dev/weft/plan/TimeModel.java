@@ -1,40 +1,59 @@
 package dev.weft.plan;
 
-import dev.weft.model.ModelSpec;
-import dev.weft.models.Families;
 import dev.weft.models.gpt2.GPT2Config;
 
 /**
- * Seconds per optimizer step for a {@link Job} under a {@link Layout} on a {@link ClusterSpec}.
+ * Seconds per optimizer step for a {@link Job} under a {@link Layout} on a {@link ClusterSpec}, built up from
+ * the kernels a step runs. Symbols: L layers, h hidden, a heads, k kv heads, d = h/a, f MLP width, V vocab,
+ * s sequence, b micro-batch, t tp, p pp, c cp, n = dp c, m micro-batches, v virtual stages, M = b s / c tokens
+ * on a rank.
  *
- * <p><b>FLOPs</b> (Narayanan et al. 2021, section 5.1 and Appendix, equation 3; Kaplan et al. 2020
- * Table 1): per token, matrix products 6 x (12 L h^2) (forward 2, backward 4 per parameter, embeddings
- * excluded), attention scores and weighted sum 12 L h s, output logits 6 h V; together
- * 72 L h^2 (1 + s/(6h) + V/(12 L h)). Recomputation adds a forward: full 24 L h^2 + 4 L h s per token
- * (making Narayanan's 96 B s L h^2 (...) "hardware" count), selective only the attention forward
- * 4 L h s (Korthikanti et al. 2022, section 5). Compute time = FLOPs / (peak x efficiency).
+ * <p><b>FLOPs</b> ({@link ModelShape}): model FLOPs per token 3 (L (2 x layer matrices + 4 s h) + 2 h V),
+ * GPT-2: 72 L h^2 (1 + s/(6h) + V/(12 L h)) (Narayanan et al. 2021, Appendix); full recomputation adds a forward
+ * (Narayanan's equation 3 counts it: 96 B s L h^2 (1 + s/(6h) + V/(16 L h))), selective only the attention core
+ * (Korthikanti et al. 2022, section 5).
  *
- * <p><b>Per micro-batch on the busiest stage</b> (it holds ceil(L/(p v)) v layers and, being last,
- * the logits): compute over b s / c tokens split t ways, plus memory-bound kernels (ELEMENTWISE_PASSES
- * x the layer's activation bytes from Korthikanti's count / HBM bandwidth); TP: 4 all-reduces of b s h / c activations per
- * layer (2 forward, 2 backward; 6 with full recomputation), with SP the same volume as reduce-scatter +
- * all-gather pairs (Korthikanti et al. 2022, section 4.2.2), not overlapped; CP ring: the K,V block
- * 2 b (s/c) h/t goes c-1 steps forward and twice that backward (K,V then dK,dV), hidden under the
- * attention of the block in hand, only the excess exposed; CP all-to-all: 4 all-to-alls of
- * b (s/c) h / t each way per layer, exposed; PP: 2 v point-to-point sends of b (s/c) h (/t with SP or
- * Megatron's scatter/gather) per micro-batch, exposed. Plus {@link ClusterSpec#layerOverheadSeconds} per
- * layer per micro-batch (calibrated on CPUs, 0 on the GPU presets).
+ * <p><b>One layer, one micro-batch, one rank</b>:
+ * <ul>
+ * <li>matrix products: forward (M x h) (h x (h+2kd)/t), (M x h/t) (h/t x h), (M x h) (h x f'/t),
+ *     (M x f/t) (f/t x h) with f' = f, or 2f gated; backward per product a data gradient (M, K, N) and a
+ *     weight gradient (K, N, M). Each runs at {@link #gemmSeconds}: the device's sustained matrix rate, times
+ *     the fraction of SM-waves its output tiles fill (tile and wave quantization), and no faster than moving
+ *     its operands and result through memory (roofline). A flat device (a calibrated CPU) has no tiles and no
+ *     roofline: FLOPs / (peak x efficiency);
+ * <li>attention core by {@link AttentionKernel}: MATERIALIZED, the two batched products per head at their
+ *     shapes (d, the reduction of Q K^T, is small: memory-bound) plus 9 bytes per score forward and 11 backward
+ *     through memory; FLASH, 4 M s h / t forward FLOPs halved for the causal mask, backward 2.5x, at the device's
+ *     attention-kernel rate;
+ * <li>memory-bound kernels, elements per token forward: two norms 2h each, two residual adds (with dropout)
+ *     3h each, the activation 2f (3f gated), dropout masks h (1 byte each, two of them); backward twice that.
+ *     Norms and residuals are replicated over TP unless SP shards them; the activation is split by t. Bytes
+ *     = elements x activation bytes, over the achieved memory bandwidth;
+ * <li>recomputation: full repeats the forward, selective the attention core's forward.
+ * </ul>
+ * Last stage: the logits (M x h)(h x V/t), backward 2 products, and the loss's 3 fp32 passes over V/t per token.
+ * Plus {@link ClusterSpec#layerOverheadSeconds} per layer per micro-batch (a calibrated CPU; 0 on GPUs).
+ *
+ * <p><b>Communication, not overlapped unless said</b>: TP 4 all-reduces of M h bytes per layer (2 forward, 2
+ * backward; 6 with full recomputation), the same volume as reduce-scatter + all-gather pairs with SP
+ * (Korthikanti et al. 2022, section 4.2.2); CP ring: the K,V block 2 M k d / t passed c - 1 times forward and
+ * twice that backward, hidden under the attention of the block in hand, only the excess exposed; CP all-to-all:
+ * 8 all-to-alls of M h / t per layer; CP all-gather (Dubey et al. 2024, section 3.3.2): K,V of the whole sequence
+ * gathered forward (again when recomputing) and their gradients reduce-scattered backward, exposed; PP: 2 v sends
+ * of M h per micro-batch (/t with SP or Megatron's scatter/gather, {@link Software#pipelineScatterGather}).
  *
  * <p><b>Pipeline</b>: (m + bubble) x per-micro-batch time, bubble from {@link Schedule}.
  *
- * <p><b>Data parallel</b> over the DP x CP group (n = d c) on the stage's Phi parameters: ZeRO 0
- * all-reduce of the gradients; ZeRO 1 reduce-scatter of gradients + all-gather of updated weights;
- * ZeRO 2 a reduce-scatter per micro-batch + one all-gather; ZeRO 3 per micro-batch an all-gather of
- * weights for forward and for backward and a gradient reduce-scatter (Rajbhandari et al. 2020,
- * section 7: 1.5x plain DP's volume per micro-batch). With overlap on, gradient reduction hides under
- * the backward of the last micro-batch (2/3 of its compute) and weight gathers under a forward
- * (1/3); only the excess counts. Optimizer: AdamW is memory-bound, 28 bytes moved per owned parameter
- * over HBM bandwidth.
+ * <p><b>Data parallel</b> over the DP x CP group (n = d c) on the stage's Phi parameters, in
+ * {@link Software#gradBytes} per gradient: ZeRO 0 all-reduce of the gradients; ZeRO 1 reduce-scatter of
+ * gradients + all-gather of updated weights; ZeRO 2 a reduce-scatter per micro-batch + one all-gather; ZeRO 3 per
+ * micro-batch an all-gather of weights for forward, again for backward (and for the recomputed forward) and a
+ * gradient reduce-scatter (Rajbhandari et al. 2020, section 7), layer by layer (the ring latency once per layer).
+ * Overlapped only when the software overlaps ({@link Software#overlapDp}) and the caller asks: gradient
+ * reduction hides under the backward of the last micro-batch (2/3 of its compute) and weight gathers under a
+ * forward (1/3); ZeRO 3's traffic, one link for all of it, hides under the micro-batch's compute but for the
+ * first layer's gather. Inter-node groups get the NICs their members own in a node
+ * ({@link ClusterSpec#linkFor}). Optimizer: AdamW is memory-bound, 28 bytes moved per owned parameter.
  */
 public final class TimeModel {
   private TimeModel() {
@@ -47,28 +66,88 @@ public final class TimeModel {
   }
 
   static final double OPTIMIZER_BYTES_PER_PARAM = 28;
-  /**
-   * Memory-bound (elementwise) traffic per stored activation byte: LayerNorm, GELU, softmax, dropout and
-   * residual kernels write each activation, read it back, and touch it again in the recompute forward
-   * and in backward. An assumed 6 passes (fitted together with the GEMM efficiency, see
-   * PublishedResults).
-   */
-  static final double ELEMENTWISE_PASSES = 6;
+  /** Output tiles a GEMM kernel may pick (NVIDIA's matrix multiplication guide: 256 x 128 and 128 x 128 tiles). */
+  static final int[][] TILES = {{128, 256}, {256, 128}, {128, 128}};
+  /** Bytes through memory per attention score, forward and backward, with materialized scores (16-bit). */
+  static final double SCORE_BYTES_FORWARD = 9, SCORE_BYTES_BACKWARD = 11;
 
-  /** Model FLOPs per token: 72 L h^2 + 12 L h s + 6 h V. */
-  public static double modelFlopsPerToken(ModelSpec m) {
-    double L = m.layers(), h = m.dModel(), s = m.context(), V = m.vocab();
-    return 72 * L * h * h + 12 * L * h * s + 6 * h * V;
+  /** Model FLOPs per token of a GPT-2 model (see {@link ModelShape#modelFlopsPerToken}). */
+  public static double modelFlopsPerToken(GPT2Config m) {
+    return ModelShape.of(m).modelFlopsPerToken();
   }
 
-  /** Extra FLOPs per token that recomputation adds. */
-  public static double recomputeFlopsPerToken(ModelSpec m, Recompute r) {
-    double L = m.layers(), h = m.dModel(), s = m.context();
-    return switch (r) {
-      case NONE -> 0;
-      case SELECTIVE -> 4 * L * h * s;
-      case FULL -> 24 * L * h * h + 4 * L * h * s;
-    };
+  /** Extra FLOPs per token that recomputation adds to a GPT-2 model. */
+  public static double recomputeFlopsPerToken(GPT2Config m, Recompute r) {
+    return ModelShape.of(m).recomputeFlopsPerToken(r);
+  }
+
+  /**
+   * Seconds of {@code batch} products (m x k)(k x n) in precision {@code pr}: 2 m n k batch FLOPs at the
+   * sustained matrix rate over the fraction of SM-waves the output tiles fill (the best of {@link #TILES}),
+   * and at least the bytes of both operands and the result over memory bandwidth. Flat devices: FLOPs / rate.
+   */
+  public static double gemmSeconds(ClusterSpec cl, Precision pr, double m, double n, double k, double batch) {
+    double flops = 2 * m * n * k * batch;
+    double rate = cl.achievableFlops(pr);
+    ClusterSpec.Kernels kr = cl.kernels();
+    if (flops <= 0) return 0;
+    if (!kr.tiled()) return flops / rate;
+    double best = Double.MAX_VALUE;
+    for (int[] tile : TILES) {
+      double tiles = Math.ceil(m / tile[0]) * Math.ceil(n / tile[1]) * batch;
+      double waves = Math.ceil(tiles / kr.sms());
+      double filled = m * n * batch / ((double) tile[0] * tile[1]) / (waves * kr.sms());
+      best = Math.min(best, flops / (rate * Math.min(1, filled)));
+    }
+    double bytes = pr.activationBytes * (m * k + k * n + m * n) * batch;
+    return Math.max(best, bytes / cl.hbmBytesPerSecond());
+  }
+
+  /** Forward and backward seconds of one product (m x k)(k x n): {forward, backward}. */
+  static double[] linear(ClusterSpec cl, Precision pr, double m, double n, double k) {
+    return new double[] {gemmSeconds(cl, pr, m, n, k, 1), gemmSeconds(cl, pr, m, k, n, 1) + gemmSeconds(cl, pr, k, n, m, 1)};
+  }
+
+  /** One layer's compute on one rank for one micro-batch: {forward, backward, attention forward, elementwise}. */
+  static double[] layerSeconds(Job job, Layout l, ClusterSpec cl) {
+    ModelShape ms = job.shape();
+    Precision pr = job.precision();
+    int t = l.tp(), c = l.cp();
+    double b = l.microBatch(), s = ms.seq(), h = ms.hidden(), M = b * s / c;
+    double fwd = 0, bwd = 0;
+    double[][] products = {
+        linear(cl, pr, M, ms.qkvWidth() / (double) t, h),
+        linear(cl, pr, M, h, h / t),
+        linear(cl, pr, M, ms.mlpInWidth() / (double) t, h),
+        linear(cl, pr, M, h, ms.ffn() / (double) t)};
+    for (double[] x : products) {
+      fwd += x[0];
+      bwd += x[1];
+    }
+    double ab = pr.activationBytes, bw = cl.hbmBytesPerSecond();
+    double attnF, attnB;
+    double heads = ms.heads() / (double) t, d = ms.headDim(), q = s / c;
+    if (job.software().attention() == AttentionKernel.MATERIALIZED) {
+      double batch = b * heads;
+      double scores = batch * q * s;
+      attnF = gemmSeconds(cl, pr, q, s, d, batch) + gemmSeconds(cl, pr, q, d, s, batch)
+          + scores * SCORE_BYTES_FORWARD * ab / 2 / bw;
+      attnB = gemmSeconds(cl, pr, q, d, s, batch) + gemmSeconds(cl, pr, s, d, q, batch)
+          + gemmSeconds(cl, pr, q, s, d, batch) + gemmSeconds(cl, pr, s, d, q, batch)
+          + scores * SCORE_BYTES_BACKWARD * ab / 2 / bw;
+    } else {
+      double rate = cl.kernels().attentionFlops() > 0 ? cl.kernels().attentionFlops() * cl.deviceShare()
+          : cl.achievableFlops(pr);
+      double flops = 4 * M * s * h / t / 2; // causal blocks skipped
+      attnF = flops / rate;
+      attnB = 2.5 * flops / rate;
+    }
+    // Memory-bound kernels (class comment), elements per token forward.
+    double rep = l.sp() ? t : 1;
+    double activation = (ms.gated() ? 3.0 : 2.0) * ms.ffn() / t;
+    double perToken = (10 * h + (ms.dropout() ? h : 0)) / rep + activation;
+    double ewF = M * perToken * ab / bw, ewB = 2 * ewF;
+    return new double[] {fwd + attnF + ewF, bwd + attnB + ewB, attnF, ewF + ewB};
   }
 
   public static Breakdown estimate(Job job, Layout l, ClusterSpec cluster) {
@@ -76,35 +155,32 @@ public final class TimeModel {
   }
 
   public static Breakdown estimate(Job job, Layout l, ClusterSpec cl, boolean overlapDp) {
-    ModelSpec mc = job.model();
+    ModelShape ms = job.shape();
     Precision pr = job.precision();
+    Software sw = job.software();
     int t = l.tp(), p = l.pp(), c = l.cp(), d = l.dp();
     int v = l.schedule() == Schedule.INTERLEAVED ? l.virtualStages() : 1;
     int m = Math.max(1, l.microBatches(job.globalBatch()));
-    double h = mc.dModel(), s = mc.context(), V = mc.vocab(), b = l.microBatch();
-    int layers = MemoryModel.layersPerDevice(mc.layers(), p, v);
-    double flops = cl.achievableFlops(pr);
+    double h = ms.hidden(), s = ms.seq(), V = ms.vocab(), b = l.microBatch();
+    int layers = MemoryModel.layersPerDevice(ms.layers(), p, v);
     int ab = pr.activationBytes;
+    double tokens = b * s / c;
 
     // Compute of one micro-batch on the busiest stage.
-    double tokens = b * s / c;
-    double perLayerPerToken = 72 * h * h + 12 * h * s;
-    double recomputePerLayerPerToken = switch (l.recompute()) {
-      case NONE -> 0;
-      case SELECTIVE -> 4 * h * s;
-      case FULL -> 24 * h * h + 4 * h * s;
+    double[] layer = layerSeconds(job, l, cl);
+    double perLayer = switch (l.recompute()) {
+      case NONE -> layer[0] + layer[1];
+      case SELECTIVE -> layer[0] + layer[1] + layer[2];
+      case FULL -> 2 * layer[0] + layer[1];
     };
-    double mbFlops = tokens / t * (layers * (perLayerPerToken + recomputePerLayerPerToken) + 6 * h * V);
-    // Memory-bound kernels: ELEMENTWISE_PASSES x the layer's activation bytes (Korthikanti's count, which
-    // keeps the TP-replicated 10sbh unless SP shards it) over HBM bandwidth.
-    double actPerToken = MemoryModel.korthikantiLayerBytes((long) s, 1, (long) h, mc.heads(), t, l.sp(), 1,
-        Recompute.NONE) / s * (ab / 2.0);
-    double mbElementwise = layers * tokens * ELEMENTWISE_PASSES * actPerToken / cl.hbmBytesPerSecond();
-    // Fixed per-layer cost per micro-batch (kernel launches, thread hand-offs; 0 on the GPU presets).
+    double[] logits = linear(cl, pr, tokens, V / t, h);
+    double loss = 3 * tokens * V / t * Float.BYTES / cl.hbmBytesPerSecond();
     double mbOverhead = layers * cl.layerOverheadSeconds();
-    double mbCompute = mbFlops / flops + mbElementwise + mbOverhead;
+    double mbCompute = layers * perLayer + logits[0] + logits[1] + loss + mbOverhead;
+    double recomputedElementwise = l.recompute() == Recompute.FULL ? layer[3] / 3 : 0;
+    double mbElementwise = layers * (layer[3] + recomputedElementwise) + loss;
 
-    // TP: all-reduces (or RS+AG pairs with SP) of b s h / c activations.
+    // TP: all-reduces (or RS+AG pairs with SP) of M h activations.
     double tpMb = 0;
     if (t > 1) {
       int ops = l.recompute() == Recompute.FULL ? 6 : 4;
@@ -115,25 +191,27 @@ public final class TimeModel {
     double cpMb = 0;
     if (c > 1) {
       Link link = cl.linkFor(t, c);
-      double block = tokens * h / t * ab;
-      if (l.cpAlgorithm() == CpAlgorithm.RING) {
-        double kv = 2 * block;
-        double fwdComm = (c - 1) * Collectives.p2p(kv, link);
-        double bwdComm = 2 * (c - 1) * Collectives.p2p(kv, link);
-        double attnFwd = 4 * tokens * s * h / t / flops;
-        double perLayer = Math.max(0, fwdComm - attnFwd) + Math.max(0, bwdComm - 2 * attnFwd);
-        if (l.recompute() == Recompute.FULL) perLayer += Math.max(0, fwdComm - attnFwd);
-        cpMb = layers * perLayer;
-      } else {
-        int ops = l.recompute() == Recompute.FULL ? 12 : 8;
-        cpMb = layers * ops * Collectives.allToAll(c, block, link);
+      double kv = 2 * tokens * ms.kvDim() / t * ab;
+      int forwards = l.recompute() == Recompute.FULL ? 2 : 1;
+      switch (l.cpAlgorithm()) {
+        case RING -> {
+          double fwdComm = (c - 1) * Collectives.p2p(kv, link);
+          double bwdComm = 2 * (c - 1) * Collectives.p2p(kv, link);
+          double attnFwd = layer[2];
+          cpMb = layers * (forwards * Math.max(0, fwdComm - attnFwd) + Math.max(0, bwdComm - 2 * attnFwd));
+        }
+        case ALL_TO_ALL -> cpMb = layers * 4 * (forwards + 1)
+            * Collectives.allToAll(c, tokens * h / t * ab, link);
+        case ALL_GATHER -> cpMb = layers * (forwards * Collectives.allGather(c, kv * c, link)
+            + Collectives.reduceScatter(c, kv * c, link));
       }
     }
 
     // PP point-to-point.
     double ppMb = 0;
     if (p > 1) {
-      double msg = tokens * h * ab / (l.sp() ? t : 1);
+      boolean cut = l.sp() || sw.pipelineScatterGather();
+      double msg = tokens * h * ab / (cut ? t : 1);
       ppMb = 2 * v * Collectives.p2p(msg, cl.linkFor(t * c * d, p));
     }
 
@@ -150,30 +228,38 @@ public final class TimeModel {
     // DP x CP gradient reduction.
     int n = d * c;
     double dpTotal = 0, dpExposed = 0;
-    long params = Math.max(MemoryModel.stageParams(mc, t, p, v, 0), MemoryModel.stageParams(mc, t, p, v, p - 1));
+    boolean overlap = overlapDp && sw.overlapDp();
+    long params = Math.max(MemoryModel.stageParams(ms, t, p, v, 0), MemoryModel.stageParams(ms, t, p, v, p - 1));
     if (n > 1) {
       Link link = cl.linkFor(t, n);
-      double g = (double) params * pr.gradBytes, w = (double) params * pr.weightBytes;
+      double g = (double) params * sw.gradBytes(pr), w = (double) params * pr.weightBytes;
       double fwd = mbCompute / 3, bwd = 2 * mbCompute / 3;
       switch (l.zero()) {
         case 0 -> {
           dpTotal = Collectives.allReduce(n, g, link);
-          dpExposed = overlapDp ? Math.max(0, dpTotal - bwd) : dpTotal;
+          dpExposed = overlap ? Math.max(0, dpTotal - bwd) : dpTotal;
         }
         case 1 -> {
           double rs = Collectives.reduceScatter(n, g, link), ag = Collectives.allGather(n, w, link);
           dpTotal = rs + ag;
-          dpExposed = overlapDp ? Math.max(0, rs - bwd) + Math.max(0, ag - fwd) : dpTotal;
+          dpExposed = overlap ? Math.max(0, rs - bwd) + Math.max(0, ag - fwd) : dpTotal;
         }
         case 2 -> {
           double rs = Collectives.reduceScatter(n, g, link), ag = Collectives.allGather(n, w, link);
           dpTotal = m * rs + ag;
-          dpExposed = overlapDp ? m * Math.max(0, rs - bwd) + Math.max(0, ag - fwd) : dpTotal;
+          dpExposed = overlap ? m * Math.max(0, rs - bwd) + Math.max(0, ag - fwd) : dpTotal;
         }
         default -> {
-          double rs = Collectives.reduceScatter(n, g, link), ag = Collectives.allGather(n, w, link);
-          dpTotal = m * (2 * ag + rs);
-          dpExposed = overlapDp ? m * (Math.max(0, ag - fwd) + Math.max(0, ag + rs - bwd)) : dpTotal;
+          // Layer by layer (each layer's weights gathered as it is reached, prefetched): one ring per layer, so
+          // the latency term counts once per layer; the link is one resource, so only what exceeds the micro-batch's
+          // compute is exposed, plus the first layer's gather, which nothing precedes.
+          int gathers = l.recompute() == Recompute.FULL ? 3 : 2;
+          double latency = layers * (n - 1) * link.latencySeconds();
+          double ag = (double) (n - 1) / n * w / link.bytesPerSecond() + latency;
+          double rs = (double) (n - 1) / n * g / link.bytesPerSecond() + latency;
+          double perMb = gathers * ag + rs;
+          dpTotal = m * perMb;
+          dpExposed = overlap ? m * (Math.max(0, perMb - mbCompute) + ag / layers) : dpTotal;
         }
       }
     }
@@ -183,9 +269,9 @@ public final class TimeModel {
 
     double step = pipeline + dpExposed + optimizer;
     double tokensPerStep = job.tokensPerStep();
-    double model = modelFlopsPerToken(mc) * tokensPerStep;
-    double hardware = model + recomputeFlopsPerToken(mc, l.recompute()) * tokensPerStep;
-    return new Breakdown(m * mbCompute, m * mbElementwise, pipeline - m * mbTime, m * tpMb, m * cpMb, m * ppMb, dpExposed, dpTotal,
-        optimizer, step, model, hardware, mbTime);
+    double model = ms.modelFlopsPerToken() * tokensPerStep;
+    double hardware = model + ms.recomputeFlopsPerToken(l.recompute()) * tokensPerStep;
+    return new Breakdown(m * mbCompute, m * mbElementwise, pipeline - m * mbTime, m * tpMb, m * cpMb, m * ppMb, dpExposed,
+        dpTotal, optimizer, step, model, hardware, mbTime);
   }
 }

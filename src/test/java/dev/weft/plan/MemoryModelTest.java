@@ -33,7 +33,7 @@ class MemoryModelTest {
 
   @Test
   void stageParamsSumToTheModelOnOneDevice() {
-    for (ModelSpec c : new ModelSpec[] {Families.preset("nano"), Families.preset("small"), PlanModels.preset("1t")}) {
+    for (ModelSpec c : new ModelSpec[] {Families.preset("nano"), Families.preset("small"), PlanModels.preset("1t").toSpec()}) {
       assertThat(MemoryModel.stageParams(c, 1, 1, 1, 0)).isEqualTo(c.parameterCount());
     }
   }
@@ -90,7 +90,7 @@ class MemoryModelTest {
 
   @Test
   void tensorParallelismAndZeroShrinkModelStates() {
-    ModelSpec c = PlanModels.preset("1.7b");
+    ModelSpec c = PlanModels.preset("1.7b").toSpec();
     Job job = new Job(c, 64, Precision.BF16);
     long one = MemoryModel.estimate(job, Layout.single(1)).modelStates();
     Layout tp8 = new Layout(1, 8, 1, 1, 0, true, 1, Schedule.NONE, 1, Recompute.NONE, CpAlgorithm.RING);

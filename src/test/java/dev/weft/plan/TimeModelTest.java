@@ -3,8 +3,6 @@ package dev.weft.plan;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
-import dev.weft.model.ModelSpec;
-import dev.weft.models.Families;
 import dev.weft.models.gpt2.GPT2Config;
 import org.junit.jupiter.api.Test;
 
@@ -33,7 +31,7 @@ class TimeModelTest {
 
   @Test
   void flopsPerTokenMatchNarayananEquation() {
-    ModelSpec c = PlanModels.preset("1t");
+    GPT2Config c = PlanModels.gpt2("1t");
     double L = 128, h = 25600, s = 2048, V = 51200;
     double narayanan = 72 * L * h * h * (1 + s / (6 * h) + V / (12 * L * h)); // without recomputation
     assertThat(TimeModel.modelFlopsPerToken(c)).isCloseTo(narayanan, within(narayanan * 1e-12));
@@ -42,24 +40,91 @@ class TimeModelTest {
         .isCloseTo(withFull, within(withFull * 1e-12));
   }
 
+  /** A device with a flat matrix rate (no tiles, no roofline), as a calibrated CPU has. */
+  static ClusterSpec flat(double peak, double efficiency, double memoryBandwidth) {
+    return new ClusterSpec("flat", 8, 80L << 30, 0.9, peak, peak, efficiency, memoryBandwidth,
+        new Link("intra", 100e9, 5e-6), new Link("inter", 10e9, 10e-6));
+  }
+
   @Test
-  void singleDeviceStepIsComputePlusOptimizer() {
-    ModelSpec c = Families.preset("small");
+  void onAFlatDeviceASingleDeviceStepIsFlopsAtTheMatrixRatePlusMemoryTraffic() {
+    GPT2Config c = GPT2Config.preset("small");
+    ModelShape m = ModelShape.of(c);
     Job job = new Job(c, 8, Precision.BF16);
-    ClusterSpec a100 = ClusterSpec.a100_80gb();
-    TimeModel.Breakdown t = TimeModel.estimate(job, Layout.single(8), a100);
-    double flops = TimeModel.modelFlopsPerToken(c) * job.tokensPerStep();
-    assertThat(t.compute() - t.elementwise()).isCloseTo(flops / a100.achievableFlops(Precision.BF16),
-        within(1e-9 * t.compute()));
+    ClusterSpec dev = flat(100e12, 0.5, 1e12);
+    TimeModel.Breakdown t = TimeModel.estimate(job, Layout.single(8), dev);
+    // Matrix products (forward 1, backward 2) and FlashAttention's causal half (forward 1, backward 2.5).
+    double flops = job.tokensPerStep() * (3 * (m.layers() * m.layerMatrixFlops() + m.logitFlops())
+        + m.layers() * m.attentionFlops(m.seq()) / 2 * 3.5);
+    assertThat(t.compute() - t.elementwise()).isCloseTo(flops / 50e12, within(1e-9 * t.compute()));
     assertThat(t.step()).isCloseTo(t.compute() + t.optimizer(), within(1e-12));
     assertThat(t.bubble() + t.tpComm() + t.dpCommTotal() + t.ppComm() + t.cpComm()).isZero();
+  }
+
+  @Test
+  void aProductRunsAtTheSustainedRateWhenItsTilesFillWholeWavesAndPaysAWholeWaveForOneTileMore() {
+    ClusterSpec a100 = ClusterSpec.a100_80gb();
+    double rate = a100.achievableFlops(Precision.BF16);
+    // 108 SMs: 12 x 9 tiles of 128 x 256 fill one wave exactly.
+    double full = TimeModel.gemmSeconds(a100, Precision.BF16, 12 * 128, 9 * 256, 8192, 1);
+    assertThat(full).isCloseTo(2.0 * 12 * 128 * 9 * 256 * 8192 / rate, within(full * 1e-9));
+    // One more row of tiles: 117 of 128 x 256 (or 234 of 128 x 128) tiles need a wave more than 108 SMs take.
+    double over = TimeModel.gemmSeconds(a100, Precision.BF16, 13 * 128, 9 * 256, 8192, 1);
+    assertThat(over / full).isGreaterThan(1.4);
+    // Q K^T with a head width of 64: 2 x 64 FLOPs per 2-byte score written: memory-bound (roofline).
+    double qk = TimeModel.gemmSeconds(a100, Precision.BF16, 2048, 2048, 64, 32);
+    double bytes = 2.0 * 32 * (2048 * 64 * 2 + 2048 * 2048);
+    assertThat(qk).isCloseTo(bytes / a100.hbmBytesPerSecond(), within(qk * 1e-9));
+    // A flat device has neither.
+    ClusterSpec f = flat(100e12, 0.5, 1e12);
+    assertThat(TimeModel.gemmSeconds(f, Precision.BF16, 2048, 2048, 64, 32)).isCloseTo(2.0 * 2048 * 2048 * 64 * 32 / 50e12,
+        within(1e-15));
+  }
+
+  @Test
+  void materializedScoresCostMoreThanFlashAttentionAndGrowWithTheSequence() {
+    ClusterSpec a100 = ClusterSpec.a100_80gb();
+    Layout l = new Layout(1, 8, 1, 1, 0, false, 1, Schedule.NONE, 1, Recompute.NONE, CpAlgorithm.RING);
+    double[] ratio = new double[2];
+    int i = 0;
+    for (int seq : new int[] {2048, 8192}) {
+      ModelShape m = PlanModels.preset("175b").withSeq(seq);
+      Job flash = new Job(m, 8, Precision.BF16);
+      Job materialized = flash.withSoftware(Software.DEFAULT.withAttention(AttentionKernel.MATERIALIZED));
+      ratio[i++] = TimeModel.estimate(materialized, l, a100).step() / TimeModel.estimate(flash, l, a100).step();
+    }
+    assertThat(ratio[0]).isGreaterThan(1);
+    assertThat(ratio[1]).isGreaterThan(ratio[0]);
+  }
+
+  @Test
+  void dataParallelGradientsOverlapOnlyWhenTheSoftwareOverlapsThem() {
+    Job job = new Job(PlanModels.preset("1.7b"), 512, Precision.BF16);
+    Layout l = new Layout(32, 1, 1, 1, 0, false, 4, Schedule.NONE, 1, Recompute.FULL, CpAlgorithm.RING);
+    ClusterSpec a100 = ClusterSpec.a100_80gb();
+    TimeModel.Breakdown overlapped = TimeModel.estimate(job, l, a100);
+    TimeModel.Breakdown after = TimeModel.estimate(job.withSoftware(Software.DEFAULT.withOverlapDp(false)), l, a100);
+    assertThat(after.dpCommExposed()).isEqualTo(after.dpCommTotal()).isGreaterThan(0);
+    assertThat(overlapped.dpCommExposed()).isLessThan(after.dpCommExposed());
+    assertThat(after.step() - overlapped.step()).isCloseTo(after.dpCommExposed() - overlapped.dpCommExposed(),
+        within(1e-9));
+  }
+
+  @Test
+  void interNodeGroupsGetTheNicsTheirMembersOwnInANode() {
+    ClusterSpec a100 = ClusterSpec.a100_80gb();
+    Link nic = a100.interNode();
+    assertThat(a100.linkFor(8, 4).bytesPerSecond()).isEqualTo(nic.bytesPerSecond()); // one member per node
+    assertThat(a100.linkFor(2, 32).bytesPerSecond()).isCloseTo(4 * nic.bytesPerSecond(), within(1.0));
+    assertThat(a100.linkFor(1, 32).bytesPerSecond())
+        .isEqualTo(Math.min(a100.intraNode().bytesPerSecond(), 8 * nic.bytesPerSecond()));
   }
 
   @Test
   void groupsStayInsideANodeWhenTheirRanksFitTpInnermost() {
     ClusterSpec a100 = ClusterSpec.a100_80gb();
     assertThat(a100.linkFor(1, 8)).isEqualTo(a100.intraNode());
-    assertThat(a100.linkFor(1, 16)).isEqualTo(a100.interNode());
+    assertThat(a100.linkFor(1, 16).name()).startsWith(a100.interNode().name());
     assertThat(a100.linkFor(2, 4)).isEqualTo(a100.intraNode());
     assertThat(a100.linkFor(8, 2)).isEqualTo(a100.interNode());
   }
@@ -84,7 +149,7 @@ class TimeModelTest {
   void pipelineStagesSharingCoresAreCreditedTheTimeTheyIdle() {
     ClusterSpec shared = new LocalMachine(CalibrationTest.fixture(), 2).cluster(4);
     assertThat(shared.deviceShare()).isEqualTo(0.5);
-    Job job = new Job(dev.weft.models.Families.preset("micro"), 8, Precision.FP32);
+    Job job = new Job(dev.weft.models.gpt2.GPT2Config.preset("micro"), 8, Precision.FP32);
     Layout l = new Layout(2, 1, 2, 1, 0, false, 2, Schedule.ONE_F_ONE_B, 1, Recompute.NONE, CpAlgorithm.RING);
     TimeModel.Breakdown credited = TimeModel.estimate(job, l, shared);
     TimeModel.Breakdown uncredited = TimeModel.estimate(job, l, shared.withDeviceShare(1));

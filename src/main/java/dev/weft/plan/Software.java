@@ -1,0 +1,30 @@
+package dev.weft.plan;
+
+/**
+ * What the training software does that changes time but not the layout: the attention kernel
+ * ({@link AttentionKernel}), whether the data-parallel gradient reduction overlaps the backward pass
+ * (PyTorch DDP buckets and FSDP prefetch do; Megatron-LM's 2021 data parallelism all-reduced after the
+ * pipeline had drained, Narayanan et al. 2021 section 4, and DeepSpeed's pipeline engine reduces gradients
+ * in a step of its own after the last micro-batch), the bytes per gradient element the data-parallel
+ * collectives move (0: the precision's gradient bytes; Llama 3 reduce-scatters in fp32, Dubey et al. 2024
+ * section 3.3.2, "Numerical stability"), and whether pipeline sends cut the activation across the tensor-parallel
+ * ranks (Megatron-LM's scatter/gather, Narayanan et al. 2021 section 4.1: b s h / t per rank over the
+ * inter-node link, then an NVLink all-gather) or send it whole from every rank.
+ */
+public record Software(AttentionKernel attention, boolean overlapDp, int gradReduceBytes, boolean pipelineScatterGather) {
+  /** Today's default stack: FlashAttention, overlapped data parallelism, the precision's gradients, scatter/gather. */
+  public static final Software DEFAULT = new Software(AttentionKernel.FLASH, true, 0, true);
+
+  public Software withAttention(AttentionKernel a) {
+    return new Software(a, overlapDp, gradReduceBytes, pipelineScatterGather);
+  }
+
+  public Software withOverlapDp(boolean o) {
+    return new Software(attention, o, gradReduceBytes, pipelineScatterGather);
+  }
+
+  /** Bytes per gradient element in data-parallel collectives under {@code p}. */
+  public int gradBytes(Precision p) {
+    return gradReduceBytes > 0 ? gradReduceBytes : p.gradBytes;
+  }
+}
