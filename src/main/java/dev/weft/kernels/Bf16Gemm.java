@@ -53,9 +53,25 @@ public interface Bf16Gemm {
     }
   }
 
-  /** C = op(A) op(B) + beta C with A and B given as operands (bf16, or fp32 rounded to bf16). */
-  void gemm(Compute cx, boolean transA, boolean transB, int m, int n, int k,
-            Operand a, Operand b, float beta, float[] c, int cOff, int ldc);
+  /**
+   * C = op(A) op(B) + beta C with A and B given as operands (bf16, or fp32 rounded to bf16): checks the shapes,
+   * handles the empty cases (m or n = 0: nothing; k = 0: C = beta C), and leaves the rest to {@link #multiply}.
+   */
+  default void gemm(Compute cx, boolean transA, boolean transB, int m, int n, int k,
+                    Operand a, Operand b, float beta, float[] c, int cOff, int ldc) {
+    GemmShape.check(transA, transB, m, n, k, a.offset(), a.ld(), a.length(), b.offset(), b.ld(), b.length(),
+        cOff, ldc, c.length);
+    if (m == 0 || n == 0) return;
+    if (k == 0) {
+      GemmShape.scaleC(m, n, beta, c, cOff, ldc);
+      return;
+    }
+    multiply(cx, transA, transB, m, n, k, a, b, beta, c, cOff, ldc);
+  }
+
+  /** The product itself, on checked shapes with m, n, k all positive (called by {@link #gemm}). */
+  void multiply(Compute cx, boolean transA, boolean transB, int m, int n, int k,
+                Operand a, Operand b, float beta, float[] c, int cOff, int ldc);
 
   /** C = op(A) op(B) + beta C with bf16 A and B: the BLAS-style signature of {@link Gemm}. */
   default void gemm(Compute cx, boolean transA, boolean transB, int m, int n, int k,

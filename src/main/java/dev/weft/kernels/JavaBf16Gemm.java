@@ -27,15 +27,8 @@ public final class JavaBf16Gemm implements Bf16Gemm {
   }
 
   @Override
-  public void gemm(Compute cx, boolean transA, boolean transB, int m, int n, int k,
-                   Operand a, Operand b, float beta, float[] c, int cOff, int ldc) {
-    GemmShape.check(transA, transB, m, n, k, a.offset(), a.ld(), a.length(), b.offset(), b.ld(), b.length(),
-        cOff, ldc, c.length);
-    if (m == 0 || n == 0) return;
-    if (k == 0) {
-      GemmShape.scaleC(m, n, beta, c, cOff, ldc);
-      return;
-    }
+  public void multiply(Compute cx, boolean transA, boolean transB, int m, int n, int k,
+                       Operand a, Operand b, float beta, float[] c, int cOff, int ldc) {
     float[][] scratch = SCRATCH.get();
     int aRows = transA ? k : m, aCols = transA ? m : k;
     int bRows = transB ? n : k, bCols = transB ? k : n;

@@ -33,15 +33,8 @@ public final class OneDnnBf16Gemm implements Bf16Gemm {
   }
 
   @Override
-  public void gemm(Compute cx, boolean transA, boolean transB, int m, int n, int k,
-                   Operand a, Operand b, float beta, float[] c, int cOff, int ldc) {
-    GemmShape.check(transA, transB, m, n, k, a.offset(), a.ld(), a.length(), b.offset(), b.ld(), b.length(),
-        cOff, ldc, c.length);
-    if (m == 0 || n == 0) return;
-    if (k == 0) {
-      GemmShape.scaleC(m, n, beta, c, cOff, ldc);
-      return;
-    }
+  public void multiply(Compute cx, boolean transA, boolean transB, int m, int n, int k,
+                       Operand a, Operand b, float beta, float[] c, int cOff, int ldc) {
     short[][] scratch = SCRATCH.get();
     Operand.Bf16Matrix a16 = asBf16(cx, a, transA ? k : m, transA ? m : k, scratch, 0);
     Operand.Bf16Matrix b16 = asBf16(cx, b, transB ? n : k, transB ? k : n, scratch, 1);
