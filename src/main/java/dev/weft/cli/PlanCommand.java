@@ -42,7 +42,8 @@ import picocli.CommandLine.Option;
 @Command(name = "plan", mixinStandardHelpOptions = true, sortOptions = false,
     description = "Choose a parallel layout: predicts memory per device and step time of every valid layout.")
 public final class PlanCommand implements Callable<Integer> {
-  @Option(names = "--model", paramLabel = "PRESET", description = "Model preset: " + PlanModels.NAMES + ".")
+  @Option(names = "--model", paramLabel = "PRESET", completionCandidates = PlanModels.Names.class,
+      description = "Model preset: ${COMPLETION-CANDIDATES}.")
   String preset;
   @Option(names = "--layers", description = "Transformer blocks.") Integer layers;
   @Option(names = "--d-model", description = "Width C.") Integer dModel;
@@ -156,7 +157,7 @@ public final class PlanCommand implements Callable<Integer> {
   Job job() {
     ModelShape base = preset != null ? PlanModels.preset(preset) : null;
     if (base == null && (layers == null || dModel == null || heads == null || vocab == null || context == null)) {
-      throw new WeftInputException("give a model: --model PRESET (" + PlanModels.NAMES
+      throw new WeftInputException("give a model: --model PRESET (" + PlanModels.namesText()
           + ") or all of --layers, --d-model, --heads, --vocab, --context.");
     }
     if (base == null) base = ModelShape.of(new GPT2Config(layers, dModel, heads, context, vocab));
