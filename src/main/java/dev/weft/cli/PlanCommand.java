@@ -13,7 +13,7 @@ import dev.weft.plan.CpAlgorithm;
 import dev.weft.plan.DeviceSpec;
 import dev.weft.plan.Explainer;
 import dev.weft.plan.Job;
-import dev.weft.plan.ModelShape;
+import dev.weft.plan.ModelDims;
 import dev.weft.plan.LocalMachine;
 import dev.weft.plan.Plan;
 import dev.weft.plan.PlanModels;
@@ -155,14 +155,14 @@ public final class PlanCommand implements Callable<Integer> {
   }
 
   Job job() {
-    ModelShape base = preset != null ? PlanModels.preset(preset) : null;
+    ModelDims base = preset != null ? PlanModels.preset(preset) : null;
     if (base == null && (layers == null || dModel == null || heads == null || vocab == null || context == null)) {
       throw new WeftInputException("give a model: --model PRESET (" + PlanModels.namesText()
           + ") or all of --layers, --d-model, --heads, --vocab, --context.");
     }
-    if (base == null) base = ModelShape.of(new GPT2Config(layers, dModel, heads, context, vocab));
+    if (base == null) base = ModelDims.of(new GPT2Config(layers, dModel, heads, context, vocab));
     int h = dModel != null ? dModel : base.hidden();
-    ModelShape m = new ModelShape(base.name(), layers != null ? layers : base.layers(), h,
+    ModelDims m = new ModelDims(base.name(), layers != null ? layers : base.layers(), h,
         heads != null ? heads : base.heads(), kvHeads != null ? kvHeads : heads != null && base.kvHeads() == base.heads()
         ? heads : base.kvHeads(), ffn != null ? ffn : base.gated() ? base.ffn() : dModel != null ? 4 * h : base.ffn(),
         base.gated(), vocab != null ? vocab : base.vocab(), context != null ? context : base.seq(),

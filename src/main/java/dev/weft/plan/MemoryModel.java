@@ -12,7 +12,7 @@ import dev.weft.models.gpt2.GPT2Config;
  * Symbols: L layers, h = C width, a heads, s = T context, V vocab, b micro-batch, t = tp, p = pp,
  * c = cp, d = dp, v virtual stages, m micro-batches per step.
  *
- * <p><b>Parameters on a device</b> ({@link ModelShape} for any shape: grouped-query attention, gated MLPs, untied
+ * <p><b>Parameters on a device</b> ({@link ModelDims} for any shape: grouped-query attention, gated MLPs, untied
  * heads; GPT-2 here). A layer has 12h^2 + 13h parameters; TP splits the column- and
  * row-parallel weights and the column biases (12h^2 + 7h) and replicates the rest (6h: two LayerNorms,
  * two row biases) (Shoeybi et al. 2019, "Megatron-LM", section 3). A device of stage i holds
@@ -97,8 +97,8 @@ public final class MemoryModel {
     return Math.min(layers, ceilDiv(layers, chunks) * Math.max(1, v));
   }
 
-  /** Parameters of one layer on one TP rank: the split part / t + the replicated part ({@link ModelShape}). */
-  public static long layerParamsPerDevice(ModelShape ms, int tp) {
+  /** Parameters of one layer on one TP rank: the split part / t + the replicated part ({@link ModelDims}). */
+  public static long layerParamsPerDevice(ModelDims ms, int tp) {
     return ceilDiv(ms.layerSplitParams(), tp) + ms.layerReplicatedParams();
   }
 
@@ -109,7 +109,7 @@ public final class MemoryModel {
 
   /** Parameters a device of the given stage holds (see the class comment). */
   public static long stageParams(ModelSpec m, int tp, int pp, int v, int stage) {
-    return stageParams(ModelShape.of(m), tp, pp, v, stage);
+    return stageParams(ModelDims.of(m), tp, pp, v, stage);
   }
 
   /**
@@ -117,7 +117,7 @@ public final class MemoryModel {
    * embedding V h / t and any learned positions s h; the last the final norm and the output head V h / t (the
    * tied copy when p > 1, the separate head when untied).
    */
-  public static long stageParams(ModelShape ms, int tp, int pp, int v, int stage) {
+  public static long stageParams(ModelDims ms, int tp, int pp, int v, int stage) {
     long h = ms.hidden();
     long params = layersPerDevice(ms.layers(), pp, v) * layerParamsPerDevice(ms, tp);
     long vocabEmbedding = ceilDiv(ms.embeddingParams(), tp);
@@ -145,7 +145,7 @@ public final class MemoryModel {
 
   /**
    * Korthikanti et al. 2022's count (section 4, 16-bit activations, 1-byte dropout masks) for any
-   * {@link ModelShape}, bytes per layer per micro-batch, divided by cp. Kept whole on every TP rank (/t only with
+   * {@link ModelDims}, bytes per layer per micro-batch, divided by cp. Kept whole on every TP rank (/t only with
    * SP): the two norms' inputs 4sbh, the q,k,v and first-MLP inputs 2sbh each, dropout masks 2sbh (when the model
    * uses dropout): 8sbh + 2sbh. Split by TP: Q 2sbh, K and V 2 sb kd each, the output projection's input 2sbh, the
    * MLP's inside 4sbf (activation input and output) or 6sbf gated (gate, up and their product). The scores
@@ -154,7 +154,7 @@ public final class MemoryModel {
    * sbh(10 + 24/t + 5as/(ht)). Selective recomputation drops the scores; full keeps the layer input 2sbh (/t with
    * SP).
    */
-  public static double activationLayerBytes(ModelShape ms, AttentionKernel ak, long s, long b, int t, boolean sp,
+  public static double activationLayerBytes(ModelDims ms, AttentionKernel ak, long s, long b, int t, boolean sp,
                                             int cp, Recompute r) {
     double sb = (double) s * b, h = ms.hidden(), f = ms.ffn();
     double replicated = sb * h * (8 + (ms.dropout() ? 2 : 0));
@@ -288,7 +288,7 @@ public final class MemoryModel {
   /** Bytes on a device of pipeline stage {@code stage}. */
   public static Breakdown stage(Job job, Layout l, ActivationModel am, int stage) {
     if (am == ActivationModel.WEFT_RUNTIME) return runtimeStage(job, l, stage);
-    ModelShape ms = job.shape();
+    ModelDims ms = job.shape();
     Precision pr = job.precision();
     int t = l.tp(), p = l.pp(), c = l.cp(), v = l.schedule() == Schedule.INTERLEAVED ? l.virtualStages() : 1;
     long b = l.microBatch(), s = ms.seq(), h = ms.hidden(), V = ms.vocab();

@@ -10,7 +10,7 @@ import java.util.List;
 import java.util.Locale;
 
 /**
- * The models the planner knows, as {@link ModelShape}s, from one source each: every preset of every model
+ * The models the planner knows, as {@link ModelDims}s, from one source each: every preset of every model
  * family ({@link Families}: what {@code weft train --model} accepts, GPT-2's nano to gpt2-xl, Llama's
  * llama-micro to llama3-405b with the Llama 3 shapes of Dubey et al. 2024, Table 3), plus the published GPT
  * shapes that exist only for planning, those of Narayanan et al. 2021, Table 1 (vocab 51200, sequence 2048):
@@ -44,7 +44,7 @@ public final class PlanModels {
     }
   }
 
-  public static ModelShape preset(String name) {
+  public static ModelDims preset(String name) {
     String k = name.toLowerCase(Locale.ROOT);
     if (Families.presetNames().contains(k)) return of(k, Families.preset(k));
     return switch (k) {
@@ -62,17 +62,17 @@ public final class PlanModels {
     return preset(name).toGpt2();
   }
 
-  static ModelShape gpt(String name, int layers, int h, int heads, int seq, int vocab) {
-    return named(name, ModelShape.of(new GPT2Config(layers, h, heads, seq, vocab)));
+  static ModelDims gpt(String name, int layers, int h, int heads, int seq, int vocab) {
+    return named(name, ModelDims.of(new GPT2Config(layers, h, heads, seq, vocab)));
   }
 
   /** The planner's shape of a family's model, under {@code name}. */
-  static ModelShape of(String name, ModelSpec spec) {
-    return named(name, ModelShape.of(spec));
+  static ModelDims of(String name, ModelSpec spec) {
+    return named(name, ModelDims.of(spec));
   }
 
-  private static ModelShape named(String name, ModelShape s) {
-    return new ModelShape(name, s.layers(), s.hidden(), s.heads(), s.kvHeads(), s.ffn(), s.gated(), s.vocab(), s.seq(),
+  private static ModelDims named(String name, ModelDims s) {
+    return new ModelDims(name, s.layers(), s.hidden(), s.heads(), s.kvHeads(), s.ffn(), s.gated(), s.vocab(), s.seq(),
         s.tiedEmbeddings(), s.learnedPositions(), s.biases(), s.dropout());
   }
 }

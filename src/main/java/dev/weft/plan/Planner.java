@@ -103,7 +103,7 @@ public final class Planner {
 
   public Plan plan() {
     long started = System.nanoTime();
-    ModelShape model = job.shape();
+    ModelDims model = job.shape();
     PriorityQueue<Candidate> best = new PriorityQueue<>(BEST_FIRST.reversed());
     PriorityQueue<Candidate> smallest = new PriorityQueue<>(SMALLEST_FIRST.reversed());
     Set<String> rejected = new LinkedHashSet<>();

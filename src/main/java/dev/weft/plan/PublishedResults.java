@@ -78,7 +78,7 @@ public final class PublishedResults {
     }
 
     /** The metric for a step of {@code seconds} on {@code gpus} devices of peak {@code peak} FLOP/s. */
-    public double metric(ModelShape m, int globalBatch, int gpus, double peak, double seconds) {
+    public double metric(ModelDims m, int globalBatch, int gpus, double peak, double seconds) {
       double B = globalBatch, s = m.seq(), L = m.layers(), h = m.hidden(), V = m.vocab();
       return switch (this) {
         case NARAYANAN_EQ3 -> 96 * B * s * L * h * h * (1 + s / (6 * h) + V / (16 * L * h)) / (gpus * seconds) / 1e12;
@@ -92,7 +92,7 @@ public final class PublishedResults {
    * One published run and its setup. {@code microBatch} and {@code recompute} null leave the planner free (the
    * paper did not publish them); {@code sp} null likewise; {@code schedules} are the schedules the software had.
    */
-  public record Published(String source, String where, String model, ModelShape shape, String device, int gpus,
+  public record Published(String source, String where, String model, ModelDims shape, String device, int gpus,
                           int globalBatch, int tp, int pp, int cp, Recompute recompute, Boolean sp, int zero,
                           Integer microBatch, Set<Schedule> schedules, CpAlgorithm cpAlgorithm, Software software,
                           Formula formula, double value) {
@@ -126,7 +126,7 @@ public final class PublishedResults {
   static final Set<Schedule> ONE_F_ONE_B = EnumSet.of(Schedule.ONE_F_ONE_B);
   static final Set<Schedule> INTERLEAVED = EnumSet.of(Schedule.INTERLEAVED);
 
-  private static ModelShape gpt(String name, int layers, int h, int heads) {
+  private static ModelDims gpt(String name, int layers, int h, int heads) {
     return PlanModels.gpt(name, layers, h, heads, 2048, 51200);
   }
 
@@ -160,7 +160,7 @@ public final class PublishedResults {
     // Narayanan et al. 2021, Table 2 (p. 9): ZeRO-3 without model parallelism (micro-batch 4, 2, 1 as the GPUs
     // double at a fixed batch; the 530B row at 640 GPUs uses batch 2560, the table's starred row).
     String t2 = "Table 2, p. 9";
-    ModelShape g175 = gpt("174.6B", 96, 12288, 96), g530 = gpt("529.6B", 105, 20480, 128);
+    ModelDims g175 = gpt("174.6B", 96, 12288, 96), g530 = gpt("529.6B", 105, 20480, 128);
     p.add(new Published(NARAYANAN, t2, "174.6B ZeRO-3", g175, a100, 384, 1536, 1, 1, 1, f, false, 3, 4, ONE_F_ONE_B,
         CpAlgorithm.RING, DEEPSPEED_ZERO, eq3, 144));
     p.add(new Published(NARAYANAN, t2, "174.6B ZeRO-3", g175, a100, 768, 1536, 1, 1, 1, f, false, 3, 2, ONE_F_ONE_B,
@@ -209,7 +209,7 @@ public final class PublishedResults {
           CpAlgorithm.RING, DEEPSPEED_PIPE, eq3, run[1]));
     }
     // Dubey et al. 2024, Table 4 (p. 10): Llama 3 405B; global batch = DP x batch size per DP group.
-    ModelShape llama = PlanModels.preset("llama3-405b");
+    ModelDims llama = PlanModels.preset("llama3-405b");
     Formula palm = Formula.PALM_MFU;
     String t4 = "Table 4, p. 10";
     p.add(new Published(DUBEY, t4, "405B 8K", llama, h100, 8192, 64 * 32, 8, 16, 1, Recompute.NONE, null, 1, null,
@@ -226,7 +226,7 @@ public final class PublishedResults {
    * heads, pp at most the layers; the message names the valid choices.
    */
   static void check(Published pub) {
-    ModelShape m = pub.shape();
+    ModelDims m = pub.shape();
     int cells = pub.tp() * pub.pp() * pub.cp();
     if (pub.gpus() % cells != 0) {
       throw new WeftInputException(pub.label() + ": tp x pp x cp = " + cells + " does not divide the " + pub.gpus()

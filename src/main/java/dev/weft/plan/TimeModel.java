@@ -8,7 +8,7 @@ import dev.weft.models.gpt2.GPT2Config;
  * s sequence, b micro-batch, t tp, p pp, c cp, n = dp c, m micro-batches, v virtual stages, M = b s / c tokens
  * on a rank.
  *
- * <p><b>FLOPs</b> ({@link ModelShape}): model FLOPs per token 3 (L (2 x layer matrices + 4 s h) + 2 h V),
+ * <p><b>FLOPs</b> ({@link ModelDims}): model FLOPs per token 3 (L (2 x layer matrices + 4 s h) + 2 h V),
  * GPT-2: 72 L h^2 (1 + s/(6h) + V/(12 L h)) (Narayanan et al. 2021, Appendix); full recomputation adds a forward
  * (Narayanan's equation 3 counts it: 96 B s L h^2 (1 + s/(6h) + V/(16 L h))), selective only the attention core
  * (Korthikanti et al. 2022, section 5).
@@ -71,14 +71,14 @@ public final class TimeModel {
   /** Bytes through memory per attention score, forward and backward, with materialized scores (16-bit). */
   static final double SCORE_BYTES_FORWARD = 9, SCORE_BYTES_BACKWARD = 11;
 
-  /** Model FLOPs per token of a GPT-2 model (see {@link ModelShape#modelFlopsPerToken}). */
+  /** Model FLOPs per token of a GPT-2 model (see {@link ModelDims#modelFlopsPerToken}). */
   public static double modelFlopsPerToken(GPT2Config m) {
-    return ModelShape.of(m).modelFlopsPerToken();
+    return ModelDims.of(m).modelFlopsPerToken();
   }
 
   /** Extra FLOPs per token that recomputation adds to a GPT-2 model. */
   public static double recomputeFlopsPerToken(GPT2Config m, Recompute r) {
-    return ModelShape.of(m).recomputeFlopsPerToken(r);
+    return ModelDims.of(m).recomputeFlopsPerToken(r);
   }
 
   /**
@@ -110,7 +110,7 @@ public final class TimeModel {
 
   /** One layer's compute on one rank for one micro-batch: {forward, backward, attention forward, elementwise}. */
   static double[] layerSeconds(Job job, Layout l, ClusterSpec cl) {
-    ModelShape ms = job.shape();
+    ModelDims ms = job.shape();
     Precision pr = job.precision();
     int t = l.tp(), c = l.cp();
     double b = l.microBatch(), s = ms.seq(), h = ms.hidden(), M = b * s / c;
@@ -155,7 +155,7 @@ public final class TimeModel {
   }
 
   public static Breakdown estimate(Job job, Layout l, ClusterSpec cl, boolean overlapDp) {
-    ModelShape ms = job.shape();
+    ModelDims ms = job.shape();
     Precision pr = job.precision();
     Software sw = job.software();
     int t = l.tp(), p = l.pp(), c = l.cp(), d = l.dp();

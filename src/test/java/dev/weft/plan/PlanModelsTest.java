@@ -21,7 +21,7 @@ class PlanModelsTest {
     ClusterSpec h100 = ClusterSpec.preset("h100-80gb", 0);
     for (String name : Families.presetNames()) {
       ModelSpec spec = Families.preset(name);
-      ModelShape m = PlanModels.preset(name);
+      ModelDims m = PlanModels.preset(name);
       assertThat(PlanModels.names()).contains(name);
       assertThat(m.name()).isEqualTo(name);
       assertThat(m.parameterCount()).as(name).isEqualTo(spec.parameterCount());

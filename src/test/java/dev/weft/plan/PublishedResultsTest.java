@@ -44,12 +44,12 @@ class PublishedResultsTest {
 
   @Test
   void theFormulasAreThePapers() {
-    ModelShape m = PlanModels.preset("530b");
+    ModelDims m = PlanModels.preset("530b");
     // Smith et al. 2022, section 2.4: 60.1 s per batch of 1920 on 2240 GPUs is 126 teraFLOP/s per GPU (eq. 3).
     assertThat(PublishedResults.Formula.NARAYANAN_EQ3.metric(m, 1920, 2240, 312e12, 60.1))
         .isCloseTo(126, org.assertj.core.api.Assertions.within(0.5));
     // Llama 3's MFU and its TFLOP/s column agree: 43% of 989 is 425 (Table 4: 430, 43%).
-    ModelShape llama = PlanModels.preset("llama3-405b");
+    ModelDims llama = PlanModels.preset("llama3-405b");
     double tokensPerSecondPerGpu = 0.43 * 989e12 / (6.0 * llama.parameterCount() + 12.0 * 126 * 16384 * 8192);
     double step = 2048.0 * 8192 / (tokensPerSecondPerGpu * 8192);
     assertThat(PublishedResults.Formula.PALM_MFU.metric(llama, 2048, 8192, 989e12, step))

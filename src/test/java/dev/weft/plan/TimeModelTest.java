@@ -49,7 +49,7 @@ class TimeModelTest {
   @Test
   void onAFlatDeviceASingleDeviceStepIsFlopsAtTheMatrixRatePlusMemoryTraffic() {
     GPT2Config c = GPT2Config.preset("small");
-    ModelShape m = ModelShape.of(c);
+    ModelDims m = ModelDims.of(c);
     Job job = new Job(c, 8, Precision.BF16);
     ClusterSpec dev = flat(100e12, 0.5, 1e12);
     TimeModel.Breakdown t = TimeModel.estimate(job, Layout.single(8), dev);
@@ -88,7 +88,7 @@ class TimeModelTest {
     double[] ratio = new double[2];
     int i = 0;
     for (int seq : new int[] {2048, 8192}) {
-      ModelShape m = PlanModels.preset("175b").withSeq(seq);
+      ModelDims m = PlanModels.preset("175b").withSeq(seq);
       Job flash = new Job(m, 8, Precision.BF16);
       Job materialized = flash.withSoftware(Software.DEFAULT.withAttention(AttentionKernel.MATERIALIZED));
       ratio[i++] = TimeModel.estimate(materialized, l, a100).step() / TimeModel.estimate(flash, l, a100).step();

@@ -8,12 +8,12 @@ import dev.weft.WeftInputException;
 import dev.weft.models.gpt2.GPT2Config;
 import org.junit.jupiter.api.Test;
 
-class ModelShapeTest {
+class ModelDimsTest {
   @Test
   void aGpt2ShapeCountsTheParametersGpt2ConfigCountsAndRoundTrips() {
     for (String p : new String[] {"nano", "micro", "mini", "small"}) {
       GPT2Config c = GPT2Config.preset(p);
-      ModelShape m = ModelShape.of(c);
+      ModelDims m = ModelDims.of(c);
       assertThat(m.parameterCount()).as(p).isEqualTo(c.parameterCount());
       assertThat(m.toGpt2()).isEqualTo(c);
       assertThat(m.layerMatrixParams()).isEqualTo(12L * c.dModel() * c.dModel());
@@ -26,7 +26,7 @@ class ModelShapeTest {
    */
   @Test
   void llama3With405BillionParametersFromGroupedQueryAttentionAndASwiGluMlp() {
-    ModelShape m = PlanModels.preset("llama3-405b");
+    ModelDims m = PlanModels.preset("llama3-405b");
     long h = 16384, kv = 8 * 128, f = 53248, V = 128256;
     long layer = h * (h + 2 * kv) + h * h + 3 * h * f + 2 * h; // q,k,v; o; gate, up, down; two RMSNorms
     assertThat(m.layerParams()).isEqualTo(layer);
@@ -39,18 +39,18 @@ class ModelShapeTest {
 
   @Test
   void aTensorParallelRankSplitsMatricesAndColumnBiasesAndKeepsNormsAndRowBiasesWhole() {
-    ModelShape gpt = ModelShape.of(GPT2Config.preset("small"));
+    ModelDims gpt = ModelDims.of(GPT2Config.preset("small"));
     long h = gpt.hidden();
     assertThat(MemoryModel.layerParamsPerDevice(gpt, 4)).isEqualTo(MemoryModel.layerParamsPerDevice(h, 4));
-    ModelShape llama = PlanModels.preset("llama3-8b");
+    ModelDims llama = PlanModels.preset("llama3-8b");
     assertThat(MemoryModel.layerParamsPerDevice(llama, 8)).isEqualTo(llama.layerMatrixParams() / 8 + 2L * llama.hidden());
   }
 
   @Test
   void badShapesAndNonGpt2ShapesAreRefusedWithTheReason() {
-    assertThatThrownBy(() -> new ModelShape("x", 2, 100, 3, 3, 400, false, 10, 8, true, true, true, true))
+    assertThatThrownBy(() -> new ModelDims("x", 2, 100, 3, 3, 400, false, 10, 8, true, true, true, true))
         .isInstanceOf(WeftInputException.class).hasMessageContaining("multiple of the 3 heads");
-    assertThatThrownBy(() -> ModelShape.llama("x", 2, 128, 8, 3, 256, 10, 8))
+    assertThatThrownBy(() -> ModelDims.llama("x", 2, 128, 8, 3, 256, 10, 8))
         .isInstanceOf(WeftInputException.class).hasMessageContaining("key/value heads");
     assertThatThrownBy(() -> PlanModels.preset("llama3-8b").toGpt2())
         .isInstanceOf(WeftInputException.class).hasMessageContaining("not a GPT-2 shape");

@@ -5,8 +5,9 @@ import dev.weft.models.gpt2.GPT2Config;
 
 /**
  * The dimensions of a decoder-only transformer that the planner's formulas need, and nothing else: the one
- * place the planner reads a model's shape (built from {@link GPT2Config} today; from the family-neutral model
- * specification when that lands). Symbols: L layers, h hidden, a query heads, k key/value heads, d = h/a the
+ * place the planner reads a model's shape, built from a family's {@link dev.weft.model.ModelSpec} (or a
+ * {@link GPT2Config}). Not to be confused with {@link dev.weft.model.ModelShape}, the command line's shape
+ * overrides. Symbols: L layers, h hidden, a query heads, k key/value heads, d = h/a the
  * head width, f the MLP width, V vocabulary, s sequence.
  *
  * <p><b>Parameters per layer</b> (matrices; Shoeybi et al. 2019 for GPT, Touvron et al. 2023 / Dubey et al.
@@ -26,10 +27,10 @@ import dev.weft.models.gpt2.GPT2Config;
  * @param dropout whether training applies dropout (GPT-2 does; Llama does not): it adds 1-byte masks to
  *                Korthikanti's activation count and traffic to the elementwise kernels
  */
-public record ModelShape(String name, int layers, int hidden, int heads, int kvHeads, int ffn, boolean gated, int vocab,
+public record ModelDims(String name, int layers, int hidden, int heads, int kvHeads, int ffn, boolean gated, int vocab,
                          int seq, boolean tiedEmbeddings, boolean learnedPositions, boolean biases, boolean dropout) {
 
-  public ModelShape {
+  public ModelDims {
     if (layers < 1 || hidden < 1 || heads < 1 || kvHeads < 1 || ffn < 1 || vocab < 1 || seq < 1) {
       throw new WeftInputException("a model needs positive layers, hidden, heads, kv heads, ffn, vocab and sequence; got "
           + layers + ", " + hidden + ", " + heads + ", " + kvHeads + ", " + ffn + ", " + vocab + ", " + seq + ".");
@@ -44,8 +45,8 @@ public record ModelShape(String name, int layers, int hidden, int heads, int kvH
   }
 
   /** A GPT-2 shape: a = k, f = 4h, LayerNorm, biases, dropout, learned positions, tied head. */
-  public static ModelShape of(GPT2Config c) {
-    return new ModelShape("gpt2", c.layers(), c.dModel(), c.heads(), c.heads(), 4 * c.dModel(), false, c.vocab(),
+  public static ModelDims of(GPT2Config c) {
+    return new ModelDims("gpt2", c.layers(), c.dModel(), c.heads(), c.heads(), 4 * c.dModel(), false, c.vocab(),
         c.context(), true, true, true, true);
   }
 
@@ -53,20 +54,20 @@ public record ModelShape(String name, int layers, int hidden, int heads, int kvH
    * The shape of a model specification: its widths, heads, MLP gating, tying, learned positions and biases
    * as the spec declares them; dropout only for GPT-2 (the family that trains with it in the published runs).
    */
-  public static ModelShape of(dev.weft.model.ModelSpec s) {
-    return new ModelShape(s.family().name(), s.layers(), s.dModel(), s.heads(), s.kvHeads(), s.ffn(), s.mlp().gated(),
+  public static ModelDims of(dev.weft.model.ModelSpec s) {
+    return new ModelDims(s.family().name(), s.layers(), s.dModel(), s.heads(), s.kvHeads(), s.ffn(), s.mlp().gated(),
         s.vocab(), s.context(), s.tied(), s.positionEmbedding() != null, !s.attention().qkv().biases().isEmpty(),
         s.family().name().equals("gpt2"));
   }
 
   /** A Llama-family shape: RMSNorm, rotary positions, no biases, no dropout, SwiGLU MLP, untied head. */
-  public static ModelShape llama(String name, int layers, int hidden, int heads, int kvHeads, int ffn, int vocab, int seq) {
-    return new ModelShape(name, layers, hidden, heads, kvHeads, ffn, true, vocab, seq, false, false, false, false);
+  public static ModelDims llama(String name, int layers, int hidden, int heads, int kvHeads, int ffn, int vocab, int seq) {
+    return new ModelDims(name, layers, hidden, heads, kvHeads, ffn, true, vocab, seq, false, false, false, false);
   }
 
   /** The same model trained on sequences of {@code s} tokens. */
-  public ModelShape withSeq(int s) {
-    return new ModelShape(name, layers, hidden, heads, kvHeads, ffn, gated, vocab, s, tiedEmbeddings, learnedPositions,
+  public ModelDims withSeq(int s) {
+    return new ModelDims(name, layers, hidden, heads, kvHeads, ffn, gated, vocab, s, tiedEmbeddings, learnedPositions,
         biases, dropout);
   }
 
