@@ -26,12 +26,15 @@ import dev.weft.models.gpt2.GPT2Config;
  *     through memory; FLASH, 4 M s h / t forward FLOPs halved for the causal mask, backward 2.5x, at the device's
  *     attention-kernel rate;
  * <li>memory-bound kernels, elements per token forward: two norms 2h each, two residual adds (with dropout)
- *     3h each, the activation 2f (3f gated), dropout masks h (1 byte each, two of them); backward twice that.
- *     Norms and residuals are replicated over TP unless SP shards them; the activation is split by t. Bytes
- *     = elements x activation bytes, over the achieved memory bandwidth;
+ *     3h each, the activation 2f (3f gated), dropout masks h (1 byte each, two of them), rotary embeddings of q
+ *     and k 2 (h + k d); backward twice that (the rotary's once). Norms and residuals are replicated over TP
+ *     unless SP shards them; the rest is split by t. Bytes = elements x activation bytes, over the achieved
+ *     memory bandwidth, for fused kernels; PyTorch eager's unfused RMSNorm, rotary and SwiGLU move more
+ *     ({@link #elementwiseBytesPerToken}, {@link Software.Elementwise});
  * <li>recomputation: full repeats the forward, selective the attention core's forward.
  * </ul>
- * Last stage: the logits (M x h)(h x V/t), backward 2 products, and the loss's 3 fp32 passes over V/t per token.
+ * Last stage: the logits (M x h)(h x V/t), backward 2 products, and the loss's 3 fp32 passes over V/t per token
+ * (eager: {@link #lossBytesPerLogit}).
  * Plus {@link ClusterSpec#layerOverheadSeconds} per layer per micro-batch (a calibrated CPU; 0 on GPUs).
  *
  * <p><b>Communication, not overlapped unless said</b>: TP 4 all-reduces of M h bytes per layer (2 forward, 2
@@ -142,12 +145,56 @@ public final class TimeModel {
       attnF = flops / rate;
       attnB = 2.5 * flops / rate;
     }
-    // Memory-bound kernels (class comment), elements per token forward.
-    double rep = l.sp() ? t : 1;
-    double activation = (ms.gated() ? 3.0 : 2.0) * ms.ffn() / t;
-    double perToken = (10 * h + (ms.dropout() ? h : 0)) / rep + activation;
-    double ewF = M * perToken * ab / bw, ewB = 2 * ewF;
+    double[] ew = elementwiseBytesPerToken(ms, l, job.software().elementwise(), ab);
+    double ewF = M * ew[0] / bw, ewB = M * ew[1] / bw;
     return new double[] {fwd + attnF + ewF, bwd + attnB + ewB, attnF, ewF + ewB};
+  }
+
+  /**
+   * Bytes the memory-bound kernels of one layer move per token on one rank, {forward, backward}, a = activation
+   * bytes. FUSED, one pass per operation: two norms 2h elements each (RMSNorm or LayerNorm), two residual adds 3h
+   * each (with dropout, h more for the masks), the MLP's activation 3f gated (read gate and up, write) or 2f,
+   * the rotary embedding of q and k 2 (h + k d) (read, write; none with learned positions); the backward twice
+   * the forward, the rotary's equal to it. Norms and residuals are replicated over TP unless SP shards them;
+   * the rest is split by t. EAGER ({@link Software.Elementwise}) replaces, per element: RMSNorm's forward 2a
+   * with upcast (a + 4), square (8), mean (4), scale (8), downcast (4 + a), gain (2a) = 4a + 28 bytes, and its
+   * backward 4a with gain (4a), downcast (a + 4), scale (16), square (12), upcast (4 + a), accumulation into the
+   * residual's gradient (3a) = 9a + 36; the rotary's 2a each way with upcast, complex product in fp32 and
+   * downcast, 2a + 16; the gated activation's 3a forward and 6a backward with SiLU and product as two kernels,
+   * 5a and 9a (three products of two tensors backward). bf16 (a = 2): RMSNorm 36 + 54 bytes instead of 4 + 8.
+   */
+  static double[] elementwiseBytesPerToken(ModelDims ms, Layout l, Software.Elementwise mode, double a) {
+    int t = l.tp();
+    double rep = l.sp() ? t : 1, h = ms.hidden();
+    boolean eager = mode == Software.Elementwise.EAGER;
+    boolean rms = !ms.biases();
+    double normF = rms && eager ? 4 * a + 28 : 2 * a, normB = rms && eager ? 9 * a + 36 : 4 * a;
+    double residualF = (6 * h + (ms.dropout() ? h : 0)) * a;
+    double fwd = (2 * h * normF + residualF) / rep, bwd = (2 * h * normB + 2 * residualF) / rep;
+    double f = ms.ffn() / (double) t;
+    if (ms.gated()) {
+      fwd += f * (eager ? 5 : 3) * a;
+      bwd += f * (eager ? 9 : 6) * a;
+    } else {
+      fwd += 2 * f * a;
+      bwd += 4 * f * a;
+    }
+    if (!ms.learnedPositions()) {
+      double rotated = (h + ms.kvDim()) / t; // elements of q and k per token
+      double perElement = eager ? 2 * a + 16 : 2 * a;
+      fwd += rotated * perElement;
+      bwd += rotated * perElement;
+    }
+    return new double[] {fwd, bwd};
+  }
+
+  /**
+   * Bytes per logit of the loss (softmax cross-entropy), forward and backward: FUSED three fp32 passes (12);
+   * EAGER over upcast logits: upcast (a + 4), log-softmax (max 4, sum 4, write 4 + 4), its backward (8),
+   * downcast (4 + a): 2a + 32.
+   */
+  static double lossBytesPerLogit(Software.Elementwise mode, double a) {
+    return mode == Software.Elementwise.EAGER ? 2 * a + 32 : 3 * Float.BYTES;
   }
 
   public static Breakdown estimate(Job job, Layout l, ClusterSpec cluster) {
@@ -174,7 +221,7 @@ public final class TimeModel {
       case FULL -> 2 * layer[0] + layer[1];
     };
     double[] logits = linear(cl, pr, tokens, V / t, h);
-    double loss = 3 * tokens * V / t * Float.BYTES / cl.hbmBytesPerSecond();
+    double loss = tokens * V / t * lossBytesPerLogit(sw.elementwise(), ab) / cl.hbmBytesPerSecond();
     double mbOverhead = layers * cl.layerOverheadSeconds();
     double mbCompute = layers * perLayer + logits[0] + logits[1] + loss + mbOverhead;
     double recomputedElementwise = l.recompute() == Recompute.FULL ? layer[3] / 3 : 0;

@@ -32,7 +32,7 @@ class PublishedResultsTest {
     for (PublishedResults.Published p : PublishedResults.all()) {
       moved.add(new PublishedResults.Published(p.source(), p.where(), p.model(), p.shape(), p.device(), p.gpus(),
           p.globalBatch(), p.tp(), p.pp(), p.cp(), p.recompute(), p.sp(), p.zero(), p.microBatch(), p.schedules(),
-          p.cpAlgorithm(), p.software(), p.formula(), p.value() * 1.37));
+          p.cpAlgorithm(), p.software(), p.formula(), p.value() * 1.37, p.alternateLayers()));
     }
     List<PublishedResults.Comparison> again = PublishedResults.compareAll(moved);
     for (int i = 0; i < ROWS.size(); i++) {

@@ -168,4 +168,47 @@ class TimeModelTest {
   private static Layout pipe(Schedule s, int v) {
     return new Layout(1, 1, 4, 1, 0, false, 1, s, v, Recompute.NONE, CpAlgorithm.RING);
   }
+  /**
+   * The memory-bound kernels' bytes per token, kernel by kernel: fused GPT-2 as before (norms 2h, residuals 3h each,
+   * dropout h, GELU 2f; backward twice), Llama adds the rotary pass over q and k; eager PyTorch moves RMSNorm's six
+   * fp32 kernels (36 + 54 bytes per element in bf16), the fp32 rotary (20 each way) and SiLU and product apart
+   * (10 + 18 per MLP element), and leaves LayerNorm and GELU alone (one kernel each in PyTorch too).
+   */
+  @Test
+  void memoryBoundKernelsMoveTheirBytesKernelByKernelAndEagerPyTorchMovesMore() {
+    Layout l = new Layout(1, 1, 1, 1, 0, false, 1, Schedule.NONE, 1, Recompute.NONE, CpAlgorithm.RING);
+    ModelDims gpt = PlanModels.preset("1.7b");
+    double h = gpt.hidden(), f = gpt.ffn();
+    double[] fused = TimeModel.elementwiseBytesPerToken(gpt, l, Software.Elementwise.FUSED, 2);
+    assertThat(fused[0]).isCloseTo(2 * (11 * h + 2 * f), within(1e-9));
+    assertThat(fused[1]).isCloseTo(2 * fused[0], within(1e-9));
+    assertThat(TimeModel.elementwiseBytesPerToken(gpt, l, Software.Elementwise.EAGER, 2)).containsExactly(fused);
+
+    ModelDims llama = PlanModels.preset("llama3-8b");
+    double H = llama.hidden(), F = llama.ffn(), qk = H + llama.kvDim();
+    double[] lf = TimeModel.elementwiseBytesPerToken(llama, l, Software.Elementwise.FUSED, 2);
+    assertThat(lf[0]).isCloseTo(2 * (10 * H + 3 * F + 2 * qk), within(1e-9));
+    assertThat(lf[1]).isCloseTo(2 * (20 * H + 6 * F + 2 * qk), within(1e-9));
+    double[] le = TimeModel.elementwiseBytesPerToken(llama, l, Software.Elementwise.EAGER, 2);
+    assertThat(le[0]).isCloseTo(2 * H * 36 + 6 * H * 2 + 10 * F + 20 * qk, within(1e-9));
+    assertThat(le[1]).isCloseTo(2 * H * 54 + 12 * H * 2 + 18 * F + 20 * qk, within(1e-9));
+    assertThat(TimeModel.lossBytesPerLogit(Software.Elementwise.EAGER, 2)).isEqualTo(36);
+    assertThat(TimeModel.lossBytesPerLogit(Software.Elementwise.FUSED, 2)).isEqualTo(12);
+
+    // Eager slows a Llama step on an A100 by its extra bytes over the memory bandwidth, and a GPT-2 step not at all.
+    ClusterSpec a100 = ClusterSpec.a100_80gb();
+    Layout dp = new Layout(8, 1, 1, 1, 2, false, 1, Schedule.NONE, 1, Recompute.NONE, CpAlgorithm.RING);
+    Software eager = Software.DEFAULT.withElementwise(Software.Elementwise.EAGER);
+    double fusedStep = TimeModel.estimate(new Job(llama, 64, Precision.BF16), dp, a100).step();
+    double eagerStep = TimeModel.estimate(new Job(llama, 64, Precision.BF16, eager), dp, a100).step();
+    double tokens = 8.0 * 8192 * llama.layers(); // per device per step, times layers
+    double extra = tokens * ((le[0] + le[1]) - (lf[0] + lf[1])) / a100.hbmBytesPerSecond()
+        + 8.0 * 8192 * llama.vocab() * 24 / a100.hbmBytesPerSecond();
+    assertThat(eagerStep - fusedStep).isCloseTo(extra, within(1e-6 * eagerStep));
+    // GPT-2's LayerNorm and GELU are single kernels in eager PyTorch too: only its fp32 loss moves more.
+    Job gptJob = new Job(gpt, 64, Precision.BF16);
+    assertThat(TimeModel.estimate(gptJob.withSoftware(eager), dp, a100).step()
+        - TimeModel.estimate(gptJob, dp, a100).step())
+        .isCloseTo(8.0 * gpt.seq() * gpt.vocab() * 24 / a100.hbmBytesPerSecond(), within(1e-9));
+  }
 }
