@@ -192,6 +192,20 @@ public final class LlamaFamily implements ModelFamily {
   @Override
   public void checkTensorNames(ModelSpec spec, Path file, Set<String> stored) {
     boolean hasHead = stored.contains("lm_head.weight");
+    List<String> missing = new java.util.ArrayList<>();
+    for (dev.weft.model.ParamSpec p : spec.params()) {
+      if (!stored.contains(p.name()) && !(p.name().equals("lm_head.weight") && !spec.tied())) {
+        missing.add(p.name() + " " + java.util.Arrays.toString(p.shape()));
+      }
+    }
+    if (!missing.isEmpty()) {
+      throw new WeftInputException(file + " lacks " + missing.size() + " of the " + spec.params().size()
+          + " tensors its config.json describes (" + describe(spec) + "), first '" + missing.get(0) + "'"
+          + (missing.size() > 1 ? ", then " + String.join(", ", missing.subList(1, Math.min(4, missing.size())))
+          + (missing.size() > 4 ? ", ..." : "") : "") + ". The weights file is incomplete or belongs to another "
+          + "model: re-download or re-save model.safetensors, or fix config.json (num_hidden_layers, hidden_size, "
+          + "num_key_value_heads, ...) to the model the weights are of.");
+    }
     if (!spec.tied() && !hasHead) {
       throw new WeftInputException(file + " has no tensor 'lm_head.weight' but its config.json says "
           + "tie_word_embeddings is false (an output head of its own). Set tie_word_embeddings to true if the model's "
