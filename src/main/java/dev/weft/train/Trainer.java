@@ -73,6 +73,7 @@ public final class Trainer {
   private Result runLayout() {
     Parallelism p = cfg.parallel();
     Duration timeout = cfg.commTimeout();
+    HeapCheck.check(cfg, cfg.devices() == dev.weft.comm.Devices.TCP ? 1 : p.worldSize(), Runtime.getRuntime().maxMemory());
     if (cfg.devices() == dev.weft.comm.Devices.TCP) {
       int rank = envInt("RANK", 0);
       PrintStream log = rank == 0 ? out : quiet();
