@@ -6,7 +6,8 @@ import picocli.CommandLine.Command;
 @Command(name = "bench", mixinStandardHelpOptions = true,
     description = "Benchmarks: each prints its figure against a baseline measured in the same run.",
     subcommands = {StepBenchCommand.class, DpBenchCommand.class, TpBenchCommand.class,
-        dev.weft.parallel.pp.BubbleBenchCommand.class, dev.weft.parallel.cp.CpBenchCommand.class, PlanBenchCommand.class, dev.weft.bench.GemmBenchCommand.class, dev.weft.bench.CommBenchCommand.class})
+        dev.weft.parallel.pp.BubbleBenchCommand.class, dev.weft.parallel.cp.CpBenchCommand.class, PlanBenchCommand.class, dev.weft.bench.GemmBenchCommand.class, dev.weft.bench.CommBenchCommand.class,
+        dev.weft.bench.FamilyBenchCommand.class})
 public final class BenchCommand implements Runnable {
   @picocli.CommandLine.Spec
   picocli.CommandLine.Model.CommandSpec spec;

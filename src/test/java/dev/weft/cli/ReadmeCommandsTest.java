@@ -286,6 +286,8 @@ class ReadmeCommandsTest {
       case "bench" -> {
         Map<String, List<String>> small = new LinkedHashMap<>();
         small.put("step", List.of("--model", "nano", "--batch", "2", "--steps", "2", "--threads", "1"));
+        small.put("families", List.of("--models", "nano,llama-micro", "--batch", "1", "--steps", "2", "--rounds", "1",
+            "--threads", "1"));
         small.put("comm", List.of("--size-mib", "1", "--iters", "1", "--ranks", "2", "--skip-tcp")); // tcp: CommBenchCommandTest
         small.put("dp", List.of("--model", "nano", "--batch", "4", "--steps", "2"));
         small.put("tp", List.of("--model", "nano", "--batch", "2", "--steps", "2"));
