@@ -70,6 +70,11 @@ public final class Trainer {
     }
   }
 
+  /** One run without memory advice on running out of device memory (the advice's own trial runs use it). */
+  Result runOnce() {
+    return runLayout();
+  }
+
   private Result runLayout() {
     Parallelism p = cfg.parallel();
     Duration timeout = cfg.commTimeout();
