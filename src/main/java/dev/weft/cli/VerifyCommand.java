@@ -60,9 +60,11 @@ public final class VerifyCommand implements Callable<Integer> {
   /** Wraps the layout's local backends; identity but in tests that inject a faulty communicator. */
   UnaryOperator<Backend> backends = UnaryOperator.identity();
 
+  /** Where the report goes (tests capture it). */
+  PrintStream out = System.out;
+
   @Override
   public Integer call() {
-    PrintStream out = System.out;
     TrainConfig cfg = config();
     Verification.Tolerance tol = Verification.Tolerance.FP32.with(lossTolerance, tensorTolerance);
     if (!(tol.loss() > 0) || !(tol.tensor() > 0)) {
