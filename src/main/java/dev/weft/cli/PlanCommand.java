@@ -89,7 +89,12 @@ public final class PlanCommand implements Callable<Integer> {
   @Option(names = "--cp-algorithm", description = "Fix the CP algorithm: ring or all-to-all.") String cpAlgorithm;
 
   @Option(names = "--top", description = "Layouts to show (default ${DEFAULT-VALUE}).", defaultValue = "5") int top;
-  @Option(names = "--json", description = "Print the candidates as JSON.") boolean json;
+  @Option(names = "--json", description = {"Print the candidates as JSON: an array of the best layouts, each with its "
+      + "memory_bytes and time_s breakdowns. When no layout fits: one object {\"feasible\": false, \"reason\", "
+      + "\"layout\", \"memory\", \"time\", \"step_time_s\", \"candidates\"} for the layouts that came closest.",
+      "Exit code with --json: 0 whenever the JSON answer is printed, fitting or not (read \"feasible\" / an array); 2 "
+          + "for bad input (a message on stderr, no JSON), including degrees that do not divide the devices or batch."})
+  boolean json;
   @Option(names = "--explain", description = "Explain why the winner wins and the alternatives lose.")
   boolean explain;
   @Option(names = "--validate-published", description = "Print predicted vs published results and exit.")
@@ -118,6 +123,10 @@ public final class PlanCommand implements Callable<Integer> {
     ClusterSpec cluster = cluster();
     if (devices == null) throw new WeftInputException("--devices is required: how many devices to plan for.");
     Plan plan = new Planner(job, cluster, devices, constraints(), Math.max(Planner.DEFAULT_KEEP, top), true).plan();
+    if (json && plan.ranked().isEmpty() && plan.evaluated() > 0) {
+      out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(infeasibleJson(plan)));
+      return 0;
+    }
     plan.requireFeasible();
     if (json) {
       List<Map<String, Object>> list = new ArrayList<>();
@@ -137,6 +146,35 @@ public final class PlanCommand implements Callable<Integer> {
       out.print(Explainer.explain(plan));
     }
     return 0;
+  }
+
+  /**
+   * The answer of --json when no layout fits: {@code feasible: false}, the reason (the same sentence the table
+   * mode prints as its error), and the layout that came closest with the breakdown a feasible candidate carries:
+   * {@code memory} (bytes on its busiest device by category), {@code time} (seconds of a step by part) and
+   * {@code step_time_s}.
+   */
+  Map<String, Object> infeasibleJson(Plan plan) {
+    String reason;
+    try {
+      plan.requireFeasible();
+      throw new IllegalStateException("the plan has a feasible layout");
+    } catch (WeftInputException e) {
+      reason = e.getMessage();
+    }
+    Candidate closest = plan.infeasible().get(0);
+    Map<String, Object> o = new java.util.LinkedHashMap<>();
+    o.put("feasible", false);
+    o.put("reason", reason);
+    o.put("devices", plan.devices());
+    o.put("usable_memory_bytes", plan.cluster().usableMemoryBytes());
+    o.put("layout", closest.layoutJson());
+    o.put("memory", closest.memoryJson());
+    o.put("step_time_s", closest.time().step());
+    o.put("time", closest.timeJson());
+    o.put("candidates", plan.infeasible().subList(0, Math.min(top, plan.infeasible().size())).stream()
+        .map(Candidate::toJson).toList());
+    return o;
   }
 
   /** A fixed-width table of candidates. */
