@@ -12,7 +12,7 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "weft", mixinStandardHelpOptions = true, version = "weft 0.1.0",
     description = "Train GPT-2 across many devices: data, tensor, pipeline and sequence parallelism.",
-    subcommands = {TrainCommand.class, PrepareCommand.class, GradsCommand.class, SampleCommand.class, PlanCommand.class,
+    subcommands = {TrainCommand.class, PrepareCommand.class, GradsCommand.class, VerifyCommand.class, SampleCommand.class, PlanCommand.class,
         LaunchCommand.class, BenchCommand.class, ReportCommand.class},
     sortOptions = false)
 public final class Main implements Runnable {

@@ -28,38 +28,13 @@ public final class TrainCommand implements Callable<Integer> {
 
   @Mixin PipelineOptions pipeline = new PipelineOptions();
 
-  @Option(names = "--data", paramLabel = "PATH", description = "Training text: a file, a folder or a zip (default: the JDK's lib/src.zip).")
-  Path data;
+  @Mixin RunOptions run = new RunOptions();
 
   @Option(names = "--steps", description = "Optimizer steps (default ${DEFAULT-VALUE}).", defaultValue = "500")
   int steps;
 
   @Option(names = "--stop-after", paramLabel = "STEP", description = "Stop after this step (to split a run; resume with --resume).", defaultValue = "0")
   int stopAfter;
-
-  @Option(names = "--batch", description = "Global batch in sequences (default ${DEFAULT-VALUE}).", defaultValue = "16")
-  int batch;
-
-  @Option(names = "--micro-batch", description = "Sequences per micro-batch (default: the whole batch).")
-  Integer microBatch;
-
-  @Option(names = "--lr", description = "Peak learning rate (default ${DEFAULT-VALUE}).", defaultValue = "3e-3")
-  double lr;
-
-  @Option(names = "--min-lr-fraction", description = "Final learning rate as a fraction of --lr (default ${DEFAULT-VALUE}).", defaultValue = "0.1")
-  double minLrFraction;
-
-  @Option(names = "--warmup", description = "Warm-up steps (default: 5%% of --steps).")
-  Integer warmup;
-
-  @Option(names = "--weight-decay", description = "AdamW weight decay (default ${DEFAULT-VALUE}).", defaultValue = "0.1")
-  double weightDecay;
-
-  @Option(names = "--grad-clip", description = "Clip the global gradient norm (0 = off; default ${DEFAULT-VALUE}).", defaultValue = "1.0")
-  double gradClip;
-
-  @Option(names = "--seed", description = "Seed of initialisation and data order (default ${DEFAULT-VALUE}).", defaultValue = "1337")
-  long seed;
 
   @Option(names = "--eval-every", description = "Validation loss every N steps (default: 5 times a run).")
   Integer evalEvery;
@@ -76,15 +51,6 @@ public final class TrainCommand implements Callable<Integer> {
   @Option(names = "--trace", paramLabel = "FILE.json", description = "Write a Chrome/Perfetto trace of every rank's forward, backward and communication spans.")
   Path trace;
 
-  @Option(names = "--threads", description = "Compute threads per device (default: the machine's cores divided among the devices on it).")
-  Integer threads;
-
-  @Option(names = "--matmul", description = "Matrix multiply: vector (pure Java), scalar or openblas (default ${DEFAULT-VALUE}).", defaultValue = "vector")
-  String matmul;
-
-  @Option(names = "--device-memory", paramLabel = "SIZE", description = "Memory of each device, e.g. 512MiB (default unlimited).")
-  String deviceMemory;
-
   @Option(names = "--metrics", paramLabel = "FILE.jsonl", description = "Write per-step metrics (JSON Lines).")
   Path metrics;
 
@@ -96,9 +62,6 @@ public final class TrainCommand implements Callable<Integer> {
 
   @Option(names = "--resume", paramLabel = "DIR", description = "Continue a run from a checkpoint saved with --save.")
   Path resume;
-
-  @Option(names = "--checkpoint", paramLabel = "DIR|FILE", description = "Start from these weights (a Hugging Face GPT-2 folder or a .safetensors file).")
-  Path checkpoint;
 
   @Option(names = "--no-mfu", description = "Skip measuring the matmul peak for the MFU figure in the summary.")
   boolean noMfu;
@@ -133,28 +96,12 @@ public final class TrainCommand implements Callable<Integer> {
   }
 
   TrainConfig config() {
-    ModelSpec mc;
-    Path from = resume != null ? resume : checkpoint;
-    if (resume != null && checkpoint != null) {
+    if (resume != null && run.checkpoint != null) {
       throw new dev.weft.WeftInputException("--resume and --checkpoint both given: --resume continues a run "
           + "(weights, optimizer, step), --checkpoint starts a new run from weights. Choose one.");
     }
-    if (from != null) {
-      mc = Checkpoint.readConfig(from);
-      model.checkAgrees(mc, from.toString());
-    } else {
-      mc = model.resolve();
-    }
-    int replica = Math.max(1, batch / Math.max(1, layout.dp));
-    int pp = pipeline.pp;
-    TrainConfig.Builder b = TrainConfig.builder(mc).steps(steps).stopAfter(stopAfter).batch(batch)
-        .microBatch(microBatch != null ? microBatch : pp > 1 ? Math.max(1, replica / Math.min(replica, 2 * pp)) : replica)
-        .lr(lr).minLrFraction(minLrFraction).weightDecay(weightDecay).gradClip(gradClip).seed(seed)
-        .evalBatches(evalBatches).threads(threads != null ? threads : 0).gemm(matmul.toLowerCase(Locale.ROOT))
-        .deviceMemory(deviceMemory == null ? DeviceMemory.UNLIMITED : parseSize(deviceMemory)).data(data)
-        .metrics(metrics).save(save).saveEvery(saveEvery).resume(resume).init(checkpoint)
-        .parallel(layout.parallelism(pipeline)).devices(layout.devices()).commTimeout(layout.commTimeout());
-    if (warmup != null) b.warmup(warmup);
+    TrainConfig.Builder b = run.builder(run.model(model, resume), layout, pipeline).steps(steps).stopAfter(stopAfter)
+        .evalBatches(evalBatches).metrics(metrics).save(save).saveEvery(saveEvery).resume(resume);
     if (evalEvery != null) b.evalEvery(evalEvery);
     return b.build().validate();
   }
@@ -192,20 +139,12 @@ public final class TrainCommand implements Callable<Integer> {
           + "drop them, or keep them with --layout manual.");
     }
     int devices = numDevices != null ? numDevices : Runtime.getRuntime().availableProcessors();
-    int mb = microBatch != null ? microBatch : 0;
+    int mb = run.microBatch != null ? run.microBatch : 0;
     dev.weft.plan.AutoLayout.Choice c = dev.weft.plan.AutoLayout.choose(cfg.model(), cfg.batch(), mb, mb, devices,
         (dev.weft.plan.DeviceSpec) null);
     Parallelism chosen = c.parallelism();
     out.printf("layout auto: %s, micro-batch %d, on %d device%s%n%s%n", chosen, c.microBatch(), devices,
         devices == 1 ? "" : "s", c.explanation());
     return cfg.toBuilder().microBatch(c.microBatch()).parallel(chosen).build().validate();
-  }
-
-  static long parseSize(String s) {
-    try {
-      return DeviceMemory.parseSize(s);
-    } catch (NumberFormatException e) {
-      throw new dev.weft.WeftInputException("--device-memory: " + e.getMessage());
-    }
   }
 }

@@ -68,9 +68,7 @@ public final class AutoLayout {
 
   /** Whether Weft's runtime can train {@code l} (class comment); ends with TrainConfig's own validation. */
   public static boolean runtimeSupports(ModelSpec m, int batch, Layout l) {
-    if (l.recompute() == Recompute.SELECTIVE) return false; // attention is blockwise: nothing selective to drop
-    if (l.cp() > 1 && l.cpAlgorithm() == CpAlgorithm.ALL_GATHER) return false; // the runtime has ring and all-to-all
-    if (l.recompute() == Recompute.FULL && l.pp() > 1 && l.schedule() == Schedule.ZB_H1) return false;
+    if (!runtimeRuns(l)) return false;
     if (l.sp() && l.tp() == 1) return false;
     if (m.heads() % l.tp() != 0) return false;
     if (batch % l.dp() != 0 || (batch / l.dp()) % l.microBatch() != 0) return false;
@@ -91,5 +89,17 @@ public final class AutoLayout {
     } catch (WeftInputException | IllegalArgumentException e) {
       return false;
     }
+  }
+
+  /**
+   * Whether the runtime has what {@code l} asks for, whatever the model: no selective recomputation (attention is
+   * blockwise: nothing selective to drop), no all-gather context parallelism (the runtime has ring and all-to-all),
+   * no full recomputation under the zero-bubble schedule. Cheap enough for every layout of a large search (what
+   * {@code weft plan} filters with; {@link #runtimeSupports} adds the model's and batch's divisibility).
+   */
+  public static boolean runtimeRuns(Layout l) {
+    if (l.recompute() == Recompute.SELECTIVE) return false;
+    if (l.cp() > 1 && l.cpAlgorithm() == CpAlgorithm.ALL_GATHER) return false;
+    return !(l.recompute() == Recompute.FULL && l.pp() > 1 && l.schedule() == Schedule.ZB_H1);
   }
 }

@@ -29,6 +29,20 @@ public record Candidate(Layout layout, MemoryModel.Breakdown memory, TimeModel.B
 
   /** The fields of {@code weft plan --json}, in order. */
   public Map<String, Object> toJson() {
+    Map<String, Object> o = layoutJson();
+    o.put("memory_bytes", memoryJson());
+    o.put("feasible", feasible);
+    o.put("step_time_s", time.step());
+    o.put("time_s", timeJson());
+    o.put("tokens_per_s", tokensPerSecond);
+    o.put("tflops_per_device", tflopsPerDevice);
+    o.put("mfu", mfu);
+    if (reason != null) o.put("reason", reason);
+    return o;
+  }
+
+  /** The layout's degrees and modes, as {@link #toJson} names them. */
+  public Map<String, Object> layoutJson() {
     Map<String, Object> o = new LinkedHashMap<>();
     Layout l = layout;
     o.put("dp", l.dp());
@@ -42,6 +56,11 @@ public record Candidate(Layout layout, MemoryModel.Breakdown memory, TimeModel.B
     o.put("virtual_stages", l.virtualStages());
     o.put("recompute", l.recompute().cliName());
     o.put("cp_algorithm", l.cpAlgorithm().cliName());
+    return o;
+  }
+
+  /** Bytes on the busiest device by category, and which pipeline stage that device serves. */
+  public Map<String, Object> memoryJson() {
     Map<String, Object> mem = new LinkedHashMap<>();
     mem.put("weights", memory.weights());
     mem.put("gradients", memory.gradients());
@@ -52,9 +71,11 @@ public record Candidate(Layout layout, MemoryModel.Breakdown memory, TimeModel.B
     mem.put("comm_buffers", memory.commBuffers());
     mem.put("total", memory.total());
     mem.put("stage", memory.stage());
-    o.put("memory_bytes", mem);
-    o.put("feasible", feasible);
-    o.put("step_time_s", time.step());
+    return mem;
+  }
+
+  /** Seconds of one step by part (compute, bubble, exposed communication per group, optimizer). */
+  public Map<String, Object> timeJson() {
     Map<String, Object> tb = new LinkedHashMap<>();
     tb.put("compute", time.compute());
     tb.put("of_which_elementwise", time.elementwise());
@@ -65,11 +86,6 @@ public record Candidate(Layout layout, MemoryModel.Breakdown memory, TimeModel.B
     tb.put("dp_comm_exposed", time.dpCommExposed());
     tb.put("dp_comm_total", time.dpCommTotal());
     tb.put("optimizer", time.optimizer());
-    o.put("time_s", tb);
-    o.put("tokens_per_s", tokensPerSecond);
-    o.put("tflops_per_device", tflopsPerDevice);
-    o.put("mfu", mfu);
-    if (reason != null) o.put("reason", reason);
-    return o;
+    return tb;
   }
 }

@@ -52,7 +52,7 @@ public record Constraints(Integer dp, Integer tp, Integer pp, Integer cp, Intege
     if (schedule != null) sb.append(" --schedule ").append(schedule.cliName());
     if (virtualStages != null) sb.append(" --virtual-stages ").append(virtualStages);
     if (recompute != null) sb.append(" --recompute ").append(recompute.cliName());
-    if (cpAlgorithm != null) sb.append(" --cp-algorithm ").append(cpAlgorithm.cliName());
+    if (cpAlgorithm != null) sb.append(" --cp-attention ").append(cpAlgorithm.cliName());
     return sb.length() == 0 ? "(nothing fixed)" : sb.toString().trim();
   }
 }

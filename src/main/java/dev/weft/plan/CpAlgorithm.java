@@ -14,7 +14,7 @@ import java.util.Locale;
  * runtime implements RING and ALL_TO_ALL.
  */
 public enum CpAlgorithm {
-  RING("ring"), ALL_TO_ALL("all-to-all"), ALL_GATHER("all-gather");
+  RING("ring"), ALL_TO_ALL("alltoall"), ALL_GATHER("allgather");
 
   private final String cli;
 
@@ -29,8 +29,9 @@ public enum CpAlgorithm {
   public static CpAlgorithm parse(String s) {
     String k = s.toLowerCase(Locale.ROOT);
     for (CpAlgorithm x : values()) if (x.cli.equals(k)) return x;
-    if (k.equals("a2a") || k.equals("ulysses")) return ALL_TO_ALL;
-    if (k.equals("allgather")) return ALL_GATHER;
-    throw new WeftInputException("unknown --cp-algorithm '" + s + "'. Use ring, all-to-all or all-gather.");
+    if (k.equals("all-to-all") || k.equals("a2a") || k.equals("ulysses")) return ALL_TO_ALL; // older plan spellings
+    if (k.equals("all-gather")) return ALL_GATHER;
+    throw new WeftInputException("unknown --cp-attention '" + s + "'. Use ring, alltoall (as weft train) or allgather "
+        + "(planned only: weft train has ring and alltoall).");
   }
 }

@@ -22,7 +22,7 @@ public record Plan(Job job, ClusterSpec cluster, int devices, Constraints constr
     if (evaluated == 0) {
       throw new WeftInputException("no valid layout of " + devices + " devices for " + job.shape() + " with global batch "
           + job.globalBatch() + " and " + constraints.describe() + ": " + String.join("; ", rejected)
-          + ". Fix fewer options, or change --devices or --global-batch so that the degrees divide them.");
+          + ". Fix fewer options, or change --num-devices or --global-batch so that the degrees divide them.");
     }
     if (ranked.isEmpty()) {
       Candidate s = infeasible.get(0);

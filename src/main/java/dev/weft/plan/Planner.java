@@ -49,7 +49,7 @@ public final class Planner {
   }
 
   public Planner(Job job, ClusterSpec cluster, int devices, Constraints fixed, int keep, boolean overlapDp) {
-    if (devices <= 0) throw new WeftInputException("--devices must be positive, got " + devices + ".");
+    if (devices <= 0) throw new WeftInputException("--num-devices must be positive, got " + devices + ".");
     this.job = job;
     this.cluster = cluster;
     this.devices = devices;

@@ -284,7 +284,7 @@ public final class PublishedResults {
     }
     if (pub.schedules().isEmpty() || (pub.pp() == 1 && !pub.schedules().contains(Schedule.ONE_F_ONE_B))) {
       throw new WeftInputException(pub.label() + ": the published setup allows no schedule the planner can run with "
-          + "pp " + pub.pp() + "; valid: " + (pub.pp() == 1 ? "1f1b (no pipeline)" : "gpipe, 1f1b, interleaved, zb-h1")
+          + "pp " + pub.pp() + "; valid: " + (pub.pp() == 1 ? "1f1b (no pipeline)" : "gpipe, 1f1b, interleaved, zb")
           + ".");
     }
   }

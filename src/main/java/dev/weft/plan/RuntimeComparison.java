@@ -74,6 +74,20 @@ public final class RuntimeComparison {
         .schedule(schedule).virtualStages(v).cpMethod(cp).recompute(l.recompute() == Recompute.FULL).build();
   }
 
+  /** The planner's layout for a runtime layout with {@code microBatch} sequences per micro-batch (the inverse of {@link #parallelism}). */
+  public static Layout layout(Parallelism p, int microBatch) {
+    Schedule s = p.pp() == 1 ? Schedule.NONE : switch (p.schedule()) {
+      case NAIVE, GPIPE -> Schedule.GPIPE;
+      case ONE_F_ONE_B -> Schedule.ONE_F_ONE_B;
+      case INTERLEAVED -> Schedule.INTERLEAVED;
+      case ZERO_BUBBLE -> Schedule.ZB_H1;
+    };
+    CpAlgorithm ca = p.cpMethod() == dev.weft.parallel.cp.ContextParallel.Method.ALLTOALL ? CpAlgorithm.ALL_TO_ALL
+        : CpAlgorithm.RING;
+    return new Layout(p.dp(), p.tp(), p.pp(), p.cp(), p.zero(), p.sp(), microBatch, s, Math.max(1, p.virtualStages()),
+        p.recompute() ? Recompute.FULL : Recompute.NONE, ca);
+  }
+
   private static Layout lay(int dp, int tp, int pp, int cp, int zero, boolean sp, int mb, Schedule s, int v,
                             CpAlgorithm ca) {
     return new Layout(dp, tp, pp, cp, zero, sp, mb, s, v, Recompute.NONE, ca);

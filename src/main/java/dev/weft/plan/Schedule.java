@@ -17,7 +17,7 @@ import java.util.Locale;
  * </ul>
  */
 public enum Schedule {
-  NONE("none"), GPIPE("gpipe"), ONE_F_ONE_B("1f1b"), INTERLEAVED("interleaved"), ZB_H1("zb-h1");
+  NONE("none"), GPIPE("gpipe"), ONE_F_ONE_B("1f1b"), INTERLEAVED("interleaved"), ZB_H1("zb");
 
   private final String cli;
 
@@ -49,7 +49,11 @@ public enum Schedule {
   public static Schedule parse(String s) {
     String k = s.toLowerCase(Locale.ROOT);
     for (Schedule x : values()) if (x.cli.equals(k)) return x;
-    if (k.equals("zbh1") || k.equals("zero-bubble")) return ZB_H1;
-    throw new WeftInputException("unknown --schedule '" + s + "'. Use gpipe, 1f1b, interleaved or zb-h1.");
+    if (k.equals("zb-h1") || k.equals("zbh1") || k.equals("zero-bubble")) return ZB_H1; // the older plan spelling
+    if (k.equals("naive")) {
+      throw new WeftInputException("--schedule naive (one micro-batch at a time through the whole pipeline) is not "
+          + "modelled by the planner; it is never faster than gpipe, which is.");
+    }
+    throw new WeftInputException("unknown --schedule '" + s + "'. Use gpipe, 1f1b, interleaved or zb (as weft train).");
   }
 }

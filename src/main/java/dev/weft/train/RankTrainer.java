@@ -42,6 +42,7 @@ final class RankTrainer {
   private final int threads;
   private final Tracer tracer;
   private SampleSpec samples;
+  private StepObserver observer;
 
   RankTrainer(TrainConfig cfg, Backend backend, Corpus corpus, PrintStream out, int threads, Tracer tracer) {
     this.tracer = tracer;
@@ -55,6 +56,12 @@ final class RankTrainer {
   /** Also print a sample of the model every so many steps ({@link TrainingSampler}); null: none. */
   RankTrainer withSamples(SampleSpec spec) {
     this.samples = spec;
+    return this;
+  }
+
+  /** Also hand every step's full gradients and parameters to {@code o} on rank 0 (null: none; a collective). */
+  RankTrainer withObserver(StepObserver o) {
+    this.observer = o;
     return this;
   }
 
@@ -157,8 +164,16 @@ final class RankTrainer {
           dp.allReduce(lossBuf, 0, 1, ReduceOp.AVG);
           double norm = pipe == null ? opt.gradNorm(tp) : opt.gradNorm(tp, pipe.pp, pipe.first());
           float lr = (float) schedule.at(step);
+          if (observer != null) {
+            float[] g = full(layout, tp, pipe, weights.gatherFullGrads());
+            if (report) observer.gradients(step, g);
+          }
           long o0 = System.nanoTime();
           opt.step(norm, cfg.gradClip(), lr);
+          if (observer != null) {
+            float[] p = full(layout, tp, pipe, weights.gatherFull());
+            if (report) observer.parameters(step, p);
+          }
           if (tracer != null) tracer.add(rank, "optimizer step " + step, "optimizer", o0, System.nanoTime());
           double ms = (System.nanoTime() - t0) / 1e6;
           tokensRun += tokensPerStep;

@@ -38,6 +38,8 @@ public final class Trainer {
   private Path traceFile;
   private Gpt2Tokenizer tokenizer;
   private SampleSpec samples;
+  private StepObserver observer;
+  private java.util.function.UnaryOperator<Backend> backends = java.util.function.UnaryOperator.identity();
 
   public Trainer(TrainConfig cfg, PrintStream out) {
     this.cfg = cfg.validate();
@@ -59,6 +61,21 @@ public final class Trainer {
   /** Also print a sample of the model every so many steps (null: none). */
   public Trainer withSamples(SampleSpec specOrNull) {
     this.samples = specOrNull;
+    return this;
+  }
+
+  /** Also hand every step's full gradients and parameters to {@code o} (null: none); see {@link StepObserver}. */
+  public Trainer withObserver(StepObserver o) {
+    this.observer = o;
+    return this;
+  }
+
+  /**
+   * Runs the local ranks on {@code wrap.apply(backend)} instead of their backend: a seam for tests that inject
+   * a faulty communicator (a wrong reduction) and check that parity checks catch it. Local devices only.
+   */
+  public Trainer withBackends(java.util.function.UnaryOperator<Backend> wrap) {
+    this.backends = wrap;
     return this;
   }
 
@@ -94,7 +111,8 @@ public final class Trainer {
         Tracer tracer = traceFile == null ? null : new Tracer();
         Result r;
         try {
-          r = new RankTrainer(cfg, backend, corpus, log, threadsPerRank(localRanks), tracer).withSamples(samples).run();
+          r = new RankTrainer(cfg, backend, corpus, log, threadsPerRank(localRanks), tracer).withSamples(samples)
+              .withObserver(observer).run();
         } catch (RuntimeException | Error e) {
           backend.noteFailure(e); // closing then tells the other ranks which rank failed
           throw e;
@@ -112,10 +130,11 @@ public final class Trainer {
     Result[] results = new Result[world];
     Tracer tracer = traceFile == null ? null : new Tracer();
     try {
-      LocalCluster.run(world, timeout, (Backend backend) -> {
+      LocalCluster.run(world, timeout, (Backend given) -> {
+        Backend backend = backends.apply(given);
         int r = backend.rank();
         results[r] = new RankTrainer(cfg, backend, corpus, r == 0 ? out : quiet(), threadsPerRank(world), tracer)
-            .withSamples(samples).run();
+            .withSamples(samples).withObserver(observer).run();
       });
     } catch (RuntimeException | Error e) {
       throw e;

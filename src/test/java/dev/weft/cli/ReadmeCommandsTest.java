@@ -39,7 +39,7 @@ import org.junit.jupiter.api.io.TempDir;
  *       evaluation batch (not for a line whose output the README shows); without a checkpoint to take the shape from, a context of 32 (64 with --cp) and, for the
  *       mini preset, a width of 96 (its 6 heads and every tensor-parallel degree in the README still divide
  *       it). Every option the line gives is kept.</li>
- *   <li>sample: 20 tokens. launch: the ranks' train as above on a one-layer model of width 32, context 16,
+ *   <li>verify: the text above, a context of 32. sample: 20 tokens. launch: the ranks' train as above on a one-layer model of width 32, context 16,
  *       batch 2, in JVMs with a small heap and only the quick compiler (four JVMs start on two cores; at
  *       this size the Vector API's code runs fast enough without C2).</li>
  *   <li>bench: the smallest sizes each benchmark takes (a nano model, 1 MiB all-reduces on the local backend,
@@ -271,6 +271,10 @@ class ReadmeCommandsTest {
     switch (command) {
       case "train" -> shortenTrain(a, promisedOutput);
       case "sample" -> set(a, "--tokens", "20");
+      case "verify" -> {
+        if (!a.contains("--data")) a.addAll(List.of("--data", text.toString()));
+        set(a, "--context", "32");
+      }
       case "launch" -> {
         int dash = a.indexOf("--");
         List<String> inner = new ArrayList<>(a.subList(dash + 1, a.size()));
