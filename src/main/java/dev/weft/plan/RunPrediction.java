@@ -5,7 +5,6 @@ import dev.weft.mesh.ParallelLayout;
 import dev.weft.parallel.Parallelism;
 import dev.weft.train.TrainConfig;
 import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -38,15 +37,24 @@ public record RunPrediction(Layout layout, Job job, String machine, boolean cali
 
   /** The prediction for {@code cfg} with the saved calibration (or the uncalibrated defaults). */
   public static RunPrediction of(TrainConfig cfg) {
-    Path file = Calibration.defaultFile();
-    boolean calibrated = Files.isRegularFile(file);
-    return of(cfg, Calibration.loadOrDefault(null), calibrated);
+    return of(cfg, Calibration.loadOrDefault(null), isCalibrated());
+  }
+
+  /** Whether this machine has a saved calibration ({@link Calibration#defaultFile}). */
+  public static boolean isCalibrated() {
+    return Files.isRegularFile(Calibration.defaultFile());
   }
 
   /** The prediction for {@code cfg} on a machine described by {@code spec}. */
   public static RunPrediction of(TrainConfig cfg, DeviceSpec spec, boolean calibrated) {
-    Layout l = layoutOf(cfg.parallel(), cfg.microBatch());
-    Job job = new Job(cfg.model(), cfg.batch(), Precision.FP32);
+    return of(cfg.model(), cfg.batch(), cfg.parallel(), cfg.microBatch(), spec, calibrated);
+  }
+
+  /** The prediction for {@code model} at global batch {@code batch} laid out as {@code p}. */
+  public static RunPrediction of(dev.weft.model.ModelSpec model, int batch, Parallelism p, int microBatch,
+                                 DeviceSpec spec, boolean calibrated) {
+    Layout l = layoutOf(p, microBatch);
+    Job job = new Job(model, batch, Precision.FP32);
     LocalMachine machine = LocalMachine.of(spec);
     int world = l.devices();
     TimeModel.Breakdown t = TimeModel.estimate(job, l, machine.cluster(world), true);
