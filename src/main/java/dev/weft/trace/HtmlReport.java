@@ -392,6 +392,7 @@ public final class HtmlReport {
 
   static String describe(String part) {
     return switch (part) {
+      case "compute" -> "compute (forward, backward and weight passes)";
       case "bubble" -> "the pipeline bubble (stages idle, waiting for their neighbours)";
       case "dp" -> "exposed data-parallel communication (gradient reduction not hidden under backward)";
       case "tp" -> "exposed tensor-parallel communication";

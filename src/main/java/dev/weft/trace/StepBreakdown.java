@@ -16,8 +16,9 @@ import java.util.TreeSet;
  * instant goes to the first that applies:
  * <ol>
  * <li>a {@code wait <axis>} span (an exposed communication wait, recorded by the communicator): that axis's
- *     communication (dp, tp, cp, pp); but a pp wait inside a {@code recv} span is the pipeline bubble
- *     (the stage waits for its neighbour's work; a local transfer itself is a copy);
+ *     communication (dp, tp, cp); a pp wait is the pipeline bubble (the stage waits for a neighbour's
+ *     work: in a {@code recv}, or at the step's end for the other stages to drain, in the tied embedding's
+ *     and the loss's reductions over the stages) unless it is inside a {@code send} only: then pp;
  * <li>an {@code optimizer} span: optimizer;
  * <li>a {@code compute} span (forward, backward, weight pass): compute;
  * <li>a {@code comm} span with no exposed wait under it: {@code recv} bubble, {@code send} pp, else dp
@@ -145,7 +146,7 @@ public record StepBreakdown(List<RankParts> ranks, List<Integer> steps) {
   }
 
   private static String classify(int[] a, boolean pipeline, double from, double to, double pipeFrom, double pipeTo) {
-    if (a[W_PP] > 0) return a[RECV] > 0 ? "bubble" : "pp";
+    if (a[W_PP] > 0) return a[SEND] > 0 && a[RECV] == 0 ? "pp" : "bubble";
     if (a[W_DP] > 0) return "dp";
     if (a[W_TP] > 0) return "tp";
     if (a[W_CP] > 0) return "cp";
