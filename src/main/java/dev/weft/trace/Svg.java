@@ -91,7 +91,8 @@ final class Svg {
       double v = x0 + (x1 - x0) * i / 4;
       double x = left + (v - x0) / (x1 - x0) * pw;
       sb.append(String.format(Locale.ROOT, "<text x=\"%s\" y=\"%d\" text-anchor=\"middle\" font-size=\"10\">%s</text>%n",
-          num(x), top + ph + 14, esc(tick(Math.round(v)))));
+          num(x), top + ph + 14, Math.abs(v - Math.round(v)) < 1e-9 || x1 - x0 >= 8 ? Long.toString(Math.round(v))
+              : String.format(Locale.ROOT, "%.1f", v)));
     }
     sb.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" font-size=\"10\">step</text>%n",
         left + pw / 2, h - 4));
