@@ -10,6 +10,8 @@ import dev.weft.tensor.DeviceMemory;
 import dev.weft.parallel.Parallelism;
 import dev.weft.train.TrainConfig;
 import dev.weft.train.Trainer;
+import dev.weft.trace.RunDir;
+import dev.weft.trace.RunSummary;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.Locale;
@@ -54,6 +56,12 @@ public final class TrainCommand implements Callable<Integer> {
   @Option(names = "--metrics", paramLabel = "FILE.jsonl", description = "Write per-step metrics (JSON Lines).")
   Path metrics;
 
+  @Option(names = "--run-dir", paramLabel = "DIR", description = "Keep the run together in DIR (a new folder): "
+      + "config.json, metrics.jsonl, trace.json and summary.json, for 'weft report DIR'.")
+  Path runDir;
+
+  @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
+
   @Option(names = "--save", paramLabel = "DIR", description = "Save a checkpoint (a Hugging Face style model folder plus optimizer and training state).")
   Path save;
 
@@ -89,9 +97,28 @@ public final class TrainCommand implements Callable<Integer> {
     Gpt2Tokenizer tok = tokenizer(cfg);
     dev.weft.train.SampleSpec samples = sampleEvery == null ? null
         : new dev.weft.train.SampleSpec(sampleEvery, prompt, sampleTokens, sampleTemperature, tok).validate(cfg.model());
-    Trainer.Result r = new Trainer(cfg, out).withTrace(trace).withTokenizer(tok).withSamples(samples).run();
     boolean reporter = cfg.devices() != Devices.TCP || "0".equals(System.getenv().getOrDefault("RANK", "0").trim());
-    if (reporter) Summary.print(out, cfg, r, !noMfu);
+    Path traceFile = trace;
+    RunDir dir = null;
+    if (runDir != null) {
+      if (metrics != null || trace != null) {
+        throw new dev.weft.WeftInputException("--run-dir keeps metrics.jsonl and trace.json in " + runDir
+            + " itself; drop --metrics and --trace, or drop --run-dir.");
+      }
+      dir = reporter ? RunDir.create(runDir) : new RunDir(runDir);
+      cfg = cfg.toBuilder().metrics(dir.metrics()).build().validate();
+      traceFile = dir.trace();
+      if (reporter) dir.writeConfig(cfg, spec == null ? java.util.List.of() : spec.commandLine().getParseResult().originalArgs());
+    }
+    Trainer.Result r = new Trainer(cfg, out).withTrace(traceFile).withTokenizer(tok).withSamples(samples).run();
+    if (reporter) {
+      RunSummary s = Summary.print(out, cfg, r, !noMfu);
+      if (dir != null && s != null) {
+        dir.writeSummary(s);
+        out.println("run kept in " + runDir + " (config, metrics, trace, summary); 'weft report " + runDir
+            + "' writes its HTML report");
+      }
+    }
     return 0;
   }
 

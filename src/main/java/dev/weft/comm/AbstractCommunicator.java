@@ -317,7 +317,7 @@ public abstract class AbstractCommunicator implements Communicator {
       long t1 = System.nanoTime();
       stats.record(kind, bytes, t1 - t0);
       if (async == null) {
-        stats.recordExposed(t1 - t0);
+        stats.recordExposed(t0, t1);
       } else {
         async.ranFrom = t0;
         async.ranTo = t1;
@@ -392,7 +392,8 @@ public abstract class AbstractCommunicator implements Communicator {
         future.get(); // bounded: the op's own waits each time out
         if (!exposedRecorded) {
           exposedRecorded = true;
-          stats.recordExposed(Math.max(0, ranTo - Math.max(ranFrom, waitFrom)));
+          long from = Math.max(ranFrom, waitFrom);
+          stats.recordExposed(from, Math.max(from, ranTo));
         }
       } catch (ExecutionException e) {
         Throwable c = e.getCause();

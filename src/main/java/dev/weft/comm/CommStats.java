@@ -22,6 +22,8 @@ public final class CommStats {
   private final long[] bytes = new long[CommOp.values().length];
   private final long[] nanos = new long[CommOp.values().length];
   private long exposedNanos;
+  /** When on, the [from, to] nanoTime intervals of exposed waits, for a trace ({@link #drainWaits}). */
+  private java.util.List<long[]> waits;
 
   public synchronized void record(CommOp op, long movedBytes, long elapsedNanos) {
     count[op.ordinal()]++;
@@ -32,6 +34,26 @@ public final class CommStats {
   /** Adds time the caller waited while an op ran (at most that op's recorded run time). */
   public synchronized void recordExposed(long waitedNanos) {
     exposedNanos += waitedNanos;
+  }
+
+  /** As {@link #recordExposed(long)}, the wait being the interval [fromNanos, toNanos] of System.nanoTime. */
+  public synchronized void recordExposed(long fromNanos, long toNanos) {
+    long d = Math.max(0, toNanos - fromNanos);
+    exposedNanos += d;
+    if (waits != null && d > 0) waits.add(new long[] {fromNanos, toNanos});
+  }
+
+  /** Starts keeping the intervals of exposed waits (for a trace); cheap, but only on when asked. */
+  public synchronized void keepWaits() {
+    if (waits == null) waits = new java.util.ArrayList<>();
+  }
+
+  /** The wait intervals kept since the last call ({from, to} nanoTime pairs), and forgets them. */
+  public synchronized java.util.List<long[]> drainWaits() {
+    if (waits == null) return java.util.List.of();
+    java.util.List<long[]> w = waits;
+    waits = new java.util.ArrayList<>();
+    return w;
   }
 
   public synchronized Entry get(CommOp op) {

@@ -16,6 +16,33 @@ public final class DeviceMemory {
   private final long capacity;
   private final AtomicLong inUse = new AtomicLong();
   private final AtomicLong peak = new AtomicLong();
+  /** Bytes in use by {@link Category}, and their values at the moment of the peak (guarded by {@code this}). */
+  private final long[] byCategory = new long[Category.values().length];
+  private final long[] atPeak = new long[Category.values().length];
+  private long peakSeen;
+
+  /**
+   * What an allocation is for, read from its name: {@code param.*} weights, {@code grad.*} gradients,
+   * {@code adam.*} optimizer moments, {@code comm.*} and the pipeline's {@code pp *} send/receive buffers
+   * communication buffers, anything else activations (and their scratch).
+   */
+  public enum Category {
+    WEIGHTS, GRADIENTS, OPTIMIZER, ACTIVATIONS, COMM_BUFFERS;
+
+    /** Lower-case name as in JSON and reports: weights, gradients, optimizer, activations, comm_buffers. */
+    public String key() {
+      return name().toLowerCase(java.util.Locale.ROOT);
+    }
+
+    public static Category of(String what) {
+      if (what == null) return ACTIVATIONS;
+      if (what.startsWith("param.")) return WEIGHTS;
+      if (what.startsWith("grad.")) return GRADIENTS;
+      if (what.startsWith("adam.")) return OPTIMIZER;
+      if (what.startsWith("comm.") || what.startsWith("pp ")) return COMM_BUFFERS;
+      return ACTIVATIONS;
+    }
+  }
 
   public DeviceMemory(String device, long capacityBytes) {
     if (capacityBytes <= 0) {
@@ -40,13 +67,20 @@ public final class DeviceMemory {
       }
       if (inUse.compareAndSet(used, next)) {
         peak.accumulateAndGet(next, Math::max);
+        track(Category.of(what), bytes);
         return;
       }
     }
   }
 
-  /** Returns {@code bytes} to the device. */
+  /** Returns {@code bytes} to the device (the category of the allocation unknown: counted off activations). */
   public void release(long bytes) {
+    release(bytes, null);
+  }
+
+  /** Returns {@code bytes} allocated for {@code what} to the device. */
+  public void release(long bytes, String what) {
+    track(Category.of(what), -bytes);
     long after = inUse.addAndGet(-bytes);
     if (after < 0) {
       throw new IllegalStateException(device + ": released more memory than was allocated (" + after + ")");
@@ -59,8 +93,34 @@ public final class DeviceMemory {
   public long inUse() { return inUse.get(); }
   public long peak() { return peak.get(); }
 
+  private synchronized void track(Category c, long delta) {
+    byCategory[c.ordinal()] += delta;
+    long sum = 0;
+    for (long b : byCategory) sum += b;
+    if (sum > peakSeen) {
+      peakSeen = sum;
+      System.arraycopy(byCategory, 0, atPeak, 0, atPeak.length);
+    }
+  }
+
+  /**
+   * Bytes by category at the moment the device was fullest (categories as {@link Category#key}, in enum
+   * order); they sum to the peak up to allocations racing on other threads.
+   */
+  public synchronized java.util.Map<String, Long> peakByCategory() {
+    java.util.Map<String, Long> m = new java.util.LinkedHashMap<>();
+    for (Category c : Category.values()) m.put(c.key(), atPeak[c.ordinal()]);
+    return m;
+  }
+
   /** Forgets the peak so far (the new peak starts at what is in use now). */
-  public void resetPeak() { peak.set(inUse.get()); }
+  public synchronized void resetPeak() {
+    peak.set(inUse.get());
+    long sum = 0;
+    for (long b : byCategory) sum += b;
+    peakSeen = sum;
+    System.arraycopy(byCategory, 0, atPeak, 0, atPeak.length);
+  }
 
   /** Human-readable byte count: 1536 -> "1.50 KiB". */
   public static String format(long bytes) {

@@ -31,7 +31,7 @@ public final class Tensor implements AutoCloseable {
     try {
       return new Tensor(memory, name, shape.clone(), new float[(int) n]);
     } catch (OutOfMemoryError e) {
-      memory.release(n * Float.BYTES);
+      memory.release(n * Float.BYTES, name);
       throw e;
     }
   }
@@ -80,7 +80,7 @@ public final class Tensor implements AutoCloseable {
   public void close() {
     if (!closed) {
       closed = true;
-      memory.release(bytes());
+      memory.release(bytes(), name);
     }
   }
 

@@ -65,6 +65,7 @@ public final class TimelineSvg {
           left, y, width - left - 10, rowH - 4));
       for (Span s : e.getValue()) {
         if (s.ts() + s.dur() < t0 || s.ts() > t1) continue;
+        if (s.cat().equals("step") || s.cat().equals("wait")) continue; // outlines and waits: the HTML report draws them
         double x = left + (Math.max(s.ts(), t0) - t0) * scale;
         double w = Math.max(0.5, (Math.min(s.ts() + s.dur(), t1) - Math.max(s.ts(), t0)) * scale);
         sb.append(String.format(Locale.ROOT, "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\">"

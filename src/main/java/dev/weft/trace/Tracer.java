@@ -17,14 +17,25 @@ import java.util.List;
  * Thread-safe.
  */
 public final class Tracer {
-  /** One span on one rank's row. */
-  public record Event(int rank, String name, String category, long startNanos, long endNanos) {}
+  /** One span on one rank's row; {@code args} (may be empty) go to the trace event's {@code args}. */
+  public record Event(int rank, String name, String category, long startNanos, long endNanos,
+                      java.util.Map<String, Object> args) {
+    public Event(int rank, String name, String category, long startNanos, long endNanos) {
+      this(rank, name, category, startNanos, endNanos, java.util.Map.of());
+    }
+  }
 
   private final List<Event> events = new ArrayList<>();
   private final long origin = System.nanoTime();
 
   public synchronized void add(int rank, String name, String category, long startNanos, long endNanos) {
     events.add(new Event(rank, name, category, startNanos, endNanos));
+  }
+
+  /** A span with arguments (numbers or strings), shown by trace viewers and read by {@link StepBreakdown}. */
+  public synchronized void add(int rank, String name, String category, long startNanos, long endNanos,
+                               java.util.Map<String, Object> args) {
+    events.add(new Event(rank, name, category, startNanos, endNanos, java.util.Map.copyOf(args)));
   }
 
   public synchronized List<Event> events() {
@@ -49,6 +60,7 @@ public final class Tracer {
       o.put("dur", Math.max(0, e.endNanos() - e.startNanos()) / 1e3);
       o.put("pid", 0);
       o.put("tid", e.rank());
+      if (!e.args().isEmpty()) o.set("args", json.valueToTree(new java.util.TreeMap<>(e.args())));
     }
     for (int r : ranks) {
       ObjectNode m = list.addObject();

@@ -131,7 +131,9 @@ final class RankTrainer {
         TrainingSampler samplePrinter = samples == null ? null : new TrainingSampler(samples, cfg, threads, report);
         CommMeter meter = new CommMeter(dp, tp.group(), cpc.group()).with(pipe == null ? List.of() : pipe.groups());
         long tokensRun = 0;
+        java.util.Map<String, List<Communicator>> traced = tracedGroups(dp, tp, cpc, pipe);
         for (int step = startStep; step <= cfg.lastStep(); step++) {
+          if (tracer != null) for (List<Communicator> g : traced.values()) for (Communicator c : g) c.stats().drainWaits();
           long t0 = System.nanoTime();
           long commBefore = meter.nanos();
           long bytesBefore = meter.bytes();
@@ -175,7 +177,9 @@ final class RankTrainer {
             if (report) observer.parameters(step, p);
           }
           if (tracer != null) tracer.add(rank, "optimizer step " + step, "optimizer", o0, System.nanoTime());
-          double ms = (System.nanoTime() - t0) / 1e6;
+          long tEnd = System.nanoTime();
+          double ms = (tEnd - t0) / 1e6;
+          if (tracer != null) traceStep(rank, step, t0, tEnd, traced);
           tokensRun += tokensPerStep;
           double val = Double.NaN;
           boolean evalNow = canValidate && cfg.evalBatches() > 0
@@ -220,7 +224,40 @@ final class RankTrainer {
             ? Float.BYTES * shapes.totalFloats(mc.layers(), par.recompute()) + cpBuffers : 0;
         if (pipe != null) pipe.close();
         return new Trainer.Result(history, lastVal, memory.peak(), stateByHand, actByHand,
-            Trainer.flopsPerStep(mc, cfg.batch(), T), seconds, tokensRun, finalParams);
+            Trainer.flopsPerStep(mc, cfg.batch(), T), seconds, tokensRun, finalParams,
+            List.of(memory.peakByCategory()));
+      }
+    }
+  }
+
+  /**
+   * The groups whose waits a trace shows, by the mesh axis they serve: dp (gradients over DP x CP), tp, cp,
+   * pp (the pipeline's point-to-point and the tied embedding's end-stage sum). Empty with no tracer.
+   */
+  private java.util.Map<String, List<Communicator>> tracedGroups(Communicator dp, TensorParallel tp,
+                                                                 ContextParallel cpc, PipelineRank pipe) {
+    java.util.Map<String, List<Communicator>> m = new java.util.LinkedHashMap<>();
+    if (tracer == null) return m;
+    m.put("dp", List.of(dp));
+    if (tp.group() != null) m.put("tp", List.of(tp.group()));
+    if (cpc.group() != null) m.put("cp", List.of(cpc.group()));
+    if (pipe != null) m.put("pp", pipe.groups().stream().filter(java.util.Objects::nonNull).toList());
+    for (List<Communicator> g : m.values()) for (Communicator c : g) c.stats().keepWaits();
+    return m;
+  }
+
+  /**
+   * Adds the step's span ({@code step N}, category {@code step}) and one {@code wait <axis>} span (category
+   * {@code wait}, {@code args.group} the axis) per exposed communication wait of the step, for
+   * {@link dev.weft.trace.StepBreakdown}.
+   */
+  private void traceStep(int rank, int step, long t0, long tEnd, java.util.Map<String, List<Communicator>> traced) {
+    tracer.add(rank, "step " + step, "step", t0, tEnd, java.util.Map.of("step", step));
+    for (var e : traced.entrySet()) {
+      for (Communicator c : e.getValue()) {
+        for (long[] w : c.stats().drainWaits()) {
+          tracer.add(rank, "wait " + e.getKey(), "wait", w[0], w[1], java.util.Map.of("group", e.getKey()));
+        }
       }
     }
   }

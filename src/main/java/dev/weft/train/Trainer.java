@@ -28,10 +28,13 @@ public final class Trainer {
    * @param stateBytes      model state by hand at this layout (weights, gradients, AdamW moments)
    * @param activationBytes activations by hand (the formula of {@link dev.weft.decoder.ActivationShapes})
    * @param finalParams     the full parameters after the last step (flat, layout-independent)
+   * @param peakByCategory  per device this process saw (all of them on the local backend, indexed by global
+   *                        rank; only its own with tcp), bytes by {@link dev.weft.tensor.DeviceMemory.Category}
+   *                        at that device's peak
    */
   public record Result(List<StepMetrics> steps, double finalValLoss, long peakBytes, long stateBytes,
                        long activationBytes, double flopsPerStep, double seconds, long tokens,
-                       float[] finalParams) {}
+                       float[] finalParams, List<java.util.Map<String, Long>> peakByCategory) {}
 
   private final TrainConfig cfg;
   private final PrintStream out;
@@ -141,11 +144,16 @@ public final class Trainer {
     } catch (Exception e) {
       throw new CommException(e.getMessage(), e);
     }
+    List<java.util.Map<String, Long>> byCategory = new java.util.ArrayList<>();
+    for (Result x : results) byCategory.add(x == null ? java.util.Map.of() : x.peakByCategory().get(0));
+    Result r0 = results[0];
+    Result all = new Result(r0.steps(), r0.finalValLoss(), r0.peakBytes(), r0.stateBytes(), r0.activationBytes(),
+        r0.flopsPerStep(), r0.seconds(), r0.tokens(), r0.finalParams(), List.copyOf(byCategory));
     if (tracer != null) {
       tracer.write(traceFile);
       out.printf("trace written to %s (open in ui.perfetto.dev, or 'weft report --trace %s')%n", traceFile, traceFile);
     }
-    return results[0];
+    return all;
   }
 
   private int threadsPerRank(int ranksOnThisMachine) {

@@ -258,7 +258,7 @@ class ReadmeCommandsTest {
   // ---- shortening ---------------------------------------------------------------------------------
 
   static final Set<String> PATH_OPTIONS = Set.of("--data", "--save", "--resume", "--checkpoint", "--metrics",
-      "--trace", "--out", "--tokenizer", "--device-file");
+      "--trace", "--out", "--tokenizer", "--device-file", "--run-dir");
 
   /** The command's arguments shortened as the class comment says, relative paths moved to the temp folder. */
   static List<String> shorten(List<String> given, boolean promisedOutput) {
@@ -267,6 +267,15 @@ class ReadmeCommandsTest {
     for (int i = 1; i + 1 < a.size(); i++) {
       boolean path = PATH_OPTIONS.contains(a.get(i)) || (command.equals("grads") && a.get(i).equals("--tokens"));
       if (path && !Path.of(a.get(i + 1)).isAbsolute()) a.set(i + 1, dir.resolve(a.get(i + 1)).toString());
+    }
+    if (command.equals("report")) {
+      // weft report DIR ...: the run folders are relative paths too
+      for (int i = 1; i < a.size(); i++) {
+        boolean optionValue = a.get(i - 1).startsWith("--");
+        if (!a.get(i).startsWith("--") && !optionValue && !Path.of(a.get(i)).isAbsolute()) {
+          a.set(i, dir.resolve(a.get(i)).toString());
+        }
+      }
     }
     switch (command) {
       case "train" -> shortenTrain(a, promisedOutput);

@@ -48,4 +48,27 @@ class DeviceMemoryTest {
     assertThatThrownBy(() -> DeviceMemory.parseSize("12 parsecs")).isInstanceOf(NumberFormatException.class);
     assertThat(DeviceMemory.format(1536)).isEqualTo("1.50 KiB");
   }
+
+  @Test
+  void peakIsKeptByCategoryAtTheMomentOfThePeak() {
+    DeviceMemory m = DeviceMemory.unlimited("d");
+    Tensor w = Tensor.zeros(m, "param.all", 100);
+    Tensor g = Tensor.zeros(m, "grad.all", 100);
+    Tensor a = Tensor.zeros(m, "adam.m", 200);
+    Tensor act = Tensor.zeros(m, "h0.qkv", 300);
+    Tensor pp = Tensor.zeros(m, "pp activation 0->1 mb 0", 50);
+    act.close();
+    pp.close();
+    Tensor later = Tensor.zeros(m, "h0.mlp", 100); // below the peak: the breakdown stays the peak's
+    assertThat(m.peak()).isEqualTo(4 * (100 + 100 + 200 + 300 + 50));
+    assertThat(m.peakByCategory()).containsExactly(java.util.Map.entry("weights", 400L),
+        java.util.Map.entry("gradients", 400L), java.util.Map.entry("optimizer", 800L),
+        java.util.Map.entry("activations", 1200L), java.util.Map.entry("comm_buffers", 200L));
+    later.close();
+    w.close();
+    g.close();
+    a.close();
+    assertThat(m.inUse()).isZero();
+    assertThat(DeviceMemory.Category.of("comm.reduce-scatter")).isEqualTo(DeviceMemory.Category.COMM_BUFFERS);
+  }
 }
