@@ -19,7 +19,7 @@ final class RankArgs {
   /** File options that the ranks read: every executor must see them. */
   static final Set<String> INPUT_PATHS = Set.of("--data", "--resume", "--checkpoint", "--tokens");
   /** File options that the ranks write: every executor must be able to create them. */
-  static final Set<String> OUTPUT_PATHS = Set.of("--save", "--metrics", "--trace", "--out");
+  static final Set<String> OUTPUT_PATHS = Set.of("--save", "--metrics", "--trace", "--out", "--run-dir");
   /** The mesh axes whose degrees multiply to the number of ranks. */
   static final List<String> LAYOUT_DEGREES = List.of("--dp", "--tp", "--pp", "--cp");
 
